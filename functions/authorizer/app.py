@@ -1,0 +1,50 @@
+"""HTTP API Lambda authorizer: company bearer token → company_id.
+
+The contract (DESIGN "Auth") wants 401 for an unknown or expired token, but an HTTP API
+authorizer that says ``isAuthorized: false`` makes API Gateway answer 403. So the authorizer
+always lets the request through, with either ``company_id`` or ``auth_error`` in its context,
+and the shared resolver (``parity.http.caller_company``) answers 401 before any route code runs.
+A missing Authorization header never reaches us: API Gateway answers 401 itself.
+
+Token lookups are cached in the warm container for at most 60 s and never past the token's
+expiry, so a busy producer costs no DynamoDB read per request.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from parity.auth import hash_secret, bearer_token
+from parity.runtime import crm_store
+
+_CACHE_SECONDS = 60.0
+_CACHE_MAX = 2048
+_cache: dict[str, tuple[str, float]] = {}  # token hash → (company_id, valid until)
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    token = bearer_token((event.get("headers") or {}).get("authorization"))
+    if token is None:
+        return _deny("invalid_request")
+    company = _company(hash_secret(token), time.time())
+    return {"isAuthorized": True, "context": {"company_id": company}} if company else _deny("invalid_token")
+
+
+def _company(token_hash: str, now: float) -> str | None:
+    cached = _cache.get(token_hash)
+    if cached and cached[1] > now:
+        return cached[0]
+    found = crm_store().token(token_hash)
+    if found is None or found[1] <= now:
+        _cache.pop(token_hash, None)
+        return None
+    company_id, expires_at = found
+    if len(_cache) >= _CACHE_MAX:
+        _cache.clear()
+    _cache[token_hash] = (company_id, min(now + _CACHE_SECONDS, float(expires_at)))
+    return company_id
+
+
+def _deny(reason: str) -> dict[str, Any]:
+    return {"isAuthorized": True, "context": {"auth_error": reason}}

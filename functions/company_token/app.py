@@ -1,0 +1,24 @@
+"""POST /api/v3.1/teams/company_token: X-Crm-Api-Key + sso_id → an expiring bearer token."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from parity import service
+from parity.http import build_resolver, header, json_body, json_response
+from parity.observability import correlation_paths, logger
+from parity.runtime import crm_store, settings
+
+app = build_resolver(require_company=False)
+
+
+@app.post("/api/v3.1/teams/company_token")
+def exchange_token():
+    body = json_body(app)
+    token = service.exchange_api_key(crm_store(), header(app, "X-Crm-Api-Key"), body, ttl_seconds=settings().token_ttl_seconds)
+    return json_response(200, token)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return app.resolve(event, context)

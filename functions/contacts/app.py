@@ -1,0 +1,29 @@
+"""POST /api/v3.1/contacts and GET /api/v3.1/contacts?phone=|email= (the producers' lead lookup)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from parity import service
+from parity.http import build_resolver, caller_company, json_body, json_response
+from parity.observability import correlation_paths, logger
+from parity.runtime import crm_store
+
+app = build_resolver()
+
+
+@app.post("/api/v3.1/contacts")
+def create_contact():
+    return json_response(201, service.create_contact(crm_store(), caller_company(app), json_body(app)))
+
+
+@app.get("/api/v3.1/contacts")
+def find_contacts():
+    params = app.current_event.query_string_parameters or {}
+    found = service.find_contacts(crm_store(), caller_company(app), phone=params.get("phone"), email=params.get("email"))
+    return json_response(200, found)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,49 @@
+"""GET | PATCH | DELETE /api/v3.1/{deals|tickets}/{id}: a company's own records only (another
+company's id is a 404: every key the store reads starts with the caller's company)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+
+from parity import service
+from parity.http import build_resolver, caller_company, json_body, json_response
+from parity.observability import correlation_paths, logger
+from parity.runtime import crm_store, settings
+
+app = build_resolver()
+_TYPES = {"deals": "deal", "tickets": "ticket"}
+
+
+@app.get("/api/v3.1/<collection>/<record_id>")
+def get_record(collection: str, record_id: str):
+    found = service.get_record(crm_store(), caller_company(app), _type(collection), record_id, url_template=settings().crm_record_url_template)
+    return json_response(200, found)
+
+
+@app.patch("/api/v3.1/<collection>/<record_id>")
+def update_record(collection: str, record_id: str):
+    company = caller_company(app)
+    updated = service.update_record(crm_store(), company, _type(collection), record_id, json_body(app), url_template=settings().crm_record_url_template)
+    return json_response(200, updated)
+
+
+@app.delete("/api/v3.1/<collection>/<record_id>")
+def delete_record(collection: str, record_id: str):
+    service.delete_record(crm_store(), caller_company(app), _type(collection), record_id)
+    return Response(status_code=204, body="")
+
+
+def _type(collection: str) -> Any:
+    # Only the template's routes reach us; anything else is a route we do not have.
+    from parity.errors import NotFound
+
+    if collection not in _TYPES:
+        raise NotFound("no such route")
+    return _TYPES[collection]
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,356 @@
+"""The CRM table: one DynamoDB table holding companies, credentials, contacts, records and
+idempotency entries (single-table design; the key layout is below and nowhere else).
+
+    pk                    sk                          what
+    COMPANY#<cid>         #COMPANY                    company settings (parity flag)
+    APIKEY#<sha256>       #APIKEY                     an API key → company
+    TOKEN#<sha256>        #TOKEN                      a bearer token → company (TTL)
+    COMPANY#<cid>         DEAL#<id> | TICKET#<id>     a record (entity = "record"; the stream's payload)
+    COMPANY#<cid>         CONTACT#<id>                a contact
+    COMPANY#<cid>         CONTACT_PHONE#<digits>#<id> phone lookup (a copy of the contact)
+    COMPANY#<cid>         CONTACT_EMAIL#<email>#<id>  email lookup (a copy of the contact)
+    COMPANY#<cid>         IDEMPOTENCY#<sha256>        a remembered create response (TTL 24 h)
+
+Every key starts with the company: a record of another company cannot be addressed at all.
+``ClientError`` never leaves this module: it becomes a domain error or a typed outcome.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import BotoCoreError, ClientError
+
+from parity.errors import ServiceUnavailable
+
+if TYPE_CHECKING:  # pragma: no cover
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+_SER = TypeSerializer()
+_DESER = TypeDeserializer()
+#: Errors after botocore's own bounded retries that mean "try again later", never "your fault".
+_RETRYABLE = {
+    "ThrottlingException",
+    "ProvisionedThroughputExceededException",
+    "RequestLimitExceeded",
+    "InternalServerError",
+    "ServiceUnavailable",
+    "TransactionInProgressException",
+}
+_KEY_ATTRS = ("pk", "sk", "entity", "ttl")
+
+
+def new_client() -> DynamoDBClient:
+    """A DynamoDB client with timeouts and a bounded retry (standard mode, 3 attempts)."""
+    import boto3
+    from botocore.config import Config
+
+    config = Config(
+        connect_timeout=1,
+        read_timeout=3,
+        retries={"mode": "standard", "total_max_attempts": 3},
+        tcp_keepalive=True,
+    )
+    return boto3.client("dynamodb", config=config)
+
+
+def company_pk(company_id: str) -> str:
+    return f"COMPANY#{company_id}"
+
+
+def record_sk(record_type: str, record_id: str) -> str:
+    return f"{record_type.upper()}#{record_id}"
+
+
+def contact_sk(contact_id: str) -> str:
+    return f"CONTACT#{contact_id}"
+
+
+@dataclass(frozen=True)
+class IdempotencyEntry:
+    """What a create remembers under its Idempotency-Key."""
+
+    key_hash: str
+    fingerprint: str
+    status: int
+    response: str  # the JSON body sent the first time
+    expires_at: int  # epoch seconds
+
+
+class CreateRejected(Exception):
+    """A create transaction was refused; the fields say why (any may be set)."""
+
+    def __init__(self, *, missing_contacts: Sequence[str] = (), replay: IdempotencyEntry | None = None, in_progress: bool = False) -> None:
+        super().__init__("create rejected")
+        self.missing_contacts = list(missing_contacts)
+        self.replay = replay
+        self.in_progress = in_progress
+
+
+class VersionMismatch(Exception):
+    """The record changed (or vanished) since it was read."""
+
+
+class CrmStore:
+    """Adapter over the CRM table. Every method is one DynamoDB request."""
+
+    def __init__(self, table_name: str, *, client: DynamoDBClient | None = None) -> None:
+        self.table_name = table_name
+        self._client = client
+
+    @property
+    def client(self) -> DynamoDBClient:
+        if self._client is None:
+            self._client = new_client()
+        return self._client
+
+    # ---- companies and credentials -------------------------------------------------------
+    def put_company(self, company_id: str, *, parity_enabled: bool) -> None:
+        item = {"pk": company_pk(company_id), "sk": "#COMPANY", "entity": "company", "company_id": company_id, "parity_enabled": parity_enabled}
+        self._call("put_item", TableName=self.table_name, Item=_dump(item))
+
+    def put_api_key(self, key_hash: str, company_id: str) -> None:
+        item = {"pk": f"APIKEY#{key_hash}", "sk": "#APIKEY", "entity": "api_key", "company_id": company_id, "created_at": int(time.time())}
+        self._call("put_item", TableName=self.table_name, Item=_dump(item))
+
+    def company_for_api_key(self, key_hash: str) -> str | None:
+        item = self._get(f"APIKEY#{key_hash}", "#APIKEY")
+        if item is None or item.get("revoked"):
+            return None
+        return item["company_id"]
+
+    def put_token(self, token_hash: str, company_id: str, *, sso_id: str, expires_at: int) -> None:
+        item = {"pk": f"TOKEN#{token_hash}", "sk": "#TOKEN", "entity": "token", "company_id": company_id, "sso_id": sso_id, "ttl": expires_at}
+        self._call("put_item", TableName=self.table_name, Item=_dump(item))
+
+    def token(self, token_hash: str) -> tuple[str, int] | None:
+        """``(company_id, expires_at)`` of a token, or None. Expiry is the caller's to check:
+        DynamoDB's TTL deletes lazily."""
+        item = self._get(f"TOKEN#{token_hash}", "#TOKEN")
+        if item is None:
+            return None
+        return item["company_id"], int(item["ttl"])
+
+    # ---- records -------------------------------------------------------------------------
+    def create_record(self, record: Mapping[str, Any], *, contact_ids: Sequence[str], idempotency: IdempotencyEntry | None, now: int) -> None:
+        """Write a record, check its contacts exist and remember its response, all or nothing.
+
+        One request: a plain conditional PutItem when there is nothing else to check, else one
+        TransactWriteItems. Raises ``CreateRejected`` with what stood in the way.
+        """
+        company = record["company_id"]
+        put = {
+            "TableName": self.table_name,
+            "Item": _dump(_record_item(record)),
+            "ConditionExpression": "attribute_not_exists(pk)",
+        }
+        if not contact_ids and idempotency is None:
+            self._call("put_item", **put)
+            return
+        items: list[dict[str, Any]] = [{"Put": put}]
+        if idempotency is not None:
+            items.append({"Put": _idempotency_put(self.table_name, company, idempotency, now)})
+        for contact in contact_ids:
+            items.append(
+                {
+                    "ConditionCheck": {
+                        "TableName": self.table_name,
+                        "Key": _dump({"pk": company_pk(company), "sk": contact_sk(contact)}),
+                        "ConditionExpression": "attribute_exists(pk)",
+                    }
+                }
+            )
+        try:
+            self._call("transact_write_items", TransactItems=items, _raise_cancel=True)
+        except ClientError as exc:
+            raise _rejection(exc, has_idempotency=idempotency is not None, contact_ids=contact_ids) from exc
+
+    def remembered(self, company_id: str, key_hash: str, *, now: int) -> IdempotencyEntry | None:
+        """A live idempotency entry (used when a transaction could not return it)."""
+        item = self._get(company_pk(company_id), f"IDEMPOTENCY#{key_hash}")
+        if item is None or int(item["ttl"]) <= now:
+            return None
+        return _entry(item)
+
+    def get_record(self, company_id: str, record_type: str, record_id: str) -> dict[str, Any] | None:
+        item = self._get(company_pk(company_id), record_sk(record_type, record_id))
+        return _record_from_item(item) if item and item.get("entity") == "record" else None
+
+    def replace_record(self, record: Mapping[str, Any], *, expected_version: int, new_contact_ids: Sequence[str]) -> None:
+        """Write the next version of a record if it is still at ``expected_version``.
+
+        Raises ``VersionMismatch`` when it moved on or was deleted, and ``CreateRejected`` with
+        ``missing_contacts`` when a newly linked contact does not exist.
+        """
+        company = record["company_id"]
+        put = {
+            "TableName": self.table_name,
+            "Item": _dump(_record_item(record)),
+            "ConditionExpression": "#v = :expected",
+            "ExpressionAttributeNames": {"#v": "version"},
+            "ExpressionAttributeValues": _dump({":expected": expected_version}),
+        }
+        if not new_contact_ids:
+            try:
+                self._call("put_item", **put, _raise_conditional=True)
+            except ClientError as exc:
+                raise VersionMismatch() from exc
+            return
+        items = [{"Put": put}] + [
+            {"ConditionCheck": {"TableName": self.table_name, "Key": _dump({"pk": company_pk(company), "sk": contact_sk(c)}), "ConditionExpression": "attribute_exists(pk)"}}
+            for c in new_contact_ids
+        ]
+        try:
+            self._call("transact_write_items", TransactItems=items, _raise_cancel=True)
+        except ClientError as exc:
+            reasons = exc.response.get("CancellationReasons") or []
+            if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
+                raise VersionMismatch() from exc
+            rejected = _rejection(exc, has_idempotency=False, contact_ids=new_contact_ids)
+            raise rejected from exc
+
+    def delete_record(self, company_id: str, record_type: str, record_id: str) -> bool:
+        """Delete a record; False when there was none."""
+        try:
+            self._call(
+                "delete_item",
+                TableName=self.table_name,
+                Key=_dump({"pk": company_pk(company_id), "sk": record_sk(record_type, record_id)}),
+                ConditionExpression="attribute_exists(pk) AND entity = :record",
+                ExpressionAttributeValues=_dump({":record": "record"}),
+                _raise_conditional=True,
+            )
+        except ClientError:
+            return False
+        return True
+
+    # ---- contacts ------------------------------------------------------------------------
+    def create_contact(self, contact: Mapping[str, Any], *, lookup_sks: Sequence[str]) -> None:
+        """The contact and its lookup copies, in one transaction."""
+        pk = company_pk(contact["company_id"])
+        body = {k: v for k, v in contact.items() if v is not None}
+        items = [{"Put": {"TableName": self.table_name, "Item": _dump({"pk": pk, "sk": contact_sk(contact["id"]), "entity": "contact", **body}), "ConditionExpression": "attribute_not_exists(pk)"}}]
+        items += [{"Put": {"TableName": self.table_name, "Item": _dump({"pk": pk, "sk": sk, "entity": "contact_lookup", **body})}} for sk in lookup_sks]
+        self._call("transact_write_items", TransactItems=items)
+
+    def find_contacts(self, company_id: str, lookup_prefix: str, *, limit: int = 50) -> list[dict[str, Any]]:
+        """Contacts whose lookup key starts with ``lookup_prefix`` (one Query)."""
+        resp = self._call(
+            "query",
+            TableName=self.table_name,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+            ExpressionAttributeValues=_dump({":pk": company_pk(company_id), ":prefix": lookup_prefix}),
+            Limit=limit,
+        )
+        return [_strip(_load(item)) for item in resp.get("Items", [])]
+
+    # ---- plumbing ------------------------------------------------------------------------
+    def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
+        resp = self._call("get_item", TableName=self.table_name, Key=_dump({"pk": pk, "sk": sk}), ConsistentRead=True)
+        item = resp.get("Item")
+        return _load(item) if item else None
+
+    def _call(self, operation: str, _raise_cancel: bool = False, _raise_conditional: bool = False, **kwargs: Any) -> dict[str, Any]:
+        """One DynamoDB request. Throttling and outages become ``ServiceUnavailable`` (a 503 the
+        caller may retry); a cancelled transaction or failed condition is re-raised for the
+        method to interpret when it asked for that."""
+        try:
+            return getattr(self.client, operation)(**kwargs)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code == "TransactionCanceledException" and _raise_cancel:
+                reasons = [r.get("Code") for r in exc.response.get("CancellationReasons") or []]
+                if any(r in _RETRYABLE or r in {"ThrottlingError", "ProvisionedThroughputExceeded"} for r in reasons):
+                    raise ServiceUnavailable("the CRM table is busy; retry shortly") from exc
+                raise
+            if code == "ConditionalCheckFailedException" and _raise_conditional:
+                raise
+            if code in _RETRYABLE:
+                raise ServiceUnavailable("the CRM table is busy; retry shortly") from exc
+            raise
+        except BotoCoreError as exc:  # timeouts, connection errors after the bounded retries
+            raise ServiceUnavailable("the CRM table did not answer; retry shortly") from exc
+
+
+def _idempotency_put(table: str, company_id: str, entry: IdempotencyEntry, now: int) -> dict[str, Any]:
+    item = {
+        "pk": company_pk(company_id),
+        "sk": f"IDEMPOTENCY#{entry.key_hash}",
+        "entity": "idempotency",
+        "fingerprint": entry.fingerprint,
+        "status": entry.status,
+        "response": entry.response,
+        "ttl": entry.expires_at,
+    }
+    return {
+        "TableName": table,
+        "Item": _dump(item),
+        # An expired entry may linger until TTL deletes it: it no longer counts.
+        "ConditionExpression": "attribute_not_exists(pk) OR #ttl <= :now",
+        "ExpressionAttributeNames": {"#ttl": "ttl"},
+        "ExpressionAttributeValues": _dump({":now": now}),
+        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+    }
+
+
+def _rejection(exc: ClientError, *, has_idempotency: bool, contact_ids: Sequence[str]) -> Exception:
+    """Read a cancelled transaction's reasons (they are index-aligned with the items)."""
+    if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+        return exc
+    reasons = exc.response.get("CancellationReasons") or []
+    offset = 2 if has_idempotency else 1
+    if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
+        # The record id already exists: ids are random, so this is a retry of our own write.
+        return CreateRejected(in_progress=True)
+    if has_idempotency and len(reasons) > 1:
+        reason = reasons[1]
+        if reason.get("Code") == "ConditionalCheckFailed":
+            item = reason.get("Item")
+            return CreateRejected(replay=_entry(_load(item)) if item else None)
+        if reason.get("Code") == "TransactionConflict":
+            return CreateRejected(in_progress=True)
+    missing = [
+        contact_ids[i - offset]
+        for i, reason in enumerate(reasons)
+        if i >= offset and reason.get("Code") == "ConditionalCheckFailed"
+    ]
+    if missing:
+        return CreateRejected(missing_contacts=missing)
+    if any(r.get("Code") == "TransactionConflict" for r in reasons):
+        return CreateRejected(in_progress=True)
+    return exc
+
+
+def _entry(item: Mapping[str, Any]) -> IdempotencyEntry:
+    return IdempotencyEntry(
+        key_hash=str(item["sk"]).removeprefix("IDEMPOTENCY#"),
+        fingerprint=item["fingerprint"],
+        status=int(item["status"]),
+        response=item["response"],
+        expires_at=int(item["ttl"]),
+    )
+
+
+def _record_item(record: Mapping[str, Any]) -> dict[str, Any]:
+    body = {k: v for k, v in record.items() if v is not None}
+    return {"pk": company_pk(record["company_id"]), "sk": record_sk(record["type"], record["id"]), "entity": "record", **body}
+
+
+def _record_from_item(item: Mapping[str, Any]) -> dict[str, Any]:
+    return _strip(item)
+
+
+def _strip(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in item.items() if k not in _KEY_ATTRS}
+
+
+def _dump(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _SER.serialize(v) for k, v in item.items()}
+
+
+def _load(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _DESER.deserialize(v) for k, v in item.items()}

@@ -1,0 +1,29 @@
+"""Company provisioning: create a company and issue its API keys.
+
+Used by operators (``parity ops``) and by the local stack's ``--company ID:API_KEY`` seeding.
+Keys are stored only as SHA-256 hashes.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from parity.adapters.dynamodb import CrmStore
+from parity.auth import hash_secret
+
+if TYPE_CHECKING:  # pragma: no cover
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+
+def provision_company(
+    table_name: str,
+    company_id: str,
+    api_key: str,
+    *,
+    parity_enabled: bool = True,
+    client: DynamoDBClient | None = None,
+) -> None:
+    """Create (or update) ``company_id`` with the parity flag set, and register ``api_key`` for it."""
+    store = CrmStore(table_name, client=client)
+    store.put_company(company_id, parity_enabled=parity_enabled)
+    store.put_api_key(hash_secret(api_key), company_id)

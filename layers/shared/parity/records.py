@@ -1,0 +1,184 @@
+"""Deals and tickets: the pure rules. No AWS, no clock, no randomness: callers pass them in.
+
+A record is a plain dict (what DynamoDB stores, minus keys). ``public()`` turns it into the API
+shape of DESIGN.md; the same shape travels in events and previews.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any, Literal
+
+from parity.errors import ImmutableField
+
+RecordType = Literal["deal", "ticket"]
+RECORD_TYPES: tuple[RecordType, ...] = ("deal", "ticket")
+
+#: creator_flag → the label the CRM and the inbox show (RFC CDTC-S06).
+CREATOR_LABELS = {"bot": "Bot", "agentic_ai": "AI"}
+
+#: The fields each type carries besides the common ones, in output order.
+TYPE_FIELDS: dict[RecordType, tuple[str, ...]] = {
+    "deal": ("name", "pipeline", "stage", "amount", "status"),
+    "ticket": ("name", "description", "priority", "status"),
+}
+#: Fields whose change the room's sidebar shows; only these make an update event (DESIGN "Events").
+SHOWN_FIELDS: dict[RecordType, frozenset[str]] = {
+    "deal": frozenset({"name", "pipeline", "stage", "status", "amount"}),
+    "ticket": frozenset({"name", "status", "priority"}),
+}
+#: Fields a PATCH may change (creator_flag is set once; contact links only grow).
+_PATCHABLE_COMMON = ("source", "channel_integration_room_id")
+
+_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def iso_ms(moment: datetime) -> str:
+    """ISO-8601 UTC with milliseconds, the one time format of every contract."""
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def warning(code: str, field: str, message: str) -> dict[str, str]:
+    return {"code": code, "field": field, "message": message}
+
+
+def normalise_creator_flag(flag: str | None) -> tuple[str | None, list[dict[str, str]]]:
+    """A recognised flag, or None with a warning naming the field (DESIGN: stored as absent)."""
+    if flag is None or flag == "":
+        return None, []
+    if flag in CREATOR_LABELS:
+        return flag, []
+    allowed = ", ".join(sorted(CREATOR_LABELS))
+    return None, [
+        warning("unrecognised_creator_flag", "creator_flag", f"unrecognised value ignored; expected one of {allowed}")
+    ]
+
+
+def contact_candidates(contact_id: str | None, crm_lead_ids: Iterable[str] | None) -> tuple[list[str], list[dict[str, str]]]:
+    """The union of ``contact_id`` and ``crm_lead_ids`` (RFC OQ-10), each once, in the order sent.
+
+    Ids that cannot be one of ours are left out with a warning; whether the rest exist in the
+    caller's company is for the store to check.
+    """
+    sent: list[tuple[str, str]] = []
+    if contact_id is not None:
+        sent.append(("contact_id", contact_id))
+    sent.extend((f"crm_lead_ids[{i}]", lead) for i, lead in enumerate(crm_lead_ids or ()))
+    ids: list[str] = []
+    warnings: list[dict[str, str]] = []
+    for field, value in sent:
+        if not _ID_PATTERN.match(value):
+            warnings.append(warning("invalid_contact_id", field, "not a valid contact id; not linked"))
+        elif value not in ids:
+            ids.append(value)
+    return ids, warnings
+
+
+def unknown_contact_warnings(unknown: Iterable[str], contact_id: str | None, crm_lead_ids: Iterable[str] | None) -> list[dict[str, str]]:
+    """One warning per field that named a contact the caller's company does not have."""
+    missing = set(unknown)
+    fields = []
+    if contact_id in missing:
+        fields.append("contact_id")
+    fields.extend(f"crm_lead_ids[{i}]" for i, lead in enumerate(crm_lead_ids or ()) if lead in missing)
+    return [warning("unknown_contact", f, "no such contact in this company; not linked") for f in fields]
+
+
+def new_record(
+    record_type: RecordType,
+    company_id: str,
+    fields: Mapping[str, Any],
+    *,
+    record_id: str,
+    now: datetime,
+    contact_ids: list[str],
+) -> tuple[dict[str, Any], list[dict[str, str]]]:
+    """Build a record from a validated create body. Returns the record and its warnings."""
+    creator_flag, warnings = normalise_creator_flag(fields.get("creator_flag"))
+    stamp = iso_ms(now)
+    record: dict[str, Any] = {
+        "id": record_id,
+        "type": record_type,
+        "company_id": company_id,
+        **{name: fields.get(name) for name in TYPE_FIELDS[record_type]},
+        "source": fields.get("source"),
+        "channel_integration_room_id": fields.get("channel_integration_room_id"),
+        "contact_ids": list(contact_ids),
+        "creator_flag": creator_flag,
+        "created_at": stamp,
+        "updated_at": stamp,
+        "version": 1,
+    }
+    if record_type == "ticket":
+        record["unique_ticket_id"] = unique_ticket_id(record_id)
+    return record, warnings
+
+
+def unique_ticket_id(record_id: str) -> str:
+    """The human-facing ticket number: derived from the id, so as unique as the id."""
+    return "TCK-" + record_id.upper()
+
+
+def apply_patch(record: Mapping[str, Any], changes: Mapping[str, Any], *, now: datetime, add_contact_ids: list[str]) -> dict[str, Any] | None:
+    """The record after a PATCH, or None when nothing changes (no new version for a no-op).
+
+    ``changes`` holds only the fields the caller sent (``null`` clears one). A ``creator_flag``
+    that differs from the stored one is refused: it is set once, at create (RFC ADR-4).
+    """
+    record_type: RecordType = record["type"]
+    if "creator_flag" in changes and changes["creator_flag"] != record.get("creator_flag"):
+        raise ImmutableField(
+            "creator_flag is set once, at create",
+            details=[{"field": "creator_flag", "message": "cannot be changed after create", "type": "immutable"}],
+        )
+    allowed = (*TYPE_FIELDS[record_type], *_PATCHABLE_COMMON)
+    updated = dict(record)
+    for name in allowed:
+        if name in changes:
+            updated[name] = changes[name]
+    links = list(record.get("contact_ids") or [])
+    links.extend(c for c in add_contact_ids if c not in links)
+    updated["contact_ids"] = links
+    if updated == dict(record):
+        return None
+    updated["version"] = int(record["version"]) + 1
+    updated["updated_at"] = iso_ms(now)
+    return updated
+
+
+def shown_fields_changed(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
+    """Whether an update changes anything the room's sidebar shows."""
+    return any(old.get(f) != new.get(f) for f in SHOWN_FIELDS[new["type"]])
+
+
+def public(record: Mapping[str, Any], url_template: str) -> dict[str, Any]:
+    """The record as the API, the events and the preview show it (DESIGN "Deals and tickets")."""
+    record_type: RecordType = record["type"]
+    flag = record.get("creator_flag")
+    out: dict[str, Any] = {"id": record["id"], "type": record_type}
+    if record_type == "ticket":
+        out["unique_ticket_id"] = record.get("unique_ticket_id")
+    for name in TYPE_FIELDS[record_type]:
+        out[name] = _plain(record.get(name))
+    out.update(
+        source=record.get("source"),
+        channel_integration_room_id=record.get("channel_integration_room_id"),
+        contact_ids=list(record.get("contact_ids") or []),
+        creator_flag=flag,
+        creator_label=CREATOR_LABELS.get(flag) if flag else None,
+        created_at=record["created_at"],
+        updated_at=record["updated_at"],
+        version=int(record["version"]),
+        url=url_template.format(type=record_type, id=record["id"]),
+    )
+    return out
+
+
+def _plain(value: Any) -> Any:
+    # Amounts travel as JSON numbers: integral → int, else float.
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value

@@ -1,0 +1,284 @@
+"""Use cases: what each route does, in one place. Handlers parse and shape; this module decides;
+the store (an injected adapter) persists. Time and id generation are injectable for tests."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import secrets
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from parity import records
+from parity.adapters.dynamodb import CreateRejected, CrmStore, IdempotencyEntry, VersionMismatch
+from parity.auth import hash_secret, new_token
+from parity.errors import Conflict, IdempotencyInProgress, IdempotencyKeyReused, NotFound, Unauthorized, ValidationFailed
+from parity.models import ContactCreate, DealCreate, DealUpdate, TicketCreate, TicketUpdate, TokenRequest
+from parity.settings import IDEMPOTENCY_TTL_SECONDS
+
+#: How often a write is re-attempted when the store says "that changed under you".
+_MAX_ATTEMPTS = 3
+_CREATE_MODELS = {"deal": DealCreate, "ticket": TicketCreate}
+_UPDATE_MODELS = {"deal": DealUpdate, "ticket": TicketUpdate}
+MAX_IDEMPOTENCY_KEY_LENGTH = 255
+
+
+def new_id(now: datetime) -> str:
+    """Time-ordered, random-suffixed id: 12 hex digits of epoch ms + 12 random hex digits."""
+    return f"{int(now.timestamp() * 1000):012x}{secrets.token_hex(6)}"
+
+
+@dataclass
+class Clock:
+    """Injectable time and ids, so the domain stays deterministic under test."""
+
+    now: Callable[[], datetime] = field(default=lambda: datetime.now(timezone.utc))
+    make_id: Callable[[datetime], str] = new_id
+
+
+@dataclass(frozen=True)
+class ApiResult:
+    """A use case's answer: the status and the JSON text to send, and whether it is a replay."""
+
+    status: int
+    body: str
+    replayed: bool = False
+
+
+def to_json(payload: Any) -> str:
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False, default=_json_default)
+
+
+def _json_default(value: Any) -> Any:
+    from decimal import Decimal
+
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+# ---- auth ------------------------------------------------------------------------------------
+def exchange_api_key(store: CrmStore, api_key: str | None, body: Mapping[str, Any], *, ttl_seconds: int, clock: Clock = Clock()) -> dict[str, Any]:
+    """``X-Crm-Api-Key`` + ``sso_id`` → a fresh bearer token for the key's company."""
+    parsed = validate(TokenRequest, body)
+    if not api_key:
+        raise Unauthorized("X-Crm-Api-Key header is required")
+    company_id = store.company_for_api_key(hash_secret(api_key))
+    if company_id is None:
+        raise Unauthorized("unknown or revoked API key")
+    token = new_token()
+    expires_at = int(clock.now().timestamp()) + ttl_seconds
+    store.put_token(hash_secret(token), company_id, sso_id=parsed.sso_id, expires_at=expires_at)
+    return {"access_token": token, "token_type": "Bearer", "expires_in": ttl_seconds, "company_id": company_id}
+
+
+def company_for_token(store: CrmStore, token: str, *, now: float | None = None) -> str | None:
+    """The company a bearer token belongs to, or None when unknown or expired."""
+    found = store.token(hash_secret(token))
+    if found is None:
+        return None
+    company_id, expires_at = found
+    return company_id if expires_at > (now if now is not None else time.time()) else None
+
+
+# ---- records ---------------------------------------------------------------------------------
+def validate(model: type, body: Mapping[str, Any]) -> Any:
+    """Validate a parsed JSON body against a model; every offending field is named."""
+    from pydantic import ValidationError
+
+    from parity.models import error_details
+
+    if not isinstance(body, Mapping):
+        raise ValidationFailed("the body must be a JSON object", details=[{"field": "body", "message": "must be a JSON object", "type": "object_type"}])
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        raise ValidationFailed("the request has invalid fields", details=error_details(exc)) from exc
+
+
+def create_record(
+    store: CrmStore,
+    company_id: str,
+    record_type: records.RecordType,
+    body: Mapping[str, Any],
+    *,
+    url_template: str,
+    idempotency_key: str | None = None,
+    request_target: str = "",
+    clock: Clock = Clock(),
+) -> ApiResult:
+    """Create a deal or ticket with its origin context (room, contacts, creator flag).
+
+    One store request on the happy path. Unknown contacts are dropped with a warning and the
+    write retried without them. With an ``Idempotency-Key`` the first response is remembered
+    for 24 h in the same write: a replay returns it, another body under the key is a 422.
+    """
+    payload = validate(_CREATE_MODELS[record_type], body)
+    entry_key = _idempotency_key_hash(idempotency_key)
+    fingerprint = _fingerprint(request_target, body)
+    contact_ids, warnings = records.contact_candidates(payload.contact_id, payload.crm_lead_ids)
+    fields = payload.model_dump()
+    now = clock.now()
+    record_id = clock.make_id(now)
+    for _ in range(_MAX_ATTEMPTS):
+        record, flag_warnings = records.new_record(record_type, company_id, fields, record_id=record_id, now=now, contact_ids=contact_ids)
+        response = to_json({"data": records.public(record, url_template), "warnings": warnings + flag_warnings})
+        entry = None
+        if entry_key is not None:
+            entry = IdempotencyEntry(entry_key, fingerprint, 201, response, int(now.timestamp()) + IDEMPOTENCY_TTL_SECONDS)
+        try:
+            store.create_record(record, contact_ids=contact_ids, idempotency=entry, now=int(now.timestamp()))
+            return ApiResult(201, response)
+        except CreateRejected as rejected:
+            if rejected.replay is not None:
+                return _replay_or_refuse(rejected.replay, fingerprint)
+            if rejected.in_progress:
+                if entry_key is None:
+                    raise Conflict("the record could not be written; retry") from rejected
+                remembered = store.remembered(company_id, entry_key, now=int(now.timestamp()))
+                if remembered is not None:
+                    return _replay_or_refuse(remembered, fingerprint)
+                raise IdempotencyInProgress(
+                    "a request with this Idempotency-Key is still being processed; retry shortly",
+                    headers={"Retry-After": "1"},
+                ) from rejected
+            missing = set(rejected.missing_contacts)
+            warnings += records.unknown_contact_warnings(missing, payload.contact_id, payload.crm_lead_ids)
+            contact_ids = [c for c in contact_ids if c not in missing]
+    raise Conflict("contacts changed while the record was being created; retry")
+
+
+def _replay_or_refuse(entry: IdempotencyEntry, fingerprint: str) -> ApiResult:
+    if entry.fingerprint != fingerprint:
+        raise IdempotencyKeyReused(
+            "this Idempotency-Key was already used with a different request",
+            details=[{"field": "Idempotency-Key", "message": "already used with a different body", "type": "idempotency_key_reused"}],
+        )
+    return ApiResult(entry.status, entry.response, replayed=True)
+
+
+def _idempotency_key_hash(key: str | None) -> str | None:
+    if key is None:
+        return None
+    if not key.strip() or len(key) > MAX_IDEMPOTENCY_KEY_LENGTH:
+        raise ValidationFailed(
+            "invalid Idempotency-Key header",
+            details=[{"field": "Idempotency-Key", "message": f"must be 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} characters", "type": "string_length"}],
+        )
+    return hash_secret(key)
+
+
+def _fingerprint(request_target: str, body: Mapping[str, Any]) -> str:
+    """Same route + same JSON (whatever its key order or spacing) → same fingerprint."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(f"{request_target}\n{canonical}".encode()).hexdigest()
+
+
+def get_record(store: CrmStore, company_id: str, record_type: records.RecordType, record_id: str, *, url_template: str) -> dict[str, Any]:
+    record = store.get_record(company_id, record_type, record_id)
+    if record is None:
+        raise NotFound(f"{record_type} {record_id} not found")
+    return {"data": records.public(record, url_template)}
+
+
+def update_record(
+    store: CrmStore,
+    company_id: str,
+    record_type: records.RecordType,
+    record_id: str,
+    body: Mapping[str, Any],
+    *,
+    url_template: str,
+    clock: Clock = Clock(),
+) -> dict[str, Any]:
+    """Apply a PATCH with optimistic concurrency on ``version`` (re-read and retry on a race)."""
+    payload = validate(_UPDATE_MODELS[record_type], body)
+    changes = {name: getattr(payload, name) for name in payload.model_fields_set}
+    if "name" in changes and changes["name"] is None:
+        raise ValidationFailed("name cannot be null", details=[{"field": "name", "message": "cannot be null", "type": "string_type"}])
+    add_ids, warnings = records.contact_candidates(changes.pop("contact_id", None), changes.pop("crm_lead_ids", None))
+    for _ in range(_MAX_ATTEMPTS):
+        current = store.get_record(company_id, record_type, record_id)
+        if current is None:
+            raise NotFound(f"{record_type} {record_id} not found")
+        updated = records.apply_patch(current, changes, now=clock.now(), add_contact_ids=add_ids)
+        if updated is None:
+            return {"data": records.public(current, url_template), "warnings": warnings}
+        new_links = [c for c in add_ids if c not in (current.get("contact_ids") or [])]
+        try:
+            store.replace_record(updated, expected_version=int(current["version"]), new_contact_ids=new_links)
+            return {"data": records.public(updated, url_template), "warnings": warnings}
+        except VersionMismatch:
+            continue
+        except CreateRejected as rejected:
+            missing = set(rejected.missing_contacts)
+            warnings += records.unknown_contact_warnings(missing, payload.contact_id, payload.crm_lead_ids)
+            add_ids = [c for c in add_ids if c not in missing]
+    raise Conflict(f"{record_type} {record_id} is being changed concurrently; retry")
+
+
+def delete_record(store: CrmStore, company_id: str, record_type: records.RecordType, record_id: str) -> None:
+    if not store.delete_record(company_id, record_type, record_id):
+        raise NotFound(f"{record_type} {record_id} not found")
+
+
+# ---- contacts --------------------------------------------------------------------------------
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def normalise_phone(phone: str) -> str:
+    """Digits only: "+62 812-3456" and "62812 3456" find the same contact."""
+    return "".join(ch for ch in phone if ch.isdigit())
+
+
+def create_contact(store: CrmStore, company_id: str, body: Mapping[str, Any], *, clock: Clock = Clock()) -> dict[str, Any]:
+    payload = validate(ContactCreate, body)
+    problems = []
+    if not payload.phone and not payload.email:
+        problems.append({"field": "phone", "message": "phone or email is required", "type": "missing"})
+    if payload.phone and not 5 <= len(normalise_phone(payload.phone)) <= 20:
+        problems.append({"field": "phone", "message": "must hold 5 to 20 digits", "type": "value_error"})
+    if payload.email and not _EMAIL.match(payload.email):
+        problems.append({"field": "email", "message": "not an email address", "type": "value_error"})
+    if problems:
+        raise ValidationFailed("the request has invalid fields", details=problems)
+    now = clock.now()
+    contact = {
+        "id": clock.make_id(now),
+        "company_id": company_id,
+        "name": payload.name,
+        "phone": payload.phone,
+        "email": payload.email.lower() if payload.email else None,
+        "created_at": records.iso_ms(now),
+    }
+    lookups = []
+    if payload.phone:
+        lookups.append(f"CONTACT_PHONE#{normalise_phone(payload.phone)}#{contact['id']}")
+    if payload.email:
+        lookups.append(f"CONTACT_EMAIL#{payload.email.lower()}#{contact['id']}")
+    store.create_contact(contact, lookup_sks=lookups)
+    return {"data": _public_contact(contact)}
+
+
+def find_contacts(store: CrmStore, company_id: str, *, phone: str | None, email: str | None) -> dict[str, Any]:
+    """The producers' phone → lead lookup (RFC IB3): exact match on phone digits or email."""
+    if bool(phone) == bool(email):
+        raise ValidationFailed("give exactly one of phone or email", details=[{"field": "phone", "message": "exactly one of phone or email is required", "type": "missing"}])
+    if phone:
+        digits = normalise_phone(phone)
+        if not 5 <= len(digits) <= 20:
+            raise ValidationFailed("invalid phone", details=[{"field": "phone", "message": "must hold 5 to 20 digits", "type": "value_error"}])
+        prefix = f"CONTACT_PHONE#{digits}#"
+    else:
+        if len(email) > 254 or not _EMAIL.match(email):
+            raise ValidationFailed("invalid email", details=[{"field": "email", "message": "not an email address", "type": "value_error"}])
+        prefix = f"CONTACT_EMAIL#{email.lower()}#"
+    return {"data": [_public_contact(c) for c in store.find_contacts(company_id, prefix)]}
+
+
+def _public_contact(contact: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: contact.get(k) for k in ("id", "name", "phone", "email", "created_at")}
