@@ -1,0 +1,38 @@
+"""Credentials are random and hashed; settings are validated once."""
+
+import pytest
+from pydantic import ValidationError
+
+from parity.auth import bearer_token, hash_secret, new_api_key, new_token
+from parity.settings import Settings
+
+
+@pytest.mark.parametrize(
+    ("header", "token"),
+    [("Bearer abc", "abc"), ("bearer abc", "abc"), ("  Bearer   abc  ", "abc"), ("Basic abc", None), ("Bearer", None), ("Bearer a b", None), ("", None), (None, None)],
+)
+def test_bearer_token_parsing(header, token):
+    assert bearer_token(header) == token
+
+
+def test_secrets_are_random_and_hashes_hide_them():
+    a, b = new_token(), new_token()
+    assert a != b and len(a) > 40
+    assert new_api_key().startswith("pk_")
+    assert hash_secret(a) != a and len(hash_secret(a)) == 64
+    assert hash_secret(a) == hash_secret(a)
+
+
+def test_settings_read_from_environment_names():
+    settings = Settings.model_validate({"CRM_TABLE_NAME": "t", "TOKEN_TTL_SECONDS": "120"})
+    assert settings.crm_table_name == "t" and settings.token_ttl_seconds == 120
+    assert "{id}" in settings.crm_record_url_template
+
+
+@pytest.mark.parametrize(
+    "env",
+    [{}, {"CRM_TABLE_NAME": ""}, {"CRM_TABLE_NAME": "t", "CRM_RECORD_URL_TEMPLATE": "https://x/"}, {"CRM_TABLE_NAME": "t", "CRM_RECORD_URL_TEMPLATE": "https://x/{id}/{oops}"}, {"CRM_TABLE_NAME": "t", "TOKEN_TTL_SECONDS": "5"}],
+)
+def test_bad_settings_are_refused(env):
+    with pytest.raises(ValidationError):
+        Settings.model_validate(env)

@@ -1,0 +1,98 @@
+"""Bad input is rejected with every offending field named; good input is kept exactly."""
+
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from parity.errors import ValidationFailed
+from parity.models import MAX_LEAD_IDS, DealCreate, DealUpdate, TicketCreate
+from parity.service import validate
+
+
+def fields_of(exc: ValidationFailed) -> set[str]:
+    return {d["field"] for d in exc.details}
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({}, "name"),
+        ({"name": ""}, "name"),
+        ({"name": "   "}, "name"),
+        ({"name": 5}, "name"),
+        ({"name": "x" * 256}, "name"),
+        ({"name": "a\x00b"}, "name"),
+        ({"name": "a\ud800b"}, "name"),
+        ({"name": "ok", "amount": -1}, "amount"),
+        ({"name": "ok", "amount": "12"}, "amount"),
+        ({"name": "ok", "amount": True}, "amount"),
+        ({"name": "ok", "amount": Decimal("NaN")}, "amount"),
+        ({"name": "ok", "amount": 10**16}, "amount"),
+        ({"name": "ok", "stage": ["Won"]}, "stage"),
+        ({"name": "ok", "crm_lead_ids": "abc"}, "crm_lead_ids"),
+        ({"name": "ok", "crm_lead_ids": ["a", {"id": 1}]}, "crm_lead_ids[1]"),
+        ({"name": "ok", "crm_lead_ids": ["x"] * (MAX_LEAD_IDS + 1)}, "crm_lead_ids"),
+        ({"name": "ok", "contact_id": 1.5}, "contact_id"),
+        ({"name": "ok", "contact_id": False}, "contact_id"),
+        ({"name": "ok", "channel_integration_room_id": ""}, "channel_integration_room_id"),
+        ({"name": "ok", "creator_flag": 1}, "creator_flag"),
+        ({"name": "ok", "priority": "high"}, "priority"),  # a ticket field on a deal is unknown
+        ({"name": "ok", "surprise": 1}, "surprise"),
+    ],
+)
+def test_bad_deal_body_names_the_field(body, field):
+    # GIVEN a deal body with one bad field / WHEN validated / THEN a 422 names that field
+    with pytest.raises(ValidationFailed) as caught:
+        validate(DealCreate, body)
+    assert caught.value.status == 422
+    assert field in fields_of(caught.value)
+
+
+def test_every_offending_field_is_named_at_once():
+    # GIVEN three bad fields / WHEN validated / THEN all three are reported together
+    with pytest.raises(ValidationFailed) as caught:
+        validate(DealCreate, {"name": "", "amount": "x", "extra": 1})
+    assert fields_of(caught.value) == {"name", "amount", "extra"}
+
+
+def test_non_object_body_is_refused():
+    with pytest.raises(ValidationFailed) as caught:
+        validate(DealCreate, ["name"])
+    assert fields_of(caught.value) == {"body"}
+
+
+def test_details_never_echo_the_input():
+    # GIVEN a secret-looking value in a wrong place / THEN the error does not repeat it
+    with pytest.raises(ValidationFailed) as caught:
+        validate(DealCreate, {"name": "ok", "contact_id": {"token": "s3cret-value"}})
+    assert "s3cret-value" not in repr(caught.value.details)
+
+
+def test_ids_are_normalised_to_text_and_names_trimmed():
+    deal = validate(DealCreate, {"name": "  Big deal ", "contact_id": 42, "crm_lead_ids": [7, "c9"], "amount": 3})
+    assert deal.name == "Big deal"
+    assert deal.contact_id == "42"
+    assert deal.crm_lead_ids == ["7", "c9"]
+    assert deal.amount == Decimal(3)
+
+
+def test_ticket_accepts_its_own_fields():
+    ticket = validate(TicketCreate, {"name": "Refund", "description": "line1\nline2", "priority": "high"})
+    assert ticket.description == "line1\nline2"
+    with pytest.raises(ValidationFailed) as caught:
+        validate(TicketCreate, {"name": "x", "stage": "Won"})
+    assert fields_of(caught.value) == {"stage"}
+
+
+def test_update_tracks_only_sent_fields_and_null_clears():
+    update = validate(DealUpdate, {"stage": None, "amount": 5})
+    assert update.model_fields_set == {"stage", "amount"}
+    assert update.stage is None
+
+
+@given(st.text(min_size=1, max_size=255).filter(lambda s: s.strip() and s.isprintable()))
+def test_any_printable_name_is_kept_exactly_after_trimming(name):
+    # GIVEN any printable name / WHEN validated / THEN it comes back trimmed, otherwise unchanged
+    assert validate(DealCreate, {"name": name}).name == name.strip()
