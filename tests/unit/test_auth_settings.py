@@ -24,15 +24,21 @@ def test_secrets_are_random_and_hashes_hide_them():
 
 
 def test_settings_read_from_environment_names():
-    settings = Settings.model_validate({"CRM_TABLE_NAME": "t", "TOKEN_TTL_SECONDS": "120"})
+    settings = Settings.model_validate({"CRM_TABLE_NAME": "t", "TOKEN_TTL_SECONDS": "120", "ALLOW_PRIVATE_TARGETS": "true"})
+    assert settings.allow_private_targets is True and settings.parity_default_enabled is False
     assert settings.crm_table_name == "t" and settings.token_ttl_seconds == 120
     assert "{id}" in settings.crm_record_url_template
 
 
 @pytest.mark.parametrize(
     "env",
-    [{}, {"CRM_TABLE_NAME": ""}, {"CRM_TABLE_NAME": "t", "CRM_RECORD_URL_TEMPLATE": "https://x/"}, {"CRM_TABLE_NAME": "t", "CRM_RECORD_URL_TEMPLATE": "https://x/{id}/{oops}"}, {"CRM_TABLE_NAME": "t", "TOKEN_TTL_SECONDS": "5"}],
+    [{"CRM_TABLE_NAME": ""}, {"CRM_TABLE_NAME": "t", "CRM_RECORD_URL_TEMPLATE": "https://x/"}, {"CRM_TABLE_NAME": "t", "CRM_RECORD_URL_TEMPLATE": "https://x/{id}/{oops}"}, {"CRM_TABLE_NAME": "t", "TOKEN_TTL_SECONDS": "5"}],
 )
 def test_bad_settings_are_refused(env):
     with pytest.raises(ValidationError):
         Settings.model_validate(env)
+
+
+def test_require_names_the_missing_variable():
+    with pytest.raises(RuntimeError, match="PREVIEW_TABLE_NAME"):
+        Settings.model_validate({"CRM_TABLE_NAME": "t"}).require("preview_table_name")

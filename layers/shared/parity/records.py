@@ -162,7 +162,7 @@ def public(record: Mapping[str, Any], url_template: str) -> dict[str, Any]:
     if record_type == "ticket":
         out["unique_ticket_id"] = record.get("unique_ticket_id")
     for name in TYPE_FIELDS[record_type]:
-        out[name] = _plain(record.get(name))
+        out[name] = plain(record.get(name))
     out.update(
         source=record.get("source"),
         channel_integration_room_id=record.get("channel_integration_room_id"),
@@ -177,8 +177,12 @@ def public(record: Mapping[str, Any], url_template: str) -> dict[str, Any]:
     return out
 
 
-def _plain(value: Any) -> Any:
-    # Amounts travel as JSON numbers: integral → int, else float.
+def plain(value: Any) -> Any:
+    """DynamoDB's Decimals back to JSON numbers (integral → int, else float), recursively."""
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
     return value

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from typing import TYPE_CHECKING
+
 from parity.adapters.dynamodb import CrmStore
 from parity.settings import Settings, get_settings
+
+if TYPE_CHECKING:  # pragma: no cover
+    from parity.adapters.previews import PreviewStore
+    from parity.adapters.queues import Queues
 
 
 def settings() -> Settings:
@@ -15,4 +21,20 @@ def settings() -> Settings:
 @lru_cache(maxsize=1)
 def crm_store() -> CrmStore:
     """The CRM table adapter, built once per container (its client keeps connections warm)."""
-    return CrmStore(get_settings().crm_table_name)
+    return CrmStore(get_settings().require("crm_table_name"))
+
+
+@lru_cache(maxsize=1)
+def preview_store() -> PreviewStore:
+    """The preview table adapter (omnichannel side)."""
+    from parity.adapters.previews import PreviewStore
+
+    return PreviewStore(get_settings().require("preview_table_name"))
+
+
+@lru_cache(maxsize=1)
+def queues() -> Queues:
+    """The SQS adapter, built once per container."""
+    from parity.adapters.queues import Queues
+
+    return Queues()

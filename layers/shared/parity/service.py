@@ -54,11 +54,10 @@ def to_json(payload: Any) -> str:
 
 
 def _json_default(value: Any) -> Any:
-    from decimal import Decimal
-
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+    converted = records.plain(value)
+    if converted is value:
+        raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+    return converted
 
 
 # ---- auth ------------------------------------------------------------------------------------

@@ -18,7 +18,17 @@ class Settings(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
 
-    crm_table_name: str = Field(alias="CRM_TABLE_NAME", min_length=1)
+    # Each function gets only the variables it needs (template.yaml), so most are optional here;
+    # ``require`` names the missing one when a use case needs it.
+    crm_table_name: str | None = Field(alias="CRM_TABLE_NAME", default=None, min_length=1)
+    preview_table_name: str | None = Field(alias="PREVIEW_TABLE_NAME", default=None, min_length=1)
+    webhook_queue_url: str | None = Field(alias="WEBHOOK_QUEUE_URL", default=None)
+    webhook_dlq_url: str | None = Field(alias="WEBHOOK_DLQ_URL", default=None)
+    omnichannel_webhook_url: str | None = Field(alias="OMNICHANNEL_WEBHOOK_URL", default=None)
+    webhook_signing_secret: str | None = Field(alias="WEBHOOK_SIGNING_SECRET", default=None, repr=False)
+    webhook_retry_schedule: str | None = Field(alias="WEBHOOK_RETRY_SCHEDULE", default=None)
+    allow_private_targets: bool = Field(alias="ALLOW_PRIVATE_TARGETS", default=False)
+    parity_default_enabled: bool = Field(alias="PARITY_DEFAULT_ENABLED", default=False)
     crm_record_url_template: str = Field(
         alias="CRM_RECORD_URL_TEMPLATE", default="https://crm.example.com/{type}s/{id}"
     )
@@ -33,6 +43,15 @@ class Settings(BaseModel):
             value.format(type="deal", id="x")
         except (KeyError, IndexError, ValueError) as exc:
             raise ValueError(f"only {{type}} and {{id}} placeholders are allowed ({exc})") from exc
+        return value
+
+
+    def require(self, name: str) -> str:
+        """The value of a setting a use case cannot do without; a clear error when unset."""
+        value = getattr(self, name)
+        if not value:
+            alias = type(self).model_fields[name].alias
+            raise RuntimeError(f"{alias} is not set for this function (see template.yaml)")
         return value
 
 

@@ -111,11 +111,18 @@ class CrmStore:
     # ---- companies and credentials -------------------------------------------------------
     def put_company(self, company_id: str, *, parity_enabled: bool) -> None:
         item = {"pk": company_pk(company_id), "sk": "#COMPANY", "entity": "company", "company_id": company_id, "parity_enabled": parity_enabled}
-        self._call("put_item", TableName=self.table_name, Item=_dump(item))
+        self._call("put_item", TableName=self.table_name, Item=dump_item(item))
 
     def put_api_key(self, key_hash: str, company_id: str) -> None:
         item = {"pk": f"APIKEY#{key_hash}", "sk": "#APIKEY", "entity": "api_key", "company_id": company_id, "created_at": int(time.time())}
-        self._call("put_item", TableName=self.table_name, Item=_dump(item))
+        self._call("put_item", TableName=self.table_name, Item=dump_item(item))
+
+    def company_parity(self, company_id: str) -> bool | None:
+        """The company's parity flag, or None when the company has not set one."""
+        item = self._get(company_pk(company_id), "#COMPANY")
+        if item is None or "parity_enabled" not in item:
+            return None
+        return bool(item["parity_enabled"])
 
     def company_for_api_key(self, key_hash: str) -> str | None:
         item = self._get(f"APIKEY#{key_hash}", "#APIKEY")
@@ -125,7 +132,7 @@ class CrmStore:
 
     def put_token(self, token_hash: str, company_id: str, *, sso_id: str, expires_at: int) -> None:
         item = {"pk": f"TOKEN#{token_hash}", "sk": "#TOKEN", "entity": "token", "company_id": company_id, "sso_id": sso_id, "ttl": expires_at}
-        self._call("put_item", TableName=self.table_name, Item=_dump(item))
+        self._call("put_item", TableName=self.table_name, Item=dump_item(item))
 
     def token(self, token_hash: str) -> tuple[str, int] | None:
         """``(company_id, expires_at)`` of a token, or None. Expiry is the caller's to check:
@@ -145,7 +152,7 @@ class CrmStore:
         company = record["company_id"]
         put = {
             "TableName": self.table_name,
-            "Item": _dump(_record_item(record)),
+            "Item": dump_item(_record_item(record)),
             "ConditionExpression": "attribute_not_exists(pk)",
         }
         if not contact_ids and idempotency is None:
@@ -159,7 +166,7 @@ class CrmStore:
                 {
                     "ConditionCheck": {
                         "TableName": self.table_name,
-                        "Key": _dump({"pk": company_pk(company), "sk": contact_sk(contact)}),
+                        "Key": dump_item({"pk": company_pk(company), "sk": contact_sk(contact)}),
                         "ConditionExpression": "attribute_exists(pk)",
                     }
                 }
@@ -189,10 +196,10 @@ class CrmStore:
         company = record["company_id"]
         put = {
             "TableName": self.table_name,
-            "Item": _dump(_record_item(record)),
+            "Item": dump_item(_record_item(record)),
             "ConditionExpression": "#v = :expected",
             "ExpressionAttributeNames": {"#v": "version"},
-            "ExpressionAttributeValues": _dump({":expected": expected_version}),
+            "ExpressionAttributeValues": dump_item({":expected": expected_version}),
         }
         if not new_contact_ids:
             try:
@@ -201,7 +208,7 @@ class CrmStore:
                 raise VersionMismatch() from exc
             return
         items = [{"Put": put}] + [
-            {"ConditionCheck": {"TableName": self.table_name, "Key": _dump({"pk": company_pk(company), "sk": contact_sk(c)}), "ConditionExpression": "attribute_exists(pk)"}}
+            {"ConditionCheck": {"TableName": self.table_name, "Key": dump_item({"pk": company_pk(company), "sk": contact_sk(c)}), "ConditionExpression": "attribute_exists(pk)"}}
             for c in new_contact_ids
         ]
         try:
@@ -219,9 +226,9 @@ class CrmStore:
             self._call(
                 "delete_item",
                 TableName=self.table_name,
-                Key=_dump({"pk": company_pk(company_id), "sk": record_sk(record_type, record_id)}),
+                Key=dump_item({"pk": company_pk(company_id), "sk": record_sk(record_type, record_id)}),
                 ConditionExpression="attribute_exists(pk) AND entity = :record",
-                ExpressionAttributeValues=_dump({":record": "record"}),
+                ExpressionAttributeValues=dump_item({":record": "record"}),
                 _raise_conditional=True,
             )
         except ClientError:
@@ -233,8 +240,8 @@ class CrmStore:
         """The contact and its lookup copies, in one transaction."""
         pk = company_pk(contact["company_id"])
         body = {k: v for k, v in contact.items() if v is not None}
-        items = [{"Put": {"TableName": self.table_name, "Item": _dump({"pk": pk, "sk": contact_sk(contact["id"]), "entity": "contact", **body}), "ConditionExpression": "attribute_not_exists(pk)"}}]
-        items += [{"Put": {"TableName": self.table_name, "Item": _dump({"pk": pk, "sk": sk, "entity": "contact_lookup", **body})}} for sk in lookup_sks]
+        items = [{"Put": {"TableName": self.table_name, "Item": dump_item({"pk": pk, "sk": contact_sk(contact["id"]), "entity": "contact", **body}), "ConditionExpression": "attribute_not_exists(pk)"}}]
+        items += [{"Put": {"TableName": self.table_name, "Item": dump_item({"pk": pk, "sk": sk, "entity": "contact_lookup", **body})}} for sk in lookup_sks]
         self._call("transact_write_items", TransactItems=items)
 
     def find_contacts(self, company_id: str, lookup_prefix: str, *, limit: int = 50) -> list[dict[str, Any]]:
@@ -243,16 +250,16 @@ class CrmStore:
             "query",
             TableName=self.table_name,
             KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
-            ExpressionAttributeValues=_dump({":pk": company_pk(company_id), ":prefix": lookup_prefix}),
+            ExpressionAttributeValues=dump_item({":pk": company_pk(company_id), ":prefix": lookup_prefix}),
             Limit=limit,
         )
-        return [_strip(_load(item)) for item in resp.get("Items", [])]
+        return [_strip(load_item(item)) for item in resp.get("Items", [])]
 
     # ---- plumbing ------------------------------------------------------------------------
     def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
-        resp = self._call("get_item", TableName=self.table_name, Key=_dump({"pk": pk, "sk": sk}), ConsistentRead=True)
+        resp = self._call("get_item", TableName=self.table_name, Key=dump_item({"pk": pk, "sk": sk}), ConsistentRead=True)
         item = resp.get("Item")
-        return _load(item) if item else None
+        return load_item(item) if item else None
 
     def _call(self, operation: str, _raise_cancel: bool = False, _raise_conditional: bool = False, **kwargs: Any) -> dict[str, Any]:
         """One DynamoDB request. Throttling and outages become ``ServiceUnavailable`` (a 503 the
@@ -288,11 +295,11 @@ def _idempotency_put(table: str, company_id: str, entry: IdempotencyEntry, now: 
     }
     return {
         "TableName": table,
-        "Item": _dump(item),
+        "Item": dump_item(item),
         # An expired entry may linger until TTL deletes it: it no longer counts.
         "ConditionExpression": "attribute_not_exists(pk) OR #ttl <= :now",
         "ExpressionAttributeNames": {"#ttl": "ttl"},
-        "ExpressionAttributeValues": _dump({":now": now}),
+        "ExpressionAttributeValues": dump_item({":now": now}),
         "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
     }
 
@@ -310,7 +317,7 @@ def _rejection(exc: ClientError, *, has_idempotency: bool, contact_ids: Sequence
         reason = reasons[1]
         if reason.get("Code") == "ConditionalCheckFailed":
             item = reason.get("Item")
-            return CreateRejected(replay=_entry(_load(item)) if item else None)
+            return CreateRejected(replay=_entry(load_item(item)) if item else None)
         if reason.get("Code") == "TransactionConflict":
             return CreateRejected(in_progress=True)
     missing = [
@@ -348,9 +355,9 @@ def _strip(item: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in item.items() if k not in _KEY_ATTRS}
 
 
-def _dump(item: Mapping[str, Any]) -> dict[str, Any]:
+def dump_item(item: Mapping[str, Any]) -> dict[str, Any]:
     return {k: _SER.serialize(v) for k, v in item.items()}
 
 
-def _load(item: Mapping[str, Any]) -> dict[str, Any]:
+def load_item(item: Mapping[str, Any]) -> dict[str, Any]:
     return {k: _DESER.deserialize(v) for k, v in item.items()}

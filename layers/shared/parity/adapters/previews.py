@@ -1,0 +1,122 @@
+"""The preview table (omnichannel side): every bot/AI record a room has seen, and the ids of
+webhooks already applied.
+
+    pk                          sk                      what
+    ROOM#<company>#<room>       DEAL#<id> | TICKET#<id> a record as the room knows it (tombstone when deleted)
+    WEBHOOK#<webhook-id>        #WEBHOOK                a delivery already applied (TTL 7 days)
+
+The room key starts with the company: another company's room reads as empty.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Literal
+
+from botocore.exceptions import ClientError
+
+from parity.adapters.dynamodb import dump_item, load_item, new_client
+from parity.errors import ServiceUnavailable
+from parity.preview import Entry
+from parity.records import plain
+
+if TYPE_CHECKING:  # pragma: no cover
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+Applied = Literal["applied", "duplicate", "stale"]
+WEBHOOK_MEMORY_SECONDS = 7 * 24 * 3600
+TOMBSTONE_SECONDS = 30 * 24 * 3600
+_BUSY = {"ThrottlingException", "ProvisionedThroughputExceededException", "RequestLimitExceeded", "InternalServerError", "ServiceUnavailable"}
+
+
+def room_pk(company_id: str, room_id: str) -> str:
+    return f"ROOM#{company_id}#{room_id}"
+
+
+class PreviewStore:
+    def __init__(self, table_name: str, *, client: DynamoDBClient | None = None) -> None:
+        self.table_name = table_name
+        self._client = client
+
+    @property
+    def client(self) -> DynamoDBClient:
+        if self._client is None:
+            self._client = new_client()
+        return self._client
+
+    def apply(self, company_id: str, entry: Entry, *, webhook_id: str, now: int | None = None) -> Applied:
+        """Apply one delivery in one conditional transaction: the webhook id is remembered and
+        the entry written only if the id is new and the entry moves the record forward
+        (``parity.preview.decide``, enforced by DynamoDB so racing receivers cannot corrupt it)."""
+        now = int(time.time()) if now is None else now
+        room = str(entry.data.get("channel_integration_room_id"))
+        item: dict[str, Any] = {
+            "pk": room_pk(company_id, room),
+            "sk": f"{entry.record_type.upper()}#{entry.record_id}",
+            "record_type": entry.record_type,
+            "record_id": entry.record_id,
+            "created_at": entry.created_at,
+            "version": entry.version,
+            "deleted": entry.deleted,
+            "data": dict(entry.data),
+        }
+        if entry.deleted:
+            item["ttl"] = now + TOMBSTONE_SECONDS
+            condition = "attribute_not_exists(pk) OR deleted = :false"
+            values = {":false": False}
+        else:
+            condition = "attribute_not_exists(pk) OR (deleted = :false AND version < :version)"
+            values = {":false": False, ":version": entry.version}
+        marker = {"pk": f"WEBHOOK#{webhook_id}", "sk": "#WEBHOOK", "ttl": now + WEBHOOK_MEMORY_SECONDS, "room_pk": item["pk"]}
+        try:
+            self.client.transact_write_items(
+                TransactItems=[
+                    {"Put": {"TableName": self.table_name, "Item": dump_item(marker), "ConditionExpression": "attribute_not_exists(pk)"}},
+                    {"Put": {"TableName": self.table_name, "Item": dump_item(item), "ConditionExpression": condition, "ExpressionAttributeValues": dump_item(values)}},
+                ]
+            )
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code")
+            if code != "TransactionCanceledException":
+                if code in _BUSY:
+                    raise ServiceUnavailable("the preview table is busy; retry shortly") from exc
+                raise
+            reasons = [r.get("Code") for r in exc.response.get("CancellationReasons") or []]
+            if reasons and reasons[0] == "ConditionalCheckFailed":
+                return "duplicate"
+            if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
+                return "stale"
+            raise ServiceUnavailable("the preview table is busy; retry shortly") from exc
+        return "applied"
+
+    def entries(self, company_id: str, room_id: str) -> list[Entry]:
+        """Every entry of a room (one Query, paginated if a room ever grows past 1 MB)."""
+        entries: list[Entry] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": dump_item({":pk": room_pk(company_id, room_id)}),
+        }
+        while True:
+            try:
+                resp = self.client.query(**kwargs)
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") in _BUSY:
+                    raise ServiceUnavailable("the preview table is busy; retry shortly") from exc
+                raise
+            entries.extend(_entry(load_item(item)) for item in resp.get("Items", []))
+            if "LastEvaluatedKey" not in resp:
+                return entries
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+
+def _entry(item: Mapping[str, Any]) -> Entry:
+    return Entry(
+        record_type=item["record_type"],
+        record_id=item["record_id"],
+        created_at=item["created_at"],
+        version=int(item["version"]),
+        deleted=bool(item["deleted"]),
+        data=plain(item["data"]),
+    )

@@ -1,0 +1,80 @@
+"""SQS: publishing events, postponing a retry, and dead-lettering with a reason."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from mypy_boto3_sqs import SQSClient
+
+
+class QueueError(Exception):
+    """SQS refused or did not answer after botocore's bounded retries."""
+
+
+def new_client() -> SQSClient:
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client("sqs", config=Config(connect_timeout=1, read_timeout=3, retries={"mode": "standard", "total_max_attempts": 3}))
+
+
+class Queues:
+    def __init__(self, *, client: SQSClient | None = None) -> None:
+        self._client = client
+
+    @property
+    def client(self) -> SQSClient:
+        if self._client is None:
+            self._client = new_client()
+        return self._client
+
+    def publish(self, queue_url: str, messages: Sequence[Mapping[str, Any]]) -> None:
+        """Send JSON messages (≤ 10) in one request; any refused entry raises, so the caller's
+        batch item fails and is retried (the receiver dedupes on the event id)."""
+        if not messages:
+            return
+        entries = [
+            {
+                "Id": str(i),
+                "MessageBody": json.dumps(message, separators=(",", ":"), ensure_ascii=False),
+                "MessageAttributes": {
+                    "event_id": {"DataType": "String", "StringValue": str(message.get("event_id", ""))},
+                    "event_type": {"DataType": "String", "StringValue": str(message.get("eventType", ""))},
+                },
+            }
+            for i, message in enumerate(messages)
+        ]
+        try:
+            resp = self.client.send_message_batch(QueueUrl=queue_url, Entries=entries)
+        except (ClientError, BotoCoreError) as exc:
+            raise QueueError(f"could not publish to {queue_url}") from exc
+        if resp.get("Failed"):
+            raise QueueError(f"{len(resp['Failed'])} message(s) refused by {queue_url}")
+
+    def postpone(self, queue_url: str, receipt_handle: str, seconds: int) -> None:
+        """Hide a message for ``seconds`` before its next attempt (the retry schedule)."""
+        try:
+            self.client.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=receipt_handle, VisibilityTimeout=int(seconds))
+        except (ClientError, BotoCoreError) as exc:
+            # The queue's own visibility timeout still delays the retry: log-worthy, not fatal.
+            raise QueueError("could not postpone the message") from exc
+
+    def dead_letter(self, dlq_url: str, body: str, *, reason: str, attempts: int, source: str) -> None:
+        """Park a message we gave up on, with why, for an operator to inspect and redrive."""
+        try:
+            self.client.send_message(
+                QueueUrl=dlq_url,
+                MessageBody=body,
+                MessageAttributes={
+                    "failure_reason": {"DataType": "String", "StringValue": reason[:1000]},
+                    "attempts": {"DataType": "Number", "StringValue": str(attempts)},
+                    "source_queue": {"DataType": "String", "StringValue": source},
+                },
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise QueueError("could not dead-letter the message") from exc

@@ -1,0 +1,69 @@
+"""CRM → omnichannel events, decided from a record's change on the outbox stream.
+
+Pure: the stream consumer passes the old and new record images and the stream's own event id;
+this module says which events to send. Ids are derived from the stream record, so a redelivered
+stream record yields the same ``event_id`` (the receiver's dedupe key, the ``webhook-id``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from parity import records
+
+Action = Literal["create", "update", "delete"]
+EVENT_PREFIX = "qontak.crm"
+
+
+def eligible(record: Mapping[str, Any] | None) -> bool:
+    """A record the room's sidebar cares about: created by a bot or AI, in a chat room (RFC §2.4)."""
+    return bool(record and record.get("creator_flag") and record.get("channel_integration_room_id"))
+
+
+def decide(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> list[tuple[Action, Mapping[str, Any]]]:
+    """The events a change makes, in the order to send them.
+
+    Manual records never make one (NEG-2); an update only when a shown field changed; a record
+    moved to another room leaves the old room (delete) and enters the new one (create).
+    """
+    was, now = eligible(old), eligible(new)
+    if old is None:
+        return [("create", new)] if now and new is not None else []
+    if new is None:
+        return [("delete", old)] if was else []
+    if was and now and old.get("channel_integration_room_id") == new.get("channel_integration_room_id"):
+        return [("update", new)] if records.shown_fields_changed(old, new) else []
+    out: list[tuple[Action, Mapping[str, Any]]] = []
+    if was:
+        out.append(("delete", old))
+    if now:
+        out.append(("create", new))
+    return out
+
+
+def event_id(stream_event_id: str, action: Action) -> str:
+    """Stable across redeliveries of the same stream record; distinct per action of one change."""
+    digest = hashlib.sha256(f"{stream_event_id}:{action}".encode()).hexdigest()[:32]
+    return f"evt_{digest}"
+
+
+def build(action: Action, record: Mapping[str, Any], *, event_id: str, occurred_at: str, url_template: str) -> dict[str, Any]:
+    """The event body of DESIGN.md "Events"."""
+    return {
+        "eventType": f"{EVENT_PREFIX}.{record['type']}.{action}",
+        "event_id": event_id,
+        "company_id": record["company_id"],
+        "occurred_at": occurred_at,
+        "data": records.public(record, url_template),
+    }
+
+
+def parse_type(event_type: str) -> tuple[records.RecordType, Action] | None:
+    """``qontak.crm.deal.update`` → ``("deal", "update")``; None for anything else."""
+    prefix, _, rest = event_type.rpartition(".")
+    kind = prefix.removeprefix(f"{EVENT_PREFIX}.")
+    if not prefix.startswith(f"{EVENT_PREFIX}.") or kind not in records.RECORD_TYPES or rest not in ("create", "update", "delete"):
+        return None
+    return kind, rest  # type: ignore[return-value]

@@ -1,0 +1,56 @@
+"""The omnichannel side: receive signed events into the room previews, and read a preview."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from parity import events, preview, webhooks
+from parity.adapters.previews import PreviewStore
+from parity.errors import Unauthorized, ValidationFailed
+
+_REQUIRED = ("id", "type", "created_at", "version", "channel_integration_room_id")
+
+
+def receive(store: PreviewStore, body: bytes | str, headers: Mapping[str, str], *, secrets: Sequence[str]) -> dict[str, str]:
+    """Verify, dedupe on ``webhook-id``, apply. 401 and nothing applied on a bad signature."""
+    try:
+        event = webhooks.verify(body, headers, secrets)
+    except webhooks.InvalidSignature as exc:
+        raise Unauthorized(f"webhook signature rejected: {exc}") from exc
+    problems = _problems(event)
+    if problems:
+        raise ValidationFailed("the event is not a CRM record event", details=problems)
+    _record_type, action = events.parse_type(event["eventType"])  # type: ignore[misc]
+    entry = preview.entry_from_event(action, event["data"])
+    webhook_id = {k.lower(): v for k, v in headers.items()}["webhook-id"]
+    status = store.apply(str(event["company_id"]), entry, webhook_id=webhook_id)
+    return {"status": status, "event_id": str(event.get("event_id", webhook_id))}
+
+
+def room_preview(store: PreviewStore, company_id: str, room_id: str) -> dict[str, Any]:
+    """What the room's sidebar shows: per slot the newest live bot/AI record, or null (the CTA)."""
+    return {"room_id": room_id, **preview.shown(store.entries(company_id, room_id))}
+
+
+def _problems(event: Any) -> list[dict[str, str]]:
+    if not isinstance(event, dict):
+        return [{"field": "body", "message": "must be a JSON object", "type": "object_type"}]
+    problems = []
+    parsed = events.parse_type(event.get("eventType", "")) if isinstance(event.get("eventType"), str) else None
+    if parsed is None:
+        problems.append({"field": "eventType", "message": "not a qontak.crm deal/ticket create/update/delete", "type": "value_error"})
+    if not isinstance(event.get("company_id"), str) or not event.get("company_id"):
+        problems.append({"field": "company_id", "message": "required", "type": "missing"})
+    data = event.get("data")
+    if not isinstance(data, dict):
+        problems.append({"field": "data", "message": "must be an object", "type": "object_type"})
+        return problems
+    for name in _REQUIRED:
+        if data.get(name) in (None, ""):
+            problems.append({"field": f"data.{name}", "message": "required", "type": "missing"})
+    if parsed and data.get("type") not in (None, parsed[0]):
+        problems.append({"field": "data.type", "message": "does not match eventType", "type": "value_error"})
+    if not isinstance(data.get("version", 0), int) or isinstance(data.get("version"), bool):
+        problems.append({"field": "data.version", "message": "must be an integer", "type": "int_type"})
+    return problems

@@ -1,0 +1,143 @@
+"""One delivery attempt's outcome; routing of stream changes; the outbound address guard."""
+
+import base64
+import json
+import socket
+from datetime import datetime, timezone
+
+import pytest
+
+from parity import delivery, routing, webhooks
+from parity.adapters import outbound
+
+SECRET = "whsec_" + base64.b64encode(b"k" * 24).decode()
+NOW = datetime(2026, 11, 23, tzinfo=timezone.utc)
+BODY = json.dumps({"event_id": "evt_1", "eventType": "qontak.crm.deal.create", "company_id": "c1", "data": {}})
+
+
+def attempt(reply, number=1, schedule=(10, 20)):
+    seen = []
+
+    def post(body, headers):
+        seen.append(headers)
+        return reply
+
+    return delivery.attempt(BODY, number, secrets=[SECRET], post=post, schedule=schedule, now=NOW), seen
+
+
+def test_2xx_is_delivered_with_stable_id_and_a_verifiable_signature():
+    outcome, seen = attempt(delivery.Reply(status=204))
+    assert outcome.delivered
+    assert seen[0]["webhook-id"] == "evt_1"
+    assert seen[0]["webhook-timestamp"] == str(int(NOW.timestamp()))
+
+
+def test_each_attempt_is_signed_afresh_with_the_same_id():
+    _, first = attempt(delivery.Reply(status=500), number=1)
+    later = datetime(2026, 11, 23, 0, 0, 30, tzinfo=timezone.utc)
+    headers = webhooks.sign("evt_1", BODY, [SECRET], now=later)
+    assert headers["webhook-id"] == first[0]["webhook-id"]
+    assert headers["webhook-timestamp"] != first[0]["webhook-timestamp"]
+
+
+@pytest.mark.parametrize(
+    ("reply", "reason"),
+    [
+        (delivery.Reply(status=500), "answered 500"),
+        (delivery.Reply(status=302), "redirects are not followed"),
+        (delivery.Reply(status=None, problem="timed out"), "timed out"),
+        (delivery.Reply(status=400), "answered 400"),
+    ],
+)
+def test_failures_retry_along_the_schedule(reply, reason):
+    outcome, _ = attempt(reply)
+    assert not outcome.delivered and not outcome.give_up
+    assert outcome.delay == 10 and reason in outcome.reason
+
+
+def test_429_retry_after_wins_over_a_shorter_schedule_delay():
+    outcome, _ = attempt(delivery.Reply(status=429, retry_after="90"))
+    assert outcome.delay == 90
+
+
+def test_410_and_exhaustion_give_up():
+    assert attempt(delivery.Reply(status=410))[0].give_up
+    assert attempt(delivery.Reply(status=500), number=3)[0].give_up
+
+
+def test_a_queued_message_without_event_id_is_an_error():
+    with pytest.raises(ValueError):
+        delivery.attempt("{}", 1, secrets=[SECRET], post=lambda b, h: delivery.Reply(200), schedule=(1,), now=NOW)
+
+
+# ---- routing ---------------------------------------------------------------------------------
+def record(**over):
+    return {"entity": "record", "id": "d1", "type": "deal", "company_id": "c1", "name": "Deal", "creator_flag": "bot", "channel_integration_room_id": "room-1", "created_at": "2026-01-01T00:00:00.000Z", "updated_at": "2026-01-01T00:00:00.000Z", "version": 1, **over}
+
+
+def route(old, new, *, enabled=True):
+    published = []
+    sent = routing.route_change("stream-1", old, new, parity_enabled=lambda company: enabled, publish=published.extend, url_template="u/{type}/{id}", now_iso="2026-01-02T00:00:00.000Z")
+    return sent, published
+
+
+def test_create_of_bot_record_is_published_with_the_flag_on():
+    sent, published = route(None, record())
+    assert published == sent and [e["eventType"] for e in sent] == ["qontak.crm.deal.create"]
+
+
+def test_flag_off_publishes_nothing():
+    assert route(None, record(), enabled=False) == ([], [])
+
+
+def test_non_record_items_publish_nothing():
+    assert route(None, {"entity": "idempotency", "company_id": "c1"}) == ([], [])
+    assert route(None, dict(record(), entity="contact")) == ([], [])
+
+
+def test_delete_carries_the_old_record():
+    sent, _ = route(record(), None)
+    assert sent[0]["eventType"] == "qontak.crm.deal.delete" and sent[0]["data"]["id"] == "d1"
+    assert sent[0]["occurred_at"] == "2026-01-02T00:00:00.000Z"
+
+
+# ---- outbound guard --------------------------------------------------------------------------
+def fake_resolver(mapping):
+    def resolve(host, port, type=None):
+        if host not in mapping:
+            raise socket.gaierror("unknown")
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (addr, port)) for addr in mapping[host]]
+
+    return resolve
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://127.0.0.1/x", "http://2130706433/", "http://0x7f000001/", "http://169.254.169.254/latest/meta-data", "http://10.1.2.3/", "http://192.168.0.1/", "http://172.16.0.1/", "http://[::1]/", "http://[::ffff:10.0.0.1]/", "http://100.64.0.1/", "ftp://example.com/", "https://u:p@example.com/"],
+)
+def test_private_or_odd_targets_are_refused(url):
+    with pytest.raises(outbound.BlockedTarget):
+        outbound.resolve(url, allow_private=False)
+
+
+def test_a_name_resolving_to_a_private_address_is_refused():
+    resolver = fake_resolver({"hooks.example.com": ["93.184.216.34", "10.0.0.5"]})
+    with pytest.raises(outbound.BlockedTarget):
+        outbound.resolve("https://hooks.example.com/in", allow_private=False, resolver=resolver)
+
+
+def test_a_public_name_is_pinned_to_its_checked_address():
+    resolver = fake_resolver({"hooks.example.com": ["93.184.216.34"]})
+    target = outbound.resolve("https://hooks.example.com/in?x=1", allow_private=False, resolver=resolver)
+    assert target.pinned and target.host == "hooks.example.com"
+    assert target.url == "https://93.184.216.34/in?x=1"
+
+
+def test_allow_private_is_an_explicit_opt_in():
+    target = outbound.resolve("http://127.0.0.1:3000/webhooks/qontak-crm", allow_private=True)
+    assert not target.pinned and target.url == "http://127.0.0.1:3000/webhooks/qontak-crm"
+
+
+def test_unresolvable_host_is_refused():
+    with pytest.raises(outbound.BlockedTarget):
+        outbound.resolve("https://nowhere.invalid/", allow_private=False, resolver=fake_resolver({}))

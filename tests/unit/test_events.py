@@ -1,0 +1,58 @@
+"""Which record changes make which events (RFC CDTC-S01, NEG-1, NEG-2)."""
+
+import pytest
+
+from parity import events
+
+URL = "https://crm.example.com/{type}s/{id}"
+
+
+def rec(**over):
+    base = {"id": "d1", "type": "deal", "company_id": "c1", "name": "Deal", "stage": "New", "creator_flag": "bot", "channel_integration_room_id": "room-1", "created_at": "2026-01-01T00:00:00.000Z", "updated_at": "2026-01-01T00:00:00.000Z", "version": 1, "contact_ids": []}
+    return {**base, **over}
+
+
+def actions(old, new):
+    return [(action, record.get("channel_integration_room_id")) for action, record in events.decide(old, new)]
+
+
+def test_bot_record_with_room_makes_create_update_delete():
+    assert actions(None, rec()) == [("create", "room-1")]
+    assert actions(rec(), rec(stage="Won", version=2)) == [("update", "room-1")]
+    assert actions(rec(), None) == [("delete", "room-1")]
+
+
+@pytest.mark.parametrize("record", [rec(creator_flag=None), rec(channel_integration_room_id=None), rec(creator_flag=None, channel_integration_room_id=None)])
+def test_manual_or_roomless_records_never_emit(record):
+    # NEG-2: manual records; ERR-1: no room → nothing to show
+    assert actions(None, record) == []
+    assert actions(record, dict(record, name="x")) == []
+    assert actions(record, None) == []
+
+
+def test_update_only_when_a_shown_field_changes():
+    assert actions(rec(), rec(source="other", contact_ids=["c9"], version=2)) == []
+    assert actions(rec(), rec(amount=5, version=2)) == [("update", "room-1")]
+
+
+def test_moving_rooms_leaves_one_and_enters_the_other():
+    assert actions(rec(), rec(channel_integration_room_id="room-2", version=2)) == [("delete", "room-1"), ("create", "room-2")]
+    assert actions(rec(channel_integration_room_id=None), rec(version=2)) == [("create", "room-1")]
+    assert actions(rec(), rec(channel_integration_room_id=None, version=2)) == [("delete", "room-1")]
+
+
+def test_event_ids_are_stable_per_stream_record_and_action():
+    assert events.event_id("s1", "create") == events.event_id("s1", "create")
+    assert len({events.event_id("s1", "create"), events.event_id("s1", "delete"), events.event_id("s2", "create")}) == 3
+
+
+def test_event_body_carries_the_public_record():
+    body = events.build("create", rec(), event_id="evt_1", occurred_at="2026-01-01T00:00:00.000Z", url_template=URL)
+    assert body["eventType"] == "qontak.crm.deal.create"
+    assert body["company_id"] == "c1" and body["event_id"] == "evt_1"
+    assert body["data"]["creator_label"] == "Bot" and body["data"]["url"] == "https://crm.example.com/deals/d1"
+
+
+@pytest.mark.parametrize(("text", "parsed"), [("qontak.crm.deal.create", ("deal", "create")), ("qontak.crm.ticket.delete", ("ticket", "delete")), ("qontak.crm.lead.create", None), ("qontak.crm.deal.merge", None), ("other.deal.create", None), ("", None)])
+def test_parse_type(text, parsed):
+    assert events.parse_type(text) == parsed
