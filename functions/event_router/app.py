@@ -18,15 +18,23 @@ from parity.runtime import crm_store, queues, settings
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
 
+def _publish(messages: list[dict[str, Any]]) -> None:
+    """Every event to the webhook queue; creates also to the timeline-note queue (RFC CDTC-S04)."""
+    config = settings()
+    queues().publish(config.require("webhook_queue_url"), messages)
+    creates = [m for m in messages if m["eventType"].endswith(".create")]
+    if creates and config.timeline_queue_url:
+        queues().publish(config.timeline_queue_url, creates)
+
+
 def record_handler(record: DynamoDBRecord) -> None:
     config = settings()
-    queue_url = config.require("webhook_queue_url")
     sent = routing.route_change(
         record.event_id or "",
         record.dynamodb.old_image if record.dynamodb else None,
         record.dynamodb.new_image if record.dynamodb else None,
         parity_enabled=lambda company: flags.parity_enabled(company, lookup=crm_store().company_parity, default=config.parity_default_enabled),
-        publish=lambda messages: queues().publish(queue_url, messages),
+        publish=_publish,
         url_template=config.crm_record_url_template,
         now_iso=iso_ms(datetime.now(timezone.utc)),
     )

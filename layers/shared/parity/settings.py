@@ -24,6 +24,7 @@ class Settings(BaseModel):
     preview_table_name: str | None = Field(alias="PREVIEW_TABLE_NAME", default=None, min_length=1)
     webhook_queue_url: str | None = Field(alias="WEBHOOK_QUEUE_URL", default=None)
     webhook_dlq_url: str | None = Field(alias="WEBHOOK_DLQ_URL", default=None)
+    timeline_queue_url: str | None = Field(alias="TIMELINE_QUEUE_URL", default=None)
     omnichannel_webhook_url: str | None = Field(alias="OMNICHANNEL_WEBHOOK_URL", default=None)
     webhook_signing_secret: str | None = Field(alias="WEBHOOK_SIGNING_SECRET", default=None, repr=False)
     webhook_retry_schedule: str | None = Field(alias="WEBHOOK_RETRY_SCHEDULE", default=None)
