@@ -1,5 +1,6 @@
-"""GET | PATCH | DELETE /api/v3.1/{deals|tickets}/{id}: a company's own records only (another
-company's id is a 404: every key the store reads starts with the caller's company)."""
+"""GET | PATCH | DELETE /api/v3.1/{deals|tickets}/{id} and GET …/{id}/timeline: a company's own
+records only (another company's id is a 404: every key the store reads starts with the caller's
+company)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 
-from parity import service
+from parity import notes, service
 from parity.http import build_resolver, caller_company, json_body, json_response
 from parity.observability import correlation_paths, logger
 from parity.runtime import crm_store, settings
@@ -33,6 +34,11 @@ def update_record(collection: str, record_id: str):
 def delete_record(collection: str, record_id: str):
     service.delete_record(crm_store(), caller_company(app), _type(collection), record_id)
     return Response(status_code=204, body="")
+
+
+@app.get("/api/v3.1/<collection>/<record_id>/timeline")
+def record_timeline(collection: str, record_id: str):
+    return json_response(200, notes.timeline_of(crm_store(), caller_company(app), _type(collection), record_id))
 
 
 def _type(collection: str) -> Any:

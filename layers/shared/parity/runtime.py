@@ -1,4 +1,4 @@
-"""Cached factories for what a warm container reuses: settings and the CRM store."""
+"""Cached factories for what a warm container reuses: settings, stores, queues, the hub client."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from parity.adapters.dynamodb import CrmStore
 from parity.settings import Settings, get_settings
 
 if TYPE_CHECKING:  # pragma: no cover
+    from parity.adapters.hub import HubClient
     from parity.adapters.previews import PreviewStore
     from parity.adapters.queues import Queues
 
@@ -38,3 +39,12 @@ def queues() -> Queues:
     from parity.adapters.queues import Queues
 
     return Queues()
+
+
+@lru_cache(maxsize=1)
+def hub() -> HubClient:
+    """The chat-history client (keeps its connections warm between messages)."""
+    from parity.adapters.hub import HubClient
+
+    config = get_settings()
+    return HubClient(config.hub_api_base_url, config.hub_api_token, allow_private=config.allow_private_targets)

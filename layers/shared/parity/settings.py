@@ -34,6 +34,11 @@ class Settings(BaseModel):
         alias="CRM_RECORD_URL_TEMPLATE", default="https://crm.example.com/{type}s/{id}"
     )
     token_ttl_seconds: int = Field(alias="TOKEN_TTL_SECONDS", default=3600, ge=60, le=86400)
+    hub_api_base_url: str | None = Field(alias="HUB_API_BASE_URL", default=None)
+    hub_api_token: str | None = Field(alias="HUB_API_TOKEN", default=None, repr=False)
+    room_deeplink_template: str = Field(
+        alias="ROOM_DEEPLINK_TEMPLATE", default="https://chat.example.com/inbox/{room_id}"
+    )
 
     @field_validator("crm_record_url_template")
     @classmethod
@@ -46,6 +51,23 @@ class Settings(BaseModel):
             raise ValueError(f"only {{type}} and {{id}} placeholders are allowed ({exc})") from exc
         return value
 
+    @field_validator("hub_api_base_url")
+    @classmethod
+    def _http_base_url(cls, value: str | None) -> str | None:
+        if value and not value.lower().startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL")
+        return value or None
+
+    @field_validator("room_deeplink_template")
+    @classmethod
+    def _has_room_placeholder(cls, value: str) -> str:
+        if "{room_id}" not in value:
+            raise ValueError("must contain the {room_id} placeholder")
+        try:
+            value.format(room_id="x")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(f"only the {{room_id}} placeholder is allowed ({exc})") from exc
+        return value
 
     def require(self, name: str) -> str:
         """The value of a setting a use case cannot do without; a clear error when unset."""

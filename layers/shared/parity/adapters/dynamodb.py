@@ -10,6 +10,9 @@ idempotency entries (single-table design; the key layout is below and nowhere el
     COMPANY#<cid>         CONTACT_PHONE#<digits>#<id> phone lookup (a copy of the contact)
     COMPANY#<cid>         CONTACT_EMAIL#<email>#<id>  email lookup (a copy of the contact)
     COMPANY#<cid>         IDEMPOTENCY#<sha256>        a remembered create response (TTL 24 h)
+    COMPANY#<cid>         NOTE#<TYPE>#<id>#chat_history#<room>
+                                                      a record's timeline note for one room
+                                                      (entity = "note"; TTL 365 days)
 
 Every key starts with the company: a record of another company cannot be addressed at all.
 ``ClientError`` never leaves this module: it becomes a domain error or a typed outcome.
@@ -68,6 +71,16 @@ def record_sk(record_type: str, record_id: str) -> str:
 
 def contact_sk(contact_id: str) -> str:
     return f"CONTACT#{contact_id}"
+
+
+def notes_prefix(record_type: str, record_id: str) -> str:
+    """The sort-key prefix of a record's timeline notes (record ids hold no "#")."""
+    return f"NOTE#{record_type.upper()}#{record_id}#"
+
+
+def note_sk(record_type: str, record_id: str, kind: str, room_id: str) -> str:
+    # The room id comes last: whatever characters it holds, the key stays unambiguous.
+    return f"{notes_prefix(record_type, record_id)}{kind}#{room_id}"
 
 
 @dataclass(frozen=True)
@@ -254,6 +267,40 @@ class CrmStore:
             Limit=limit,
         )
         return [_strip(load_item(item)) for item in resp.get("Items", [])]
+
+    # ---- timeline notes ------------------------------------------------------------------
+    def put_note(self, company_id: str, note: Mapping[str, Any]) -> bool:
+        """Write a note unless its (record, kind, room) already has one: True when written,
+        False for a duplicate (a redelivered message). One conditional PutItem; the note's own
+        ``ttl`` makes DynamoDB expire it."""
+        item = {
+            "pk": company_pk(company_id),
+            "sk": note_sk(note["record_type"], note["record_id"], note["type"], note["room_id"]),
+            "entity": "note",
+            **note,
+        }
+        try:
+            self._call("put_item", TableName=self.table_name, Item=dump_item(item), ConditionExpression="attribute_not_exists(pk)", _raise_conditional=True)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def notes(self, company_id: str, record_type: str, record_id: str) -> list[dict[str, Any]]:
+        """Every timeline note of a record (one Query per page; a record has a note per room)."""
+        found: list[dict[str, Any]] = []
+        query: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+            "ExpressionAttributeValues": dump_item({":pk": company_pk(company_id), ":prefix": notes_prefix(record_type, record_id)}),
+        }
+        while True:
+            resp = self._call("query", **query)
+            found.extend(_strip(load_item(item)) for item in resp.get("Items", []))
+            if not resp.get("LastEvaluatedKey"):
+                return found
+            query["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
 
     # ---- plumbing ------------------------------------------------------------------------
     def _get(self, pk: str, sk: str) -> dict[str, Any] | None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -69,12 +70,24 @@ def resolve(url: str, *, allow_private: bool, resolver=socket.getaddrinfo) -> Ta
 
 def send(client: httpx.Client, method: str, target: Target, **kwargs) -> httpx.Response:
     """Make the request to the pinned address, presenting the original host name."""
+    headers, extensions = _presented(target, kwargs)
+    return client.request(method, target.url, headers=headers, extensions=extensions, follow_redirects=False, **kwargs)
+
+
+def stream(client: httpx.Client, method: str, target: Target, **kwargs) -> AbstractContextManager[httpx.Response]:
+    """Like ``send``, but the body is left unread: the caller reads it in chunks (to cap its size
+    and its time) inside the ``with`` block, which closes the response."""
+    headers, extensions = _presented(target, kwargs)
+    return client.stream(method, target.url, headers=headers, extensions=extensions, follow_redirects=False, **kwargs)
+
+
+def _presented(target: Target, kwargs: dict) -> tuple[dict, dict]:
     headers = dict(kwargs.pop("headers", None) or {})
     extensions = dict(kwargs.pop("extensions", None) or {})
     if target.pinned:
         headers["Host"] = target.host
         extensions["sni_hostname"] = target.host
-    return client.request(method, target.url, headers=headers, extensions=extensions, follow_redirects=False, **kwargs)
+    return headers, extensions
 
 
 def new_client(*, connect: float, read: float, total_pool: int = 10) -> httpx.Client:
