@@ -1,0 +1,168 @@
+"""Embedded AWS for the local stack: fake credentials, a client factory and a moto server.
+
+Everything here talks to moto, never to a real account: the credentials are fake on purpose so
+a stray call cannot reach AWS.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config
+
+if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import Callable, Iterable
+
+REGION = "us-east-1"
+ACCOUNT_ID = "123456789012"  # moto's default account
+
+FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+    # botocore >= 1.37 sends DynamoDB Streams calls to "<account>.streams-ddb.<region>.amazonaws.com",
+    # a host moto 5.2's in-process mock does not recognise ("404 Not yet implemented").
+    "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+}
+
+# Variables that would send a boto3 client somewhere other than our moto (or sign as someone else).
+_CONFLICTING_VARIABLES = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_DEFAULT_PROFILE")
+
+
+def fake_aws_environment(endpoint_url: str | None = None) -> dict[str, str | None]:
+    """Return the environment changes that point every boto3 client at moto with fake credentials.
+
+    A value of ``None`` means "unset this variable". With ``endpoint_url`` (a moto server) every
+    service goes there through ``AWS_ENDPOINT_URL``; per-service ``AWS_ENDPOINT_URL_*`` overrides
+    are removed so none of them escapes to a real endpoint.
+    """
+    changes: dict[str, str | None] = dict(FAKE_CREDENTIALS)
+    changes.update(dict.fromkeys(_CONFLICTING_VARIABLES))
+    changes.update({k: None for k in os.environ if k.startswith("AWS_ENDPOINT_URL_")})
+    changes["AWS_ENDPOINT_URL"] = endpoint_url
+    return changes
+
+
+def apply_environment(changes: dict[str, str | None]) -> dict[str, str | None]:
+    """Apply ``changes`` to ``os.environ`` (``None`` unsets) and return what is needed to undo them."""
+    previous = {k: os.environ.get(k) for k in changes}
+    for key, value in changes.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    return previous
+
+
+class Clients:
+    """A cache of boto3 clients on one session, optionally against one endpoint (a moto server).
+
+    boto3 clients are thread-safe but sessions are not, so the pollers and the gateway share the
+    clients made here rather than making their own from threads.
+    """
+
+    def __init__(
+        self,
+        session: boto3.Session | None = None,
+        *,
+        endpoint_url: str | None = None,
+        region: str = REGION,
+    ) -> None:
+        self.session = session or boto3.Session(region_name=region)
+        self.endpoint_url = endpoint_url
+        self.region = region
+        self._clients: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def client(self, service: str) -> Any:
+        """Return the (cached) client for ``service``."""
+        with self._lock:
+            if service not in self._clients:
+                self._clients[service] = self.session.client(
+                    service,
+                    region_name=self.region,
+                    endpoint_url=self.endpoint_url,
+                    config=Config(account_id_endpoint_mode="disabled", retries={"max_attempts": 2}),
+                )
+            return self._clients[service]
+
+
+_default_clients: Clients | None = None
+
+
+def default_clients() -> Clients:
+    """One ``Clients`` per process on the default credential chain (inside ``mock_aws``: the mock).
+
+    Making a session and its clients costs ~0.3 s of botocore model loading; reuse it.
+    """
+    global _default_clients
+    if _default_clients is None:
+        _default_clients = Clients()
+    return _default_clients
+
+
+class _SerializedApp:
+    """WSGI middleware that runs one AWS request at a time.
+
+    moto's backends are not thread-safe: two DynamoDB conditional writes handled by two server
+    threads could both pass their condition. One global lock makes each request atomic, as AWS
+    makes each single-item or transactional write atomic.
+    """
+
+    def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
+        self.app = app
+        self.lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        with self.lock:
+            # Drain the response inside the lock: a lazy iterable would run after we release it.
+            return [b"".join(self.app(environ, start_response))]
+
+
+class MotoServer:
+    """moto in server mode on ``127.0.0.1:<port>`` (0 = a free port), in a daemon thread of this process."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.host = host
+        self.port = port
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def endpoint_url(self) -> str:
+        """The URL to give boto3 as ``endpoint_url`` / ``AWS_ENDPOINT_URL``."""
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> MotoServer:
+        """Bind and start serving; returns self once the socket accepts connections."""
+        # Imported here: moto's server pulls in flask, which the in-process mock never needs.
+        from moto.moto_server.werkzeug_app import (
+            DomainDispatcherApplication,
+            MotoRequestHandler,
+            create_backend_app,
+        )
+        from werkzeug.serving import make_server
+
+        # werkzeug logs every request at INFO; AWS calls are not what a developer wants to read.
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        app = _SerializedApp(DomainDispatcherApplication(create_backend_app))
+        self._server = make_server(
+            self.host, self.port, app, threaded=True, request_handler=MotoRequestHandler
+        )
+        self.port = self._server.server_port
+        self._thread = threading.Thread(target=self._server.serve_forever, name="moto-server", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and wait for the server thread."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)

@@ -1,0 +1,100 @@
+"""End-to-end fixtures: the local stack (``python -m parity_dev local``) as a subprocess, driven over HTTP.
+
+One stack per test session (per xdist worker), seeded with companies ``a`` and ``b``. Its log goes
+to a temp file that is shown when startup fails; stopping it checks the clean-shutdown contract
+(exit 0 on SIGTERM, nothing on stdout but the ready line).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+if importlib.util.find_spec("parity_dev") is None:  # running from a checkout without `pip install -e .`
+    sys.path.insert(0, str(ROOT / "dev"))
+
+from parity_dev.lambdas import OVERRIDABLE_VARIABLES  # noqa: E402
+
+COMPANIES = {"a": "key-a", "b": "key-b"}
+READY_TIMEOUT_SECONDS = 60
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test under tests/e2e carries the ``e2e`` marker (``-m "not e2e"`` skips them)."""
+    for item in items:
+        if Path(str(item.fspath)).is_relative_to(Path(__file__).parent):
+            item.add_marker(pytest.mark.e2e)
+
+
+def _read_stdout(process: subprocess.Popen[str], lines: queue.Queue[str]) -> None:
+    assert process.stdout is not None
+    for line in process.stdout:
+        lines.put(line)
+
+
+@pytest.fixture(scope="session")
+def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Base URL (``http://127.0.0.1:N``) of a running local stack with companies ``a`` and ``b``."""
+    log_path = tmp_path_factory.mktemp("local-stack") / "parity-local.log"
+    # Hermetic: the stack's own defaults, whatever the developer exported for manual runs.
+    env = {k: v for k, v in os.environ.items() if k not in OVERRIDABLE_VARIABLES}
+    # Run the working tree, installed or not.
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "dev"), str(ROOT / "layers" / "shared"), env.get("PYTHONPATH")]))
+    env["PYTHONUNBUFFERED"] = "1"
+    command = [sys.executable, "-m", "parity_dev", "local", "--port", "0", "--template", str(ROOT / "template.yaml")]
+    for company_id, api_key in COMPANIES.items():
+        command += ["--company", f"{company_id}:{api_key}"]
+
+    with open(log_path, "w") as log_file:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=log_file, text=True)
+    lines: queue.Queue[str] = queue.Queue()
+    reader = threading.Thread(target=_read_stdout, args=(process, lines), daemon=True)
+    reader.start()
+    try:
+        first = lines.get(timeout=READY_TIMEOUT_SECONDS)
+    except queue.Empty:
+        first = ""
+    if not first.startswith("ready http://127.0.0.1:"):
+        process.kill()
+        process.wait()
+        pytest.fail(f"local stack not ready in {READY_TIMEOUT_SECONDS} s (stdout {first!r}); log:\n{log_path.read_text()}")
+
+    yield first.split()[1]
+
+    process.send_signal(signal.SIGTERM)
+    try:
+        code = process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        pytest.fail(f"local stack ignored SIGTERM; log:\n{log_path.read_text()}")
+    reader.join(timeout=5)  # stdout is at EOF once the process is gone
+    extra = []
+    while not lines.empty():
+        extra.append(lines.get())
+    assert code == 0, f"local stack exited with {code}; log:\n{log_path.read_text()}"
+    assert not extra, f"stdout must hold only the ready line, also got: {extra!r}"
+
+
+@pytest.fixture(scope="session")
+def companies() -> dict[str, str]:
+    """The seeded companies: id → API key."""
+    return dict(COMPANIES)
+
+
+@pytest.fixture
+def http(local_stack: str) -> Iterator[httpx.Client]:
+    """An HTTP client on the local stack's base URL."""
+    with httpx.Client(base_url=local_stack, timeout=10) as client:
+        yield client
