@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -43,17 +44,18 @@ def _read_stdout(process: subprocess.Popen[str], lines: queue.Queue[str]) -> Non
         lines.put(line)
 
 
-@pytest.fixture(scope="session")
-def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Base URL (``http://127.0.0.1:N``) of a running local stack with companies ``a`` and ``b``."""
-    log_path = tmp_path_factory.mktemp("local-stack") / "parity-local.log"
-    # Hermetic: the stack's own defaults, whatever the developer exported for manual runs.
+@contextmanager
+def running_stack(log_dir: Path, *, extra_env: dict[str, str] | None = None, companies: dict[str, str] = COMPANIES) -> Iterator[str]:
+    """Start ``parity local`` as a subprocess, yield its base URL, stop it and check it stopped cleanly."""
+    log_path = log_dir / "parity-local.log"
+    # The developer's own configuration must not leak into the stack under test.
     env = {k: v for k, v in os.environ.items() if k not in OVERRIDABLE_VARIABLES}
     # Run the working tree, installed or not.
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "dev"), str(ROOT / "layers" / "shared"), env.get("PYTHONPATH")]))
     env["PYTHONUNBUFFERED"] = "1"
+    env.update(extra_env or {})
     command = [sys.executable, "-m", "parity_dev", "local", "--port", "0", "--template", str(ROOT / "template.yaml")]
-    for company_id, api_key in COMPANIES.items():
+    for company_id, api_key in companies.items():
         command += ["--company", f"{company_id}:{api_key}"]
 
     with open(log_path, "w") as log_file:
@@ -85,6 +87,13 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         extra.append(lines.get())
     assert code == 0, f"local stack exited with {code}; log:\n{log_path.read_text()}"
     assert not extra, f"stdout must hold only the ready line, also got: {extra!r}"
+
+
+@pytest.fixture(scope="session")
+def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Base URL (``http://127.0.0.1:N``) of a running local stack with companies ``a`` and ``b``."""
+    with running_stack(tmp_path_factory.mktemp("local-stack")) as base_url:
+        yield base_url
 
 
 @pytest.fixture(scope="session")
