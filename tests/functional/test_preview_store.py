@@ -1,0 +1,90 @@
+"""The preview table's conditional writes on moto: any order, any duplication and racing
+receivers end in the same room preview as the plain model (DESIGN "Receiver and preview")."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from parity import preview
+from parity.adapters.previews import PreviewStore
+
+from ..unit.test_preview import history, model, records
+
+
+class AtomicRequests:
+    """A DynamoDB client whose every request is atomic, as DynamoDB's are. In-process moto does
+    not guarantee that across threads (the local stack's moto server holds a lock for the same
+    reason); interleavings *between* requests stay arbitrary, which is what the race is about."""
+
+    _lock = threading.Lock()
+
+    def __init__(self, client) -> None:
+        self._client = client
+
+    def __getattr__(self, name):
+        attribute = getattr(self._client, name)
+        if not callable(attribute):
+            return attribute
+
+        def locked(*args, **kwargs):
+            with self._lock:
+                return attribute(*args, **kwargs)
+
+        return locked
+
+
+def store_for(aws, stack_environment) -> PreviewStore:
+    return PreviewStore(stack_environment["PREVIEW_TABLE_NAME"], client=AtomicRequests(aws.client("dynamodb")))
+
+
+def deliver(store: PreviewStore, company: str, events: list[tuple[str, dict]]) -> None:
+    for action, data in events:
+        entry = preview.entry_from_event(action, data)
+        # the webhook id is per event (duplicates share it), as the sender's event_id is
+        store.apply(company, entry, webhook_id=f"{company}:{action}:{data['id']}:{data['version']}")
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(recs=records, data=st.data())
+def test_any_order_and_duplication_through_dynamodb_matches_the_model(aws, stack_environment, recs, data):
+    store = store_for(aws, stack_environment)
+    company = f"co-{uuid.uuid4().hex[:10]}"
+    events = [e for r in recs for e in history(r)]
+    shuffled = data.draw(st.permutations(events + data.draw(st.lists(st.sampled_from(events), max_size=4))))
+    deliver(store, company, shuffled)
+    got = preview.shown(store.entries(company, "r"))
+    assert got == model(recs)
+
+
+def test_duplicate_webhook_id_has_no_effect_and_stale_is_reported(aws, stack_environment):
+    store = store_for(aws, stack_environment)
+    company = f"co-{uuid.uuid4().hex[:10]}"
+    v2 = {"id": "d1", "type": "deal", "version": 2, "created_at": "2026-01-01T00:00:00.000Z", "name": "v2", "channel_integration_room_id": "r"}
+    v1 = dict(v2, version=1, name="v1")
+    assert store.apply(company, preview.entry_from_event("update", v2), webhook_id=f"{company}-a") == "applied"
+    assert store.apply(company, preview.entry_from_event("update", v2), webhook_id=f"{company}-a") == "duplicate"
+    assert store.apply(company, preview.entry_from_event("create", v1), webhook_id=f"{company}-b") == "stale"
+    assert preview.shown(store.entries(company, "r"))["deal"]["name"] == "v2"
+
+
+def test_racing_receivers_cannot_corrupt_a_room(aws, stack_environment):
+    # GIVEN many versions of one record and a delete, delivered by 8 receivers at once
+    store = store_for(aws, stack_environment)
+    company = f"co-{uuid.uuid4().hex[:10]}"
+    base = {"id": "d1", "type": "deal", "created_at": "2026-01-01T00:00:00.000Z", "channel_integration_room_id": "r"}
+    keeper = {"id": "d0", "type": "deal", "created_at": "2025-12-31T00:00:00.000Z", "channel_integration_room_id": "r", "version": 1, "name": "older"}
+    events = [("update", dict(base, version=v, name=f"v{v}")) for v in range(1, 20)] + [("delete", dict(base, version=19))] + [("create", keeper)]
+    lanes = [events[i::8] for i in range(8)]
+    threads = [threading.Thread(target=deliver, args=(store, company, lane)) for lane in lanes]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    # THEN the deleted record stays deleted and the older live one shows
+    entries = {e.record_id: e for e in store.entries(company, "r")}
+    assert entries["d1"].deleted
+    assert preview.shown(entries.values())["deal"]["name"] == "older"
