@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PORT   ?= 3000
 
-.PHONY: install run test unit functional e2e lint clean
+.PHONY: install run local demo test unit functional e2e lint clean build bench
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
@@ -18,9 +18,18 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## The main job: the whole application on the local stack (Ctrl-C stops it).
+## The main job: the RFC scenario played and checked on a fresh local stack, which then keeps
+## serving, with the dev console at http://127.0.0.1:$(PORT)/_console (Ctrl-C stops it).
 run: $(STAMP)
+	$(BIN)/parity demo --keep-running --port $(PORT)
+
+## The local stack alone, empty but for the seeded company.
+local: $(STAMP)
 	$(BIN)/parity local --port $(PORT)
+
+## The scenario only: exits 0 when every step passed, 1 at the first miss.
+demo: $(STAMP)
+	$(BIN)/parity demo
 
 ## Every test tier, plus the template lint.
 test: $(STAMP) lint
@@ -38,5 +47,18 @@ e2e: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/cfn-lint template.yaml
 
+## The project's own packaging: the layer (layers/shared/Makefile, as `sam build` runs it) and each function, shipping
+## bytecode (unchecked-hash .pyc, so no source stat on import).
+build: $(STAMP)
+	rm -rf build/layer build/functions
+	$(MAKE) --no-print-directory -f layers/shared/Makefile build-SharedLayer ARTIFACTS_DIR=$(CURDIR)/build/layer PYTHON=$(CURDIR)/$(BIN)/python
+	mkdir -p build/functions && for f in functions/*/; do cp -r "$$f" build/functions/; done
+	find build/functions -name __pycache__ -prune -exec rm -rf {} +
+	$(BIN)/python -m compileall -q -f --invalidation-mode unchecked-hash build/functions
+
+## The performance budgets (issue #7): one table, also written to .bench/results.json.
+bench: $(STAMP) build
+	$(BIN)/parity bench
+
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis .aws-sam
+	rm -rf $(VENV) .pytest_cache .hypothesis .aws-sam build .bench

@@ -106,6 +106,63 @@ def default_clients() -> Clients:
     return _default_clients
 
 
+def atomic_moto_transactions() -> None:
+    """Make moto's cancelled ``TransactWriteItems`` leave no trace in DynamoDB Streams (idempotent).
+
+    moto applies a transaction's writes one by one and, when one fails its condition, puts back a
+    deep copy of each table taken beforehand. The writes applied before the failure have already
+    reached the *old* table's stream shard, and every open shard iterator (our stream pollers')
+    keeps reading that old shard: the cancelled writes come out as stream records (a phantom
+    record reaches the room preview) and every later write goes to the copy's shard, which no
+    iterator reads (the outbox goes silent). In DynamoDB a cancelled transaction writes nothing
+    and emits nothing. So keep the table objects, and their shards, and restore their contents.
+    Any cancelled create shows this: an idempotent replay, or a create with an unknown contact.
+    """
+    from moto.dynamodb.models import DynamoDBBackend
+
+    original = DynamoDBBackend.transact_write_items
+    if getattr(original, "_parity_atomic", False):
+        return
+
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        names = {op.get("TableName") for item in transact_items for op in item.values() if isinstance(op, dict)}
+        tables = {name: self.tables[name] for name in names if name in self.tables}
+        marks = {name: len(t.stream_shard.items) for name, t in tables.items() if t.stream_shard is not None}
+        try:
+            return original(self, transact_items)
+        except Exception:
+            for name, table in tables.items():
+                restored = self.tables.get(name)
+                if restored is None or restored is table:
+                    continue
+                shard = table.stream_shard
+                table.__dict__.update({k: v for k, v in restored.__dict__.items() if k != "stream_shard"})
+                if shard is not None and name in marks:
+                    del shard.items[marks[name]:]
+                self.tables[name] = table
+            raise
+
+    transact_write_items._parity_atomic = True  # type: ignore[attr-defined]
+    DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+    # In-process moto is not thread-safe either (the server is serialized by _SerializedApp): a
+    # cancelled transaction's restore would wipe a write another thread made meanwhile, and two racing
+    # conditional writes could both pass. One lock makes each write atomic, as DynamoDB does.
+    lock = threading.RLock()
+    for name in ("transact_write_items", "put_item", "update_item", "delete_item", "batch_write_item", "get_item", "transact_get_items"):
+        method = getattr(DynamoDBBackend, name, None)
+        if method is not None:
+            setattr(DynamoDBBackend, name, _locked(method, lock))
+
+
+def _locked(method: Callable[..., Any], lock: Any) -> Callable[..., Any]:
+    def call(*args: Any, **kwargs: Any) -> Any:
+        with lock:
+            return method(*args, **kwargs)
+
+    call._parity_atomic = getattr(method, "_parity_atomic", False)  # type: ignore[attr-defined]
+    return call
+
+
 class _SerializedApp:
     """WSGI middleware that runs one AWS request at a time.
 
@@ -150,6 +207,7 @@ class MotoServer:
 
         # werkzeug logs every request at INFO; AWS calls are not what a developer wants to read.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        atomic_moto_transactions()
         app = _SerializedApp(DomainDispatcherApplication(create_backend_app))
         self._server = make_server(
             self.host, self.port, app, threaded=True, request_handler=MotoRequestHandler

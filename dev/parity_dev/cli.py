@@ -30,6 +30,8 @@ DEMO_COMPANY = ("demo", "demo-key")
 LOCAL_SIGNING_SECRET = "whsec_" + base64.b64encode(b"parity-local-stack-signing-key!!").decode()
 LOCAL_HUB_API_TOKEN = "parity-local-hub-token"
 LOCAL_RETRY_SCHEDULE = "1,2,4,8,15,30"
+# Alarms need a topic; moto does not evaluate them locally, so a placeholder name will do.
+LOCAL_ALARM_TOPIC_ARN = "arn:aws:sns:us-east-1:123456789012:parity-local-alarms"
 
 
 def local_defaults(base_url: str) -> dict[str, str]:
@@ -81,6 +83,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="template parameter override (repeatable); wins over values derived from the environment",
     )
     local.set_defaults(run=run_local)
+    from parity_dev.demo import add_parser as add_demo_parser
+
+    add_demo_parser(commands)  # ``parity demo``: the RFC scenario on a fresh local stack (parity_dev.demo)
+    from parity_dev.ops import add_parser as add_ops_parser
+
+    add_ops_parser(commands)  # ``parity ops``: flags, dead letters, reconcile, keys, secret (parity_dev.ops)
+    from parity_dev.bench import add_parser as add_bench_parser
+
+    add_bench_parser(commands)  # ``parity bench``: the performance budgets (parity_dev.bench, docs/performance.md)
     return parser
 
 
@@ -176,7 +187,7 @@ class LocalStack:
         variables = {**local_defaults(self.base_url), **overrides_from(os.environ)}
         template = load_template(self.template)
         fed = {name for names in parameter_variables(template).values() for name in names}
-        parameters = {**parameters_for(template, variables), **self.parameters}
+        parameters = {"AlarmTopicArn": LOCAL_ALARM_TOPIC_ARN, **parameters_for(template, variables), **self.parameters}
         stack = deploy(self.template, parameters=parameters, clients=clients)
         runtime = LambdaRuntime(stack)
         httpd.gateway = Gateway(stack, runtime)
@@ -185,11 +196,20 @@ class LocalStack:
         log.info("deployed %s: %d functions, %d routes, %d event sources", stack.stack_name,
                  len(stack.functions), len(stack.routes), len(stack.event_source_mappings))
 
+        hub = None
         if variables.get("HUB_API_BASE_URL") == self.base_url:
             from parity_dev.demo_hub import DemoHub
 
-            httpd.mounts.append(DemoHub(variables["HUB_API_TOKEN"]).handle)
+            hub = DemoHub(variables["HUB_API_TOKEN"])
+            httpd.mounts.append(hub.handle)
         httpd.mounts.append(_stack_info(stack, moto.endpoint_url))
+        from parity_dev.openapi import mount as openapi_mount  # GET /openapi.json, generated from the code
+
+        httpd.mounts.append(openapi_mount(self.template))
+        # The dev console (GET /_console, parity_dev.console), signing in with the first seeded key.
+        from parity_dev.console import Console
+
+        httpd.mounts.append(Console(api_key=companies[0][1] if companies else None, hub=hub).handle)
 
         # Pollers before seeding: mappings exist from deploy on, so seeding writes are stream records too.
         pollers = Pollers(stack, runtime, clients).start()

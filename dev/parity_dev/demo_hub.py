@@ -2,12 +2,15 @@
 
     GET  /api/open/v1/messages/rooms/{room_id}?offset=1&limit=100   the hub's route and answer shape
     POST /_local/rooms/{room_id}/messages                            dev only: add a message to a room
+    GET|POST /_local/hub/outage   {"down": true|false}               dev only: take the history API down (503)
 
-Both need ``Authorization: Bearer <token>`` with the token the hub was built with (the local
+All need ``Authorization: Bearer <token>`` with the token the hub was built with (the local
 stack's ``HUB_API_TOKEN``), as the real hub does. Rooms are seeded from ``demo_rooms.json`` (each
 message ``minutes_ago`` before the hub starts); unknown rooms are a 404, as on the hub, until a
 message is posted to them. A history page lists the newest messages first: page ``offset`` (from 1)
-of ``limit`` (1..100) messages.
+of ``limit`` (1..100) messages. While an outage is on, the history route answers 503 (the
+chat-history-down case of the RFC, ERR-2); the local stack's functions read ``HUB_API_BASE_URL``
+once, so the switch is how a demo takes "the hub" down at run time.
 
 Pure and thread-safe: ``DemoHub.handle`` takes the request's parts and returns
 ``(status, headers, body)``, or None for a path that is not its own, so any HTTP server can mount
@@ -29,6 +32,7 @@ from urllib.parse import parse_qsl, unquote
 DEFAULT_ROOMS_FILE = Path(__file__).with_name("demo_rooms.json")
 HISTORY_PREFIX = "/api/open/v1/messages/rooms/"
 LOCAL_PREFIX = "/_local/rooms/"
+OUTAGE_PATH = "/_local/hub/outage"
 MAX_LIMIT = 100
 MAX_TEXT = 4096
 MAX_NAME = 100
@@ -63,6 +67,7 @@ class DemoHub:
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self._rooms: dict[str, list[dict[str, Any]]] = {}
+        self._down = False
         if rooms_file is not None:
             self.load(Path(rooms_file))
 
@@ -94,6 +99,20 @@ class DemoHub:
             }
             self._rooms.setdefault(room_id, []).append(message)
             return dict(message)
+
+    def rooms(self) -> list[str]:
+        """The ids of the rooms the hub knows, sorted."""
+        with self._lock:
+            return sorted(self._rooms)
+
+    @property
+    def down(self) -> bool:
+        """True while the history API answers 503."""
+        return self._down
+
+    def set_down(self, down: bool) -> None:
+        """Start (True) or end (False) an outage of the history API."""
+        self._down = bool(down)
 
     def messages(self, room_id: str) -> list[dict[str, Any]] | None:
         """A room's messages, oldest first; None for a room the hub does not know."""
@@ -131,6 +150,10 @@ class DemoHub:
             if method != "POST":
                 return _error(405, "method_not_allowed", "use POST", allow="POST")
             return self._authorized(headers) or self._post_message(unquote(room), body)
+        if path == OUTAGE_PATH:
+            if method not in ("GET", "POST"):
+                return _error(405, "method_not_allowed", "use GET or POST", allow="GET, POST")
+            return self._authorized(headers) or self._outage(method, body)
         return None
 
     def _authorized(self, headers: Mapping[str, str] | Iterable[tuple[str, str]]) -> Reply | None:
@@ -142,7 +165,20 @@ class DemoHub:
             return None
         return _error(401, "unauthorized", "a valid bearer token is required", www_authenticate="Bearer")
 
+    def _outage(self, method: str, body: bytes | str | None) -> Reply:
+        if method == "POST":
+            try:
+                payload = json.loads(body or b"")
+            except (ValueError, RecursionError):
+                return _error(400, "invalid_json", "the body is not valid JSON")
+            if not isinstance(payload, dict) or not isinstance(payload.get("down"), bool):
+                return _error(422, "validation_error", "send {\"down\": true} or {\"down\": false}", details=[{"field": "down", "message": "a boolean", "type": "bool_type"}])
+            self.set_down(payload["down"])
+        return _json(200, {"down": self.down})
+
     def _history(self, room_id: str, query: dict[str, str]) -> Reply:
+        if self.down:
+            return _error(503, "unavailable", "the chat history is down (dev outage switch)", retry_after="1")
         offset, limit = _int(query.get("offset"), 1), _int(query.get("limit"), MAX_LIMIT)
         if offset is None or offset < 1 or limit is None or not 1 <= limit <= MAX_LIMIT:
             return _error(422, "validation_error", f"offset must be >= 1 and limit 1..{MAX_LIMIT}")

@@ -429,6 +429,13 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
 
+    def __getattr__(self, name: str) -> Any:
+        # Any other method (TRACE, PROPFIND, …) is routed like the rest: API Gateway answers an
+        # unknown method with 404, where the stdlib would answer 501 (a 5xx the API never gives).
+        if name.startswith("do_"):
+            return self._serve
+        raise AttributeError(name)
+
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         # The gateway already logs one line per request; keep only the server's own errors.
         if args and str(args[0]).startswith(("code ", "Request timed out")):

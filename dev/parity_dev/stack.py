@@ -26,10 +26,12 @@ log = logging.getLogger("parity_dev.stack")
 
 
 class _KnownGapFilter(logging.Filter):
-    """Drops moto's complaint about the HTTP API resources we emulate ourselves (logged on every stack read)."""
+    """Drops moto's complaints about resources it cannot create: the HTTP API (we emulate it ourselves)
+    and CloudWatch alarms (nothing evaluates them locally; tests read them from the translated template)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return "AWS::ApiGatewayV2::" not in record.getMessage()
+        message = record.getMessage()
+        return "AWS::ApiGatewayV2::" not in message and "AWS::CloudWatch::Alarm" not in message
 
 
 logging.getLogger("moto").addFilter(_KnownGapFilter())  # moto.cloudformation logs on the "moto" logger
@@ -217,7 +219,8 @@ def local_layer_dirs(template: dict[str, Any], template_dir: Path) -> list[Path]
             continue
         uri = resource.get("Properties", {}).get("ContentUri")
         build = resource.get("Metadata", {}).get("BuildMethod", "python")
-        if isinstance(uri, str) and not uri.startswith("s3://") and str(build).startswith("python"):
+        # makefile: layers/shared/Makefile installs the same directory's sources (plus bytecode).
+        if isinstance(uri, str) and not uri.startswith("s3://") and (str(build).startswith("python") or build == "makefile"):
             dirs.append((template_dir / uri).resolve())
     return dirs
 

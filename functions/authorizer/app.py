@@ -7,7 +7,8 @@ and the shared resolver (``parity.http.caller_company``) answers 401 before any 
 A missing Authorization header never reaches us: API Gateway answers 401 itself.
 
 Token lookups are cached in the warm container for at most 60 s and never past the token's
-expiry, so a busy producer costs no DynamoDB read per request.
+expiry, so a busy producer costs no DynamoDB read per request. A token whose API key was revoked
+stops working within those 60 s (``parity.auth.token_company``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from parity.auth import hash_secret, bearer_token
+from parity.auth import bearer_token, hash_secret, token_company
 from parity.runtime import crm_store
 
 _CACHE_SECONDS = 60.0
@@ -35,8 +36,8 @@ def _company(token_hash: str, now: float) -> str | None:
     cached = _cache.get(token_hash)
     if cached and cached[1] > now:
         return cached[0]
-    found = crm_store().token(token_hash)
-    if found is None or found[1] <= now:
+    found = token_company(crm_store(), token_hash, now=now)
+    if found is None:
         _cache.pop(token_hash, None)
         return None
     company_id, expires_at = found

@@ -6,7 +6,7 @@ from typing import Any
 
 from parity import service
 from parity.http import build_resolver, header, json_body, json_response
-from parity.observability import correlation_paths, logger
+from parity.observability import bind, instrumented, logger
 from parity.runtime import crm_store, settings
 
 app = build_resolver(require_company=False)
@@ -16,9 +16,11 @@ app = build_resolver(require_company=False)
 def exchange_token():
     body = json_body(app)
     token = service.exchange_api_key(crm_store(), header(app, "X-Crm-Api-Key"), body, ttl_seconds=settings().token_ttl_seconds)
+    bind(company_id=token["company_id"])
+    logger.info("token issued", extra={"expires_in": token["expires_in"]})  # never the key or the token
     return json_response(200, token)
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@instrumented(http=True)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return app.resolve(event, context)

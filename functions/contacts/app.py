@@ -6,7 +6,7 @@ from typing import Any
 
 from parity import service
 from parity.http import build_resolver, caller_company, json_body, json_response
-from parity.observability import correlation_paths, logger
+from parity.observability import instrumented
 from parity.runtime import crm_store
 
 app = build_resolver()
@@ -24,6 +24,6 @@ def find_contacts():
     return json_response(200, found)
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@instrumented(http=True)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -6,7 +6,7 @@ from typing import Any
 
 from parity import service
 from parity.http import build_resolver, caller_company, header, json_body, result_response
-from parity.observability import correlation_paths, logger
+from parity.observability import correlation_id, instrumented, logger
 from parity.runtime import crm_store, settings
 
 app = build_resolver()
@@ -22,10 +22,12 @@ def create_ticket():
         url_template=settings().crm_record_url_template,
         idempotency_key=header(app, "Idempotency-Key"),
         request_target="POST /api/v3.1/tickets",
+        correlation_id=correlation_id(),
     )
+    logger.info("ticket created" if not result.replayed else "ticket create replayed", extra={"record_type": "ticket", **result.ids})
     return result_response(result)
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@instrumented(http=True)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return app.resolve(event, context)

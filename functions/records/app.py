@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler import Response
 
 from parity import notes, service
 from parity.http import build_resolver, caller_company, json_body, json_response
-from parity.observability import correlation_paths, logger
+from parity.observability import bind, correlation_id, instrumented
 from parity.runtime import crm_store, settings
 
 app = build_resolver()
@@ -19,6 +19,7 @@ _TYPES = {"deals": "deal", "tickets": "ticket"}
 
 @app.get("/api/v3.1/<collection>/<record_id>")
 def get_record(collection: str, record_id: str):
+    bind(record_id=record_id)
     found = service.get_record(crm_store(), caller_company(app), _type(collection), record_id, url_template=settings().crm_record_url_template)
     return json_response(200, found)
 
@@ -26,18 +27,24 @@ def get_record(collection: str, record_id: str):
 @app.patch("/api/v3.1/<collection>/<record_id>")
 def update_record(collection: str, record_id: str):
     company = caller_company(app)
-    updated = service.update_record(crm_store(), company, _type(collection), record_id, json_body(app), url_template=settings().crm_record_url_template)
+    bind(record_id=record_id)
+    updated = service.update_record(
+        crm_store(), company, _type(collection), record_id, json_body(app),
+        url_template=settings().crm_record_url_template, correlation_id=correlation_id(),
+    )
     return json_response(200, updated)
 
 
 @app.delete("/api/v3.1/<collection>/<record_id>")
 def delete_record(collection: str, record_id: str):
+    bind(record_id=record_id)
     service.delete_record(crm_store(), caller_company(app), _type(collection), record_id)
     return Response(status_code=204, body="")
 
 
 @app.get("/api/v3.1/<collection>/<record_id>/timeline")
 def record_timeline(collection: str, record_id: str):
+    bind(record_id=record_id)
     return json_response(200, notes.timeline_of(crm_store(), caller_company(app), _type(collection), record_id))
 
 
@@ -50,6 +57,6 @@ def _type(collection: str) -> Any:
     return _TYPES[collection]
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@instrumented(http=True)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -7,7 +7,7 @@ from urllib.parse import unquote
 
 from parity import rooms
 from parity.http import build_resolver, caller_company, json_response
-from parity.observability import correlation_paths, logger
+from parity.observability import PREVIEW_DISPLAYED, bind, count, instrumented
 from parity.runtime import preview_store
 
 app = build_resolver()
@@ -16,9 +16,15 @@ app = build_resolver()
 @app.get("/api/v3.1/rooms/<room_id>/preview")
 def room_preview(room_id: str):
     # Path parameters arrive URL-encoded; room ids are compared as the producer sent them.
-    return json_response(200, rooms.room_preview(preview_store(), caller_company(app), unquote(room_id)))
+    room = unquote(room_id)
+    bind(room_id=room)
+    shown = rooms.room_preview(preview_store(), caller_company(app), room)
+    for slot, metric in PREVIEW_DISPLAYED.items():
+        if shown[slot] is not None:
+            count(metric)  # the sidebar shows a bot/AI record instead of "Create …" (RFC §4 signal)
+    return json_response(200, shown)
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@instrumented(http=True)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return app.resolve(event, context)

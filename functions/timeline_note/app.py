@@ -4,39 +4,72 @@ link back to it (RFC CDTC-S04/S05). Fed by the event router with create events.
 Partial batch failures: a message whose note could not be written fails alone and comes back
 after the visibility timeout; after the queue's maxReceiveCount it moves to TimelineDLQ. A hub
 that is slow or failing never fails a message: the note is written without preview (ERR-2).
+
+Counts ``timeline_log_created``, ``timeline_preview_unavailable`` (a note without its chat excerpt)
+and ``timeline_log_creation_failed`` (an attempt that wrote nothing; the queue retries it). Logs the
+ids and outcome under the record's correlation id, never the chat texts.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-
 from parity import notes
-from parity.observability import logger
+from parity.batch import SQSRecord, process_partial_response
+from parity.errors import ParityError
+from parity.observability import (
+    TIMELINE_LOG_CREATED,
+    TIMELINE_LOG_CREATION_FAILED,
+    TIMELINE_PREVIEW_UNAVAILABLE,
+    bound,
+    count,
+    instrumented,
+    logger,
+    sqs_correlation_id,
+)
 from parity.runtime import crm_store, hub, settings
 
-processor = BatchProcessor(event_type=EventType.SQS)
+
+def _ids(body: str) -> dict[str, Any]:
+    """The ids a queued event is about, for the log; {} when unreadable (write_note says why)."""
+    try:
+        event = json.loads(body)
+    except ValueError:
+        return {}
+    data = event.get("data") if isinstance(event, dict) and isinstance(event.get("data"), dict) else {}
+    return {"company_id": event.get("company_id"), "record_id": data.get("id"), "room_id": data.get("channel_integration_room_id"), "event_id": event.get("event_id")} if data else {}
 
 
 def record_handler(record: SQSRecord) -> None:
-    outcome = notes.write_note(
-        record.body,
-        store=crm_store(),
-        fetch_history=hub().chat_history,
-        deeplink_template=settings().room_deeplink_template,
-    )
-    log: dict[str, Any] = {"message_id": record.message_id, "status": outcome.status}
-    if outcome.note is not None:
-        note = outcome.note
-        log.update(record_id=note["record_id"], record_type=note["record_type"], room_id=note["room_id"], preview_status=note["preview_status"])
-    if outcome.history_problem:
-        logger.warning("timeline note without preview", extra={**log, "problem": outcome.history_problem})
-    else:
-        logger.info("timeline note", extra={**log, "reason": outcome.reason} if outcome.reason else log)
+    ids = _ids(record.body)
+    with bound(correlation_id=sqs_correlation_id(record.raw_event) or ids.get("event_id") or record.message_id, **ids):
+        try:
+            outcome = notes.write_note(
+                record.body,
+                store=crm_store(),
+                fetch_history=hub().chat_history,
+                deeplink_template=settings().room_deeplink_template,
+            )
+        except Exception as exc:
+            count(TIMELINE_LOG_CREATION_FAILED)
+            # The type, and the message only of our own errors: a driver's message may quote data.
+            problem = f"{type(exc).__name__}: {exc}" if isinstance(exc, (notes.UnreadableMessage, ParityError)) else type(exc).__name__
+            logger.error("timeline note not written; the queue retries it", extra={"message_id": record.message_id, "problem": problem})
+            raise
+        log: dict[str, Any] = {"message_id": record.message_id, "status": outcome.status}
+        if outcome.note is not None:
+            log.update(record_type=outcome.note["record_type"], preview_status=outcome.note["preview_status"])
+        if outcome.status == "written":
+            count(TIMELINE_LOG_CREATED)
+            if outcome.note is not None and outcome.note["preview_status"] != "ok":
+                count(TIMELINE_PREVIEW_UNAVAILABLE)
+        if outcome.history_problem:
+            logger.warning("timeline note without preview", extra={**log, "problem": outcome.history_problem})
+        else:
+            logger.info("timeline note", extra={**log, "reason": outcome.reason} if outcome.reason else log)
 
 
-@logger.inject_lambda_context
+@instrumented
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+    return process_partial_response(event, record_handler, SQSRecord)

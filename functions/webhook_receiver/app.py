@@ -1,14 +1,17 @@
 """POST /webhooks/qontak-crm (omnichannel side): verified, deduped, applied to the room preview.
-Authenticated by the Standard Webhooks signature, not by a company token."""
+Authenticated by the Standard Webhooks signature, not by a company token; the secrets are the
+operator-rotated ones (``parity.adapters.secrets``). The sender's ``X-Correlation-Id`` header is
+this request's correlation id, so the receiver's log line joins the record's trail."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from parity import rooms, webhooks
+from parity import rooms
+from parity.errors import Unauthorized
 from parity.http import build_resolver, json_response
-from parity.observability import correlation_paths, logger
-from parity.runtime import preview_store, settings
+from parity.observability import bind, instrumented, logger
+from parity.runtime import preview_store, signing_secrets
 
 app = build_resolver(require_company=False)
 
@@ -17,11 +20,17 @@ app = build_resolver(require_company=False)
 def receive():
     event = app.current_event
     body = event.decoded_body or ""
-    result = rooms.receive(preview_store(), body, event.headers, secrets=webhooks.parse_secrets(settings().webhook_signing_secret))
-    logger.info("webhook received", extra=result)
-    return json_response(200, result)
+    try:
+        received = rooms.receive(preview_store(), body, event.headers, secrets=signing_secrets().current())
+    except Unauthorized as exc:
+        # Worth a line: a burst of these after a rotation means a side is missing the new secret.
+        logger.warning("webhook rejected", extra={"reason": exc.message, "webhook_id": event.headers.get("webhook-id")})
+        raise
+    bind(company_id=received.company_id, room_id=received.room_id, record_id=received.record_id)
+    logger.info("webhook received", extra={"status": received.status, "event_id": received.event_id, "record_type": received.record_type})
+    return json_response(200, received.answer())
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@instrumented(http=True)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -3,23 +3,35 @@
 Each SQS message is one event. A failed attempt hides the message for the next delay of the
 retry schedule and reports the item as failed; a message we give up on (410, schedule exhausted,
 a refused target) goes to the dead-letter queue with the reason and leaves the queue.
+
+Signed with the operator-rotated secret(s) (``parity.adapters.secrets``); the message's correlation
+id goes along as ``X-Correlation-Id``. Counts ``webhook_delivered`` (with the latency from the
+event's ``occurred_at``) and ``webhook_delivery_failed`` per failed attempt.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-
 from parity import delivery, webhooks
 from parity.adapters import outbound
-from parity.observability import logger
-from parity.runtime import queues, settings
-
-processor = BatchProcessor(event_type=EventType.SQS)
+from parity.batch import SQSRecord, process_partial_response
+from parity.observability import (
+    CORRELATION_ATTRIBUTE,
+    WEBHOOK_DELIVERED,
+    WEBHOOK_DELIVERY_FAILED,
+    WEBHOOK_DELIVERY_LATENCY,
+    bound,
+    count,
+    instrumented,
+    logger,
+    milliseconds,
+    sqs_correlation_id,
+)
+from parity.runtime import queues, settings, signing_secrets
 
 
 class RetryLater(Exception):
@@ -49,23 +61,58 @@ def _post(body: str, headers: dict[str, str]) -> delivery.Reply:
     return delivery.Reply(status=response.status_code, retry_after=response.headers.get("retry-after"))
 
 
+def _peek(body: str) -> dict[str, Any]:
+    """The event's ids for the log (the body itself is never logged); {} when unreadable."""
+    try:
+        event = json.loads(body)
+    except ValueError:
+        return {}
+    return event if isinstance(event, dict) else {}
+
+
+def _latency_ms(occurred_at: Any, now: datetime) -> float | None:
+    try:
+        moment = datetime.fromisoformat(str(occurred_at).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (now - moment).total_seconds() * 1000 if moment.tzinfo else None
+
+
 def record_handler(record: SQSRecord) -> None:
+    event = _peek(record.body)
+    data = event.get("data") if isinstance(event.get("data"), dict) else {}
+    correlation_id = sqs_correlation_id(record.raw_event) or str(event.get("event_id") or record.message_id)
+    with bound(correlation_id=correlation_id, company_id=event.get("company_id"), record_id=data.get("id"), room_id=data.get("channel_integration_room_id"), event_id=event.get("event_id")):
+        _deliver(record, event, correlation_id)
+
+
+def _deliver(record: SQSRecord, event: dict[str, Any], correlation_id: str) -> None:
     config = settings()
     attempt = int(record.attributes.approximate_receive_count or 1)
+    now = datetime.now(timezone.utc)
     outcome = delivery.attempt(
         record.body,
         attempt,
-        secrets=webhooks.parse_secrets(config.webhook_signing_secret),
+        secrets=signing_secrets().current(),
         post=_post,
         schedule=webhooks.parse_schedule(config.webhook_retry_schedule),
-        now=datetime.now(timezone.utc),
+        now=now,
+        extra_headers={"X-Correlation-Id": correlation_id},
     )
     log = {"message_id": record.message_id, "attempt": attempt, "status": outcome.status}
     if outcome.delivered:
-        logger.info("webhook delivered", extra=log)
+        count(WEBHOOK_DELIVERED)
+        latency = _latency_ms(event.get("occurred_at"), datetime.now(timezone.utc))
+        if latency is not None:
+            milliseconds(WEBHOOK_DELIVERY_LATENCY, latency)
+        logger.info("webhook delivered", extra={**log, "latency_ms": None if latency is None else round(latency)})
         return
+    count(WEBHOOK_DELIVERY_FAILED)
     if outcome.give_up or outcome.reason.startswith("target refused"):
-        queues().dead_letter(config.require("webhook_dlq_url"), record.body, reason=outcome.reason, attempts=attempt, source="webhook")
+        queues().dead_letter(
+            config.require("webhook_dlq_url"), record.body, reason=outcome.reason, attempts=attempt, source="webhook",
+            attributes={CORRELATION_ATTRIBUTE: correlation_id},
+        )
         logger.error("webhook dead-lettered", extra={**log, "reason": outcome.reason})
         return
     queues().postpone(config.require("webhook_queue_url"), record.receipt_handle, outcome.delay)
@@ -73,6 +120,6 @@ def record_handler(record: SQSRecord) -> None:
     raise RetryLater(outcome.reason)
 
 
-@logger.inject_lambda_context
+@instrumented
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+    return process_partial_response(event, record_handler, SQSRecord)

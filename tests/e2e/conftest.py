@@ -23,7 +23,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 if importlib.util.find_spec("parity_dev") is None:  # running from a checkout without `pip install -e .`
-    sys.path.insert(0, str(ROOT / "dev"))
+    sys.path[:0] = [str(ROOT / "dev"), str(ROOT / "layers" / "shared"), str(ROOT / "client")]
 
 from parity_dev.lambdas import OVERRIDABLE_VARIABLES  # noqa: E402
 
@@ -44,16 +44,24 @@ def _read_stdout(process: subprocess.Popen[str], lines: queue.Queue[str]) -> Non
         lines.put(line)
 
 
+def stack_environment(extra_env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment a local-stack subprocess runs with: the working tree's code, none of the
+    developer's own configuration, plus ``extra_env``."""
+    # The developer's own configuration must not leak into the stack under test.
+    env = {k: v for k, v in os.environ.items() if k not in OVERRIDABLE_VARIABLES}
+    # Run the working tree, installed or not.
+    paths = [str(ROOT / "dev"), str(ROOT / "layers" / "shared"), str(ROOT / "client"), env.get("PYTHONPATH")]
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, paths))
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update(extra_env or {})
+    return env
+
+
 @contextmanager
 def running_stack(log_dir: Path, *, extra_env: dict[str, str] | None = None, companies: dict[str, str] = COMPANIES) -> Iterator[str]:
     """Start ``parity local`` as a subprocess, yield its base URL, stop it and check it stopped cleanly."""
     log_path = log_dir / "parity-local.log"
-    # The developer's own configuration must not leak into the stack under test.
-    env = {k: v for k, v in os.environ.items() if k not in OVERRIDABLE_VARIABLES}
-    # Run the working tree, installed or not.
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "dev"), str(ROOT / "layers" / "shared"), env.get("PYTHONPATH")]))
-    env["PYTHONUNBUFFERED"] = "1"
-    env.update(extra_env or {})
+    env = stack_environment(extra_env)
     command = [sys.executable, "-m", "parity_dev", "local", "--port", "0", "--template", str(ROOT / "template.yaml")]
     for company_id, api_key in companies.items():
         command += ["--company", f"{company_id}:{api_key}"]

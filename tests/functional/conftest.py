@@ -32,7 +32,7 @@ TEMPLATE = ROOT / "template.yaml"
 if importlib.util.find_spec("parity_dev") is None:  # running from a checkout without `pip install -e .`
     sys.path[:0] = [str(ROOT / "dev"), str(ROOT / "layers" / "shared")]
 
-from parity_dev.aws import Clients, apply_environment, default_clients, fake_aws_environment  # noqa: E402
+from parity_dev.aws import Clients, apply_environment, atomic_moto_transactions, default_clients, fake_aws_environment  # noqa: E402
 from parity_dev.gateway import Gateway  # noqa: E402
 from parity_dev.lambdas import LambdaRuntime, applied_environment, merged_environment  # noqa: E402
 from parity_dev.pollers import Pollers  # noqa: E402
@@ -41,6 +41,7 @@ from parity_dev.stack import DeployedStack, deploy_cached, load_template, parame
 # Deterministic test configuration, by environment variable name (mapped onto template parameters).
 # Never read from the developer's environment: functional tests must not depend on it.
 TEST_SIGNING_SECRET = "whsec_" + "cGFyaXR5LWZ1bmN0aW9uYWwtdGVzdHMtc2VjcmV0IQ=="
+TEST_ALARM_TOPIC_ARN = "arn:aws:sns:us-east-1:123456789012:parity-functional-alarms"
 
 
 @pytest.fixture(scope="package")
@@ -54,6 +55,7 @@ def _aws_session() -> Iterator[Clients]:
     from moto import mock_aws
 
     previous = apply_environment(fake_aws_environment())
+    atomic_moto_transactions()  # as on the local stack: a cancelled transaction leaves no stream record
     with mock_aws():
         yield default_clients()
     apply_environment(previous)
@@ -71,7 +73,7 @@ def aws(_aws_session: Clients) -> Clients:
 @pytest.fixture(scope="package")
 def stack(_aws_session: Clients, stack_overrides: dict[str, str]) -> DeployedStack:
     """template.yaml deployed once per session into the in-process moto."""
-    parameters = parameters_for(load_template(TEMPLATE), stack_overrides)
+    parameters = {**parameters_for(load_template(TEMPLATE), stack_overrides), "AlarmTopicArn": TEST_ALARM_TOPIC_ARN}
     return deploy_cached(TEMPLATE, parameters=parameters, clients=_aws_session)
 
 

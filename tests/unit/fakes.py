@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from parity.adapters.dynamodb import CreateRejected, IdempotencyEntry, VersionMismatch
+from parity.adapters.dynamodb import CreateRejected, IdempotencyEntry, Token, VersionMismatch
 
 
 class FakeStore:
@@ -15,11 +15,12 @@ class FakeStore:
         self.contacts: dict[tuple[str, str], dict[str, Any]] = {}
         self.entries: dict[tuple[str, str], IdempotencyEntry] = {}
         self.api_keys: dict[str, str] = {}
-        self.tokens: dict[str, tuple[str, int]] = {}
+        self.tokens: dict[str, Token] = {}
+        self.revoked: set[str] = set()  # key hashes
         self.requests = 0
         self.in_flight: set[tuple[str, str]] = set()  # keys another request is writing right now
 
-    def create_record(self, record, *, contact_ids, idempotency: IdempotencyEntry | None, now: int) -> None:
+    def create_record(self, record, *, contact_ids, idempotency: IdempotencyEntry | None, now: int, correlation_id=None) -> None:
         self.requests += 1
         company = record["company_id"]
         if idempotency is not None:
@@ -46,7 +47,7 @@ class FakeStore:
         found = self.records.get((company_id, record_type, record_id))
         return copy.deepcopy(found) if found else None
 
-    def replace_record(self, record, *, expected_version, new_contact_ids):
+    def replace_record(self, record, *, expected_version, new_contact_ids, correlation_id=None):
         self.requests += 1
         key = (record["company_id"], record["type"], record["id"])
         current = self.records.get(key)
@@ -62,10 +63,10 @@ class FakeStore:
         return self.records.pop((company_id, record_type, record_id), None) is not None
 
     def company_for_api_key(self, key_hash):
-        return self.api_keys.get(key_hash)
+        return None if key_hash in self.revoked else self.api_keys.get(key_hash)
 
-    def put_token(self, token_hash, company_id, *, sso_id, expires_at):
-        self.tokens[token_hash] = (company_id, expires_at)
+    def put_token(self, token_hash, company_id, *, sso_id, expires_at, key_hash=None):
+        self.tokens[token_hash] = Token(company_id, expires_at, key_hash)
 
     def token(self, token_hash):
         return self.tokens.get(token_hash)

@@ -101,3 +101,29 @@ def test_the_fetcher_reads_the_demo_hub_and_the_note_masks_it(demo):
     assert note["preview_status"] == "ok" and len(note["preview"]) == 5
     assert "b***@example.com" in texts and "+** ***-****-*890" in texts and "(***) ***-*101" in texts
     assert "budi.santoso" not in texts and "3456-7890" not in texts
+
+
+def test_the_outage_switch_takes_the_history_down_and_back(demo):
+    # GIVEN the hub is up
+    assert get(demo, "room-123")[0] == 200
+    # WHEN an outage is switched on THEN the history answers 503, and the switch reports it
+    status, _, body = demo.handle("POST", "/_local/hub/outage", None, AUTH, json.dumps({"down": True}))
+    assert (status, json.loads(body)) == (200, {"down": True})
+    assert get(demo, "room-123") == (503, {"error": {"code": "unavailable", "message": "the chat history is down (dev outage switch)", "details": []}})
+    assert json.loads(demo.handle("GET", "/_local/hub/outage", None, AUTH, None)[2]) == {"down": True}
+    # WHEN it is switched off THEN the history is back
+    demo.handle("POST", "/_local/hub/outage", None, AUTH, json.dumps({"down": False}))
+    assert get(demo, "room-123")[0] == 200
+
+
+@pytest.mark.parametrize("body", ['{"down": "yes"}', "{}", "not json"])
+def test_the_outage_switch_wants_a_boolean_and_the_token(demo, body):
+    assert demo.handle("POST", "/_local/hub/outage", None, AUTH, body)[0] in (400, 422)
+    assert demo.handle("POST", "/_local/hub/outage", None, {}, '{"down": true}')[0] == 401
+    assert demo.down is False and get(demo, "room-123")[0] == 200
+
+
+def test_the_hub_lists_its_rooms(demo):
+    assert demo.rooms() == ["room-123", "room-456", "room-789", "room-empty"]
+    demo.add_message("room-000", "customer", None, "Hi")
+    assert demo.rooms()[0] == "room-000"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from typing import Any, Protocol
 
 TOKEN_PREFIX = "pty_"
 API_KEY_PREFIX = "pk_"
@@ -34,3 +35,26 @@ def bearer_token(authorization: str | None) -> str | None:
     if scheme.lower() != "bearer" or not token or " " in token:
         return None
     return token
+
+
+class TokenStore(Protocol):
+    """What checking a token needs of the CRM table (``parity.adapters.dynamodb.CrmStore``)."""
+
+    def token(self, token_hash: str) -> Any: ...
+
+    def company_for_api_key(self, key_hash: str) -> str | None: ...
+
+
+def token_company(store: TokenStore, token_hash: str, *, now: float) -> tuple[str, int] | None:
+    """``(company_id, expires_at)`` for a live token, or None when it is unknown, expired, or was
+    issued from an API key that has since been revoked (``parity ops key revoke``): revoking a
+    leaked key also cuts off the tokens obtained with it."""
+    found = store.token(token_hash)
+    if found is None:
+        return None
+    company_id, expires_at, key_hash = found
+    if expires_at <= now:
+        return None
+    if key_hash and store.company_for_api_key(key_hash) != company_id:
+        return None
+    return company_id, expires_at

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -37,14 +37,16 @@ def attempt(
     post: Callable[[str, dict[str, str]], Reply],
     schedule: Sequence[int],
     now: datetime,
+    extra_headers: Mapping[str, str] | None = None,
 ) -> Outcome:
-    """Sign ``body`` afresh (same ``webhook-id``, new timestamp) and post it once.
+    """Sign ``body`` afresh (same ``webhook-id``, new timestamp) and post it once, with
+    ``extra_headers`` (the correlation id) beside the signature headers.
 
     2xx → delivered. 410 → give up now. Anything else (3xx: redirects are never followed; 4xx;
     5xx; no answer) → retry along the schedule, honouring ``Retry-After``; give up past it.
     """
     event_id = _event_id(body)
-    headers = {"content-type": "application/json", **webhooks.sign(event_id, body, secrets, now=now)}
+    headers = {"content-type": "application/json", **(extra_headers or {}), **webhooks.sign(event_id, body, secrets, now=now)}
     reply = post(body, headers)
     if reply.status is not None and 200 <= reply.status < 300:
         return Outcome(delivered=True, status=reply.status)

@@ -11,7 +11,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 
 from parity.errors import InvalidJson, NotFound, ParityError, PayloadTooLarge, Unauthorized, UnsupportedMediaType
-from parity.observability import logger
+from parity.observability import bind, logger
 from parity.service import ApiResult, to_json
 from parity.settings import MAX_BODY_BYTES
 
@@ -46,7 +46,7 @@ def build_resolver(*, require_company: bool = True) -> APIGatewayHttpResolver:
 
 def _require_company(app: APIGatewayHttpResolver, next_middleware: Any) -> Response:
     company = caller_company(app)
-    logger.append_keys(company_id=company)
+    bind(company_id=company)
     return next_middleware(app)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from parity import events, preview, webhooks
@@ -12,7 +13,23 @@ from parity.errors import Unauthorized, ValidationFailed
 _REQUIRED = ("id", "type", "created_at", "version", "channel_integration_room_id")
 
 
-def receive(store: PreviewStore, body: bytes | str, headers: Mapping[str, str], *, secrets: Sequence[str]) -> dict[str, str]:
+@dataclass(frozen=True)
+class Received:
+    """What became of one delivery (``status``: applied, duplicate or stale) and what it was about."""
+
+    status: str
+    event_id: str
+    company_id: str
+    room_id: str
+    record_id: str
+    record_type: str
+
+    def answer(self) -> dict[str, str]:
+        """The receiver's response body."""
+        return {"status": self.status, "event_id": self.event_id}
+
+
+def receive(store: PreviewStore, body: bytes | str, headers: Mapping[str, str], *, secrets: Sequence[str]) -> Received:
     """Verify, dedupe on ``webhook-id``, apply. 401 and nothing applied on a bad signature."""
     try:
         event = webhooks.verify(body, headers, secrets)
@@ -25,7 +42,8 @@ def receive(store: PreviewStore, body: bytes | str, headers: Mapping[str, str], 
     entry = preview.entry_from_event(action, event["data"])
     webhook_id = {k.lower(): v for k, v in headers.items()}["webhook-id"]
     status = store.apply(str(event["company_id"]), entry, webhook_id=webhook_id)
-    return {"status": status, "event_id": str(event.get("event_id", webhook_id))}
+    data = event["data"]
+    return Received(status, str(event.get("event_id", webhook_id)), str(event["company_id"]), str(data["channel_integration_room_id"]), str(data["id"]), str(data["type"]))
 
 
 def room_preview(store: PreviewStore, company_id: str, room_id: str) -> dict[str, Any]:

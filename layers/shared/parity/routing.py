@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from parity import events
+from parity.observability import created_metric
 
 
 def route_change(
@@ -43,3 +44,10 @@ def route_change(
     ]
     publish(built)
     return built
+
+
+def created_signal(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> str | None:
+    """The RFC's ``{bot|ai}_{deal|ticket}_created`` metric a change makes: a new bot/AI record."""
+    if old or not new or new.get("entity", "record") != "record":  # a stream INSERT has an empty old image
+        return None
+    return created_metric(new.get("creator_flag"), new.get("type"))

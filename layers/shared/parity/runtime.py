@@ -1,4 +1,5 @@
-"""Cached factories for what a warm container reuses: settings, stores, queues, the hub client."""
+"""Cached factories for what a warm container reuses: settings, stores, queues, the hub client,
+the signing secrets."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from parity.adapters.hub import HubClient
     from parity.adapters.previews import PreviewStore
     from parity.adapters.queues import Queues
+    from parity.adapters.secrets import SigningSecrets
 
 
 def settings() -> Settings:
@@ -48,3 +50,12 @@ def hub() -> HubClient:
 
     config = get_settings()
     return HubClient(config.hub_api_base_url, config.hub_api_token, allow_private=config.allow_private_targets)
+
+
+@lru_cache(maxsize=1)
+def signing_secrets() -> SigningSecrets:
+    """The webhook signing secret(s): the operator-rotated SSM parameter, else the deploy-time value."""
+    from parity.adapters.secrets import SigningSecrets
+
+    config = get_settings()
+    return SigningSecrets(config.webhook_signing_secret_parameter, config.webhook_signing_secret, ttl_seconds=config.webhook_secret_cache_seconds)

@@ -15,15 +15,16 @@ from typing import Any
 
 from parity import records
 from parity.adapters.dynamodb import CreateRejected, CrmStore, IdempotencyEntry, VersionMismatch
-from parity.auth import hash_secret, new_token
+from parity.auth import hash_secret, new_token, token_company
 from parity.errors import Conflict, IdempotencyInProgress, IdempotencyKeyReused, NotFound, Unauthorized, ValidationFailed
-from parity.models import ContactCreate, DealCreate, DealUpdate, TicketCreate, TicketUpdate, TokenRequest
 from parity.settings import IDEMPOTENCY_TTL_SECONDS
 
 #: How often a write is re-attempted when the store says "that changed under you".
 _MAX_ATTEMPTS = 3
-_CREATE_MODELS = {"deal": DealCreate, "ticket": TicketCreate}
-_UPDATE_MODELS = {"deal": DealUpdate, "ticket": TicketUpdate}
+# Model names, resolved in ``validate``: pydantic and parity.models load on the first body parsed,
+# not on a function's cold import (issue #7, figure 1).
+_CREATE_MODELS = {"deal": "DealCreate", "ticket": "TicketCreate"}
+_UPDATE_MODELS = {"deal": "DealUpdate", "ticket": "TicketUpdate"}
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
 
 
@@ -42,11 +43,13 @@ class Clock:
 
 @dataclass(frozen=True)
 class ApiResult:
-    """A use case's answer: the status and the JSON text to send, and whether it is a replay."""
+    """A use case's answer: the status and the JSON text to send, whether it is a replay, and the
+    ids it concerns (for the log line; empty for a replay)."""
 
     status: int
     body: str
     replayed: bool = False
+    ids: Mapping[str, str | None] = field(default_factory=dict)
 
 
 def to_json(payload: Any) -> str:
@@ -63,33 +66,35 @@ def _json_default(value: Any) -> Any:
 # ---- auth ------------------------------------------------------------------------------------
 def exchange_api_key(store: CrmStore, api_key: str | None, body: Mapping[str, Any], *, ttl_seconds: int, clock: Clock = Clock()) -> dict[str, Any]:
     """``X-Crm-Api-Key`` + ``sso_id`` → a fresh bearer token for the key's company."""
-    parsed = validate(TokenRequest, body)
+    parsed = validate("TokenRequest", body)
     if not api_key:
         raise Unauthorized("X-Crm-Api-Key header is required")
-    company_id = store.company_for_api_key(hash_secret(api_key))
+    key_hash = hash_secret(api_key)
+    company_id = store.company_for_api_key(key_hash)
     if company_id is None:
         raise Unauthorized("unknown or revoked API key")
     token = new_token()
     expires_at = int(clock.now().timestamp()) + ttl_seconds
-    store.put_token(hash_secret(token), company_id, sso_id=parsed.sso_id, expires_at=expires_at)
+    store.put_token(hash_secret(token), company_id, sso_id=parsed.sso_id, expires_at=expires_at, key_hash=key_hash)
     return {"access_token": token, "token_type": "Bearer", "expires_in": ttl_seconds, "company_id": company_id}
 
 
 def company_for_token(store: CrmStore, token: str, *, now: float | None = None) -> str | None:
-    """The company a bearer token belongs to, or None when unknown or expired."""
-    found = store.token(hash_secret(token))
-    if found is None:
-        return None
-    company_id, expires_at = found
-    return company_id if expires_at > (now if now is not None else time.time()) else None
+    """The company a bearer token belongs to, or None when unknown, expired or from a revoked key."""
+    found = token_company(store, hash_secret(token), now=now if now is not None else time.time())
+    return found[0] if found else None
 
 
 # ---- records ---------------------------------------------------------------------------------
-def validate(model: type, body: Mapping[str, Any]) -> Any:
-    """Validate a parsed JSON body against a model; every offending field is named."""
+def validate(model: type | str, body: Mapping[str, Any]) -> Any:
+    """Validate a parsed JSON body against a model (or a parity.models name); every offending field is named."""
     from pydantic import ValidationError
 
+    from parity import models
     from parity.models import error_details
+
+    if isinstance(model, str):
+        model = getattr(models, model)
 
     if not isinstance(body, Mapping):
         raise ValidationFailed("the body must be a JSON object", details=[{"field": "body", "message": "must be a JSON object", "type": "object_type"}])
@@ -108,6 +113,7 @@ def create_record(
     url_template: str,
     idempotency_key: str | None = None,
     request_target: str = "",
+    correlation_id: str | None = None,
     clock: Clock = Clock(),
 ) -> ApiResult:
     """Create a deal or ticket with its origin context (room, contacts, creator flag).
@@ -115,6 +121,7 @@ def create_record(
     One store request on the happy path. Unknown contacts are dropped with a warning and the
     write retried without them. With an ``Idempotency-Key`` the first response is remembered
     for 24 h in the same write: a replay returns it, another body under the key is a 422.
+    ``correlation_id`` is stored with the record (not shown) so its events carry it on.
     """
     payload = validate(_CREATE_MODELS[record_type], body)
     entry_key = _idempotency_key_hash(idempotency_key)
@@ -130,8 +137,8 @@ def create_record(
         if entry_key is not None:
             entry = IdempotencyEntry(entry_key, fingerprint, 201, response, int(now.timestamp()) + IDEMPOTENCY_TTL_SECONDS)
         try:
-            store.create_record(record, contact_ids=contact_ids, idempotency=entry, now=int(now.timestamp()))
-            return ApiResult(201, response)
+            store.create_record(record, contact_ids=contact_ids, idempotency=entry, now=int(now.timestamp()), correlation_id=correlation_id)
+            return ApiResult(201, response, ids={"record_id": record["id"], "room_id": record["channel_integration_room_id"], "creator_flag": record["creator_flag"]})
         except CreateRejected as rejected:
             if rejected.replay is not None:
                 return _replay_or_refuse(rejected.replay, fingerprint)
@@ -192,6 +199,7 @@ def update_record(
     body: Mapping[str, Any],
     *,
     url_template: str,
+    correlation_id: str | None = None,
     clock: Clock = Clock(),
 ) -> dict[str, Any]:
     """Apply a PATCH with optimistic concurrency on ``version`` (re-read and retry on a race)."""
@@ -209,7 +217,7 @@ def update_record(
             return {"data": records.public(current, url_template), "warnings": warnings}
         new_links = [c for c in add_ids if c not in (current.get("contact_ids") or [])]
         try:
-            store.replace_record(updated, expected_version=int(current["version"]), new_contact_ids=new_links)
+            store.replace_record(updated, expected_version=int(current["version"]), new_contact_ids=new_links, correlation_id=correlation_id)
             return {"data": records.public(updated, url_template), "warnings": warnings}
         except VersionMismatch:
             continue
@@ -235,7 +243,7 @@ def normalise_phone(phone: str) -> str:
 
 
 def create_contact(store: CrmStore, company_id: str, body: Mapping[str, Any], *, clock: Clock = Clock()) -> dict[str, Any]:
-    payload = validate(ContactCreate, body)
+    payload = validate("ContactCreate", body)
     problems = []
     if not payload.phone and not payload.email:
         problems.append({"field": "phone", "message": "phone or email is required", "type": "missing"})

@@ -2,9 +2,10 @@
 idempotency entries (single-table design; the key layout is below and nowhere else).
 
     pk                    sk                          what
-    COMPANY#<cid>         #COMPANY                    company settings (parity flag)
-    APIKEY#<sha256>       #APIKEY                     an API key → company
-    TOKEN#<sha256>        #TOKEN                      a bearer token → company (TTL)
+    COMPANY#<cid>         #COMPANY                    company settings (parity flag, who changed it when)
+    APIKEY#<sha256>       #APIKEY                     an API key → company (``revoked`` once revoked)
+    COMPANY#<cid>         APIKEY#<sha256>             the company's copy of it (to list and revoke its keys)
+    TOKEN#<sha256>        #TOKEN                      a bearer token → company and the key it came from (TTL)
     COMPANY#<cid>         DEAL#<id> | TICKET#<id>     a record (entity = "record"; the stream's payload)
     COMPANY#<cid>         CONTACT#<id>                a contact
     COMPANY#<cid>         CONTACT_PHONE#<digits>#<id> phone lookup (a copy of the contact)
@@ -15,6 +16,11 @@ idempotency entries (single-table design; the key layout is below and nowhere el
                                                       (entity = "note"; TTL 365 days)
 
 Every key starts with the company: a record of another company cannot be addressed at all.
+
+A record in a chat room also carries ``room_key`` = ``<cid>#<room>``: the sparse index
+``RoomRecords`` (room_key, sk; keys only) finds a room's records for ``parity ops reconcile``.
+It carries the ``correlation_id`` of the request that wrote it, so the stream consumer can log and
+forward it. Neither is part of the record as the API shows it.
 ``ClientError`` never leaves this module: it becomes a domain error or a typed outcome.
 """
 
@@ -23,7 +29,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
@@ -44,7 +50,8 @@ _RETRYABLE = {
     "ServiceUnavailable",
     "TransactionInProgressException",
 }
-_KEY_ATTRS = ("pk", "sk", "entity", "ttl")
+_KEY_ATTRS = ("pk", "sk", "entity", "ttl", "room_key", "correlation_id")
+ROOM_INDEX = "RoomRecords"
 
 
 def new_client() -> DynamoDBClient:
@@ -67,6 +74,16 @@ def company_pk(company_id: str) -> str:
 
 def record_sk(record_type: str, record_id: str) -> str:
     return f"{record_type.upper()}#{record_id}"
+
+
+def room_key(company_id: str, room_id: str) -> str:
+    """The ``RoomRecords`` index key of a company's chat room."""
+    return f"{company_id}#{room_id}"
+
+
+def key_id(key_hash: str) -> str:
+    """The short, shareable name of an API key (a prefix of its hash; the key itself is never stored)."""
+    return key_hash[:12]
 
 
 def contact_sk(contact_id: str) -> str:
@@ -108,6 +125,12 @@ class VersionMismatch(Exception):
     """The record changed (or vanished) since it was read."""
 
 
+class Token(NamedTuple):
+    company_id: str
+    expires_at: int  # epoch seconds
+    key_hash: str | None  # the API key it was exchanged for (None for tokens older than that field)
+
+
 class CrmStore:
     """Adapter over the CRM table. Every method is one DynamoDB request."""
 
@@ -126,9 +149,86 @@ class CrmStore:
         item = {"pk": company_pk(company_id), "sk": "#COMPANY", "entity": "company", "company_id": company_id, "parity_enabled": parity_enabled}
         self._call("put_item", TableName=self.table_name, Item=dump_item(item))
 
+    def ensure_company(self, company_id: str) -> bool:
+        """Create the company (without a flag of its own) unless it exists; True when created."""
+        item = {"pk": company_pk(company_id), "sk": "#COMPANY", "entity": "company", "company_id": company_id}
+        try:
+            self._call("put_item", TableName=self.table_name, Item=dump_item(item), ConditionExpression="attribute_not_exists(pk)", _raise_conditional=True)
+        except ClientError:
+            return False
+        return True
+
+    def company(self, company_id: str) -> dict[str, Any] | None:
+        """The company's settings item (flag, who changed it and when), or None."""
+        item = self._get(company_pk(company_id), "#COMPANY")
+        return _strip(item) if item else None
+
+    def set_company_parity(self, company_id: str, enabled: bool | None, *, changed_by: str, now: int) -> None:
+        """Set (or, with None, clear) the company's own parity flag, recording who and when."""
+        names = {"#e": "entity", "#c": "company_id", "#at": "parity_changed_at", "#by": "parity_changed_by", "#f": "parity_enabled"}
+        values: dict[str, Any] = {":e": "company", ":c": company_id, ":at": now, ":by": changed_by}
+        update = "SET #e = :e, #c = :c, #at = :at, #by = :by"
+        if enabled is None:
+            update += " REMOVE #f"
+        else:
+            update += ", #f = :f"
+            values[":f"] = enabled
+        self._call(
+            "update_item",
+            TableName=self.table_name,
+            Key=dump_item({"pk": company_pk(company_id), "sk": "#COMPANY"}),
+            UpdateExpression=update,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=dump_item(values),
+        )
+
     def put_api_key(self, key_hash: str, company_id: str) -> None:
-        item = {"pk": f"APIKEY#{key_hash}", "sk": "#APIKEY", "entity": "api_key", "company_id": company_id, "created_at": int(time.time())}
-        self._call("put_item", TableName=self.table_name, Item=dump_item(item))
+        """Register a key (by its hash) for a company, and the company's copy of it, in one write."""
+        now = int(time.time())
+        item = {"pk": f"APIKEY#{key_hash}", "sk": "#APIKEY", "entity": "api_key", "company_id": company_id, "created_at": now}
+        ref = {"pk": company_pk(company_id), "sk": f"APIKEY#{key_hash}", "entity": "api_key_ref", "company_id": company_id, "key_id": key_id(key_hash), "created_at": now}
+        self._call(
+            "transact_write_items",
+            TransactItems=[{"Put": {"TableName": self.table_name, "Item": dump_item(item)}}, {"Put": {"TableName": self.table_name, "Item": dump_item(ref)}}],
+        )
+
+    def api_keys(self, company_id: str) -> list[dict[str, Any]]:
+        """The company's keys as its copies describe them (``key_id``, ``created_at``, ``revoked``…) plus
+        ``key_hash``; keys registered before copies existed are not listed."""
+        found: list[dict[str, Any]] = []
+        query: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+            "ExpressionAttributeValues": dump_item({":pk": company_pk(company_id), ":prefix": "APIKEY#"}),
+        }
+        while True:
+            resp = self._call("query", **query)
+            for raw in resp.get("Items", []):
+                item = load_item(raw)
+                found.append({**_strip(item), "key_hash": str(item["sk"]).removeprefix("APIKEY#")})
+            if not resp.get("LastEvaluatedKey"):
+                return found
+            query["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+    def revoke_api_key(self, company_id: str, key_hash: str, *, now: int) -> bool:
+        """Mark the company's key revoked (the key item and the company's copy, in one write);
+        False when the key is not this company's."""
+        values = dump_item({":t": True, ":now": now, ":c": company_id})
+        update = "SET revoked = :t, revoked_at = :now"
+        try:
+            self._call(
+                "transact_write_items",
+                TransactItems=[
+                    {"Update": {"TableName": self.table_name, "Key": dump_item({"pk": f"APIKEY#{key_hash}", "sk": "#APIKEY"}), "UpdateExpression": update, "ConditionExpression": "company_id = :c", "ExpressionAttributeValues": values}},
+                    {"Update": {"TableName": self.table_name, "Key": dump_item({"pk": company_pk(company_id), "sk": f"APIKEY#{key_hash}"}), "UpdateExpression": update, "ConditionExpression": "company_id = :c", "ExpressionAttributeValues": values}},
+                ],
+                _raise_cancel=True,
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "TransactionCanceledException":
+                return False
+            raise
+        return True
 
     def company_parity(self, company_id: str) -> bool | None:
         """The company's parity flag, or None when the company has not set one."""
@@ -143,20 +243,30 @@ class CrmStore:
             return None
         return item["company_id"]
 
-    def put_token(self, token_hash: str, company_id: str, *, sso_id: str, expires_at: int) -> None:
+    def put_token(self, token_hash: str, company_id: str, *, sso_id: str, expires_at: int, key_hash: str | None = None) -> None:
         item = {"pk": f"TOKEN#{token_hash}", "sk": "#TOKEN", "entity": "token", "company_id": company_id, "sso_id": sso_id, "ttl": expires_at}
+        if key_hash:
+            item["key_hash"] = key_hash
         self._call("put_item", TableName=self.table_name, Item=dump_item(item))
 
-    def token(self, token_hash: str) -> tuple[str, int] | None:
-        """``(company_id, expires_at)`` of a token, or None. Expiry is the caller's to check:
-        DynamoDB's TTL deletes lazily."""
+    def token(self, token_hash: str) -> Token | None:
+        """The token's company, expiry and the API key it was issued from, or None. Expiry is the
+        caller's to check: DynamoDB's TTL deletes lazily."""
         item = self._get(f"TOKEN#{token_hash}", "#TOKEN")
         if item is None:
             return None
-        return item["company_id"], int(item["ttl"])
+        return Token(item["company_id"], int(item["ttl"]), item.get("key_hash"))
 
     # ---- records -------------------------------------------------------------------------
-    def create_record(self, record: Mapping[str, Any], *, contact_ids: Sequence[str], idempotency: IdempotencyEntry | None, now: int) -> None:
+    def create_record(
+        self,
+        record: Mapping[str, Any],
+        *,
+        contact_ids: Sequence[str],
+        idempotency: IdempotencyEntry | None,
+        now: int,
+        correlation_id: str | None = None,
+    ) -> None:
         """Write a record, check its contacts exist and remember its response, all or nothing.
 
         One request: a plain conditional PutItem when there is nothing else to check, else one
@@ -165,7 +275,7 @@ class CrmStore:
         company = record["company_id"]
         put = {
             "TableName": self.table_name,
-            "Item": dump_item(_record_item(record)),
+            "Item": dump_item(_record_item(record, correlation_id)),
             "ConditionExpression": "attribute_not_exists(pk)",
         }
         if not contact_ids and idempotency is None:
@@ -200,7 +310,7 @@ class CrmStore:
         item = self._get(company_pk(company_id), record_sk(record_type, record_id))
         return _record_from_item(item) if item and item.get("entity") == "record" else None
 
-    def replace_record(self, record: Mapping[str, Any], *, expected_version: int, new_contact_ids: Sequence[str]) -> None:
+    def replace_record(self, record: Mapping[str, Any], *, expected_version: int, new_contact_ids: Sequence[str], correlation_id: str | None = None) -> None:
         """Write the next version of a record if it is still at ``expected_version``.
 
         Raises ``VersionMismatch`` when it moved on or was deleted, and ``CreateRejected`` with
@@ -209,7 +319,7 @@ class CrmStore:
         company = record["company_id"]
         put = {
             "TableName": self.table_name,
-            "Item": dump_item(_record_item(record)),
+            "Item": dump_item(_record_item(record, correlation_id)),
             "ConditionExpression": "#v = :expected",
             "ExpressionAttributeNames": {"#v": "version"},
             "ExpressionAttributeValues": dump_item({":expected": expected_version}),
@@ -247,6 +357,29 @@ class CrmStore:
         except ClientError:
             return False
         return True
+
+    def room_records(self, company_id: str, room_id: str) -> list[dict[str, Any]]:
+        """The company's records in a chat room, each as it is now (one Query on ``RoomRecords``,
+        then a consistent read per record: the index lags the table)."""
+        keys: list[dict[str, Any]] = []
+        query: dict[str, Any] = {
+            "TableName": self.table_name,
+            "IndexName": ROOM_INDEX,
+            "KeyConditionExpression": "room_key = :rk",
+            "ExpressionAttributeValues": dump_item({":rk": room_key(company_id, room_id)}),
+        }
+        while True:
+            resp = self._call("query", **query)
+            keys.extend(load_item(item) for item in resp.get("Items", []))
+            if not resp.get("LastEvaluatedKey"):
+                break
+            query["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+        found = []
+        for key in keys:
+            item = self._get(str(key["pk"]), str(key["sk"]))
+            if item and item.get("entity") == "record" and item.get("company_id") == company_id and item.get("channel_integration_room_id") == room_id:
+                found.append(_record_from_item(item))
+        return found
 
     # ---- contacts ------------------------------------------------------------------------
     def create_contact(self, contact: Mapping[str, Any], *, lookup_sks: Sequence[str]) -> None:
@@ -325,6 +458,10 @@ class CrmStore:
                 raise
             if code in _RETRYABLE:
                 raise ServiceUnavailable("the CRM table is busy; retry shortly") from exc
+            if code in ("ConditionalCheckFailedException", "TransactionCanceledException"):
+                # A condition the method did not ask to interpret (an id or contact written by a
+                # racing request): nothing was written, and the same request retried succeeds.
+                raise ServiceUnavailable("the CRM table changed under this request; retry shortly") from exc
             raise
         except BotoCoreError as exc:  # timeouts, connection errors after the bounded retries
             raise ServiceUnavailable("the CRM table did not answer; retry shortly") from exc
@@ -389,9 +526,15 @@ def _entry(item: Mapping[str, Any]) -> IdempotencyEntry:
     )
 
 
-def _record_item(record: Mapping[str, Any]) -> dict[str, Any]:
+def _record_item(record: Mapping[str, Any], correlation_id: str | None = None) -> dict[str, Any]:
     body = {k: v for k, v in record.items() if v is not None}
-    return {"pk": company_pk(record["company_id"]), "sk": record_sk(record["type"], record["id"]), "entity": "record", **body}
+    item = {"pk": company_pk(record["company_id"]), "sk": record_sk(record["type"], record["id"]), "entity": "record", **body}
+    room = record.get("channel_integration_room_id")
+    if room:
+        item["room_key"] = room_key(record["company_id"], room)
+    if correlation_id:
+        item["correlation_id"] = correlation_id
+    return item
 
 
 def _record_from_item(item: Mapping[str, Any]) -> dict[str, Any]:

@@ -33,11 +33,13 @@ class Queues:
             self._client = new_client()
         return self._client
 
-    def publish(self, queue_url: str, messages: Sequence[Mapping[str, Any]]) -> None:
+    def publish(self, queue_url: str, messages: Sequence[Mapping[str, Any]], *, attributes: Mapping[str, str] | None = None) -> None:
         """Send JSON messages (≤ 10) in one request; any refused entry raises, so the caller's
-        batch item fails and is retried (the receiver dedupes on the event id)."""
+        batch item fails and is retried (the receiver dedupes on the event id). ``attributes``
+        (e.g. the correlation id) travel on every message beside its own event id and type."""
         if not messages:
             return
+        extra = {name: {"DataType": "String", "StringValue": value} for name, value in (attributes or {}).items() if value}
         entries = [
             {
                 "Id": str(i),
@@ -45,6 +47,7 @@ class Queues:
                 "MessageAttributes": {
                     "event_id": {"DataType": "String", "StringValue": str(message.get("event_id", ""))},
                     "event_type": {"DataType": "String", "StringValue": str(message.get("eventType", ""))},
+                    **extra,
                 },
             }
             for i, message in enumerate(messages)
@@ -64,8 +67,9 @@ class Queues:
             # The queue's own visibility timeout still delays the retry: log-worthy, not fatal.
             raise QueueError("could not postpone the message") from exc
 
-    def dead_letter(self, dlq_url: str, body: str, *, reason: str, attempts: int, source: str) -> None:
-        """Park a message we gave up on, with why, for an operator to inspect and redrive."""
+    def dead_letter(self, dlq_url: str, body: str, *, reason: str, attempts: int, source: str, attributes: Mapping[str, str] | None = None) -> None:
+        """Park a message we gave up on, with why, for an operator to inspect and redrive;
+        ``attributes`` it carried (the correlation id) stay with it, so a redrive keeps them."""
         try:
             self.client.send_message(
                 QueueUrl=dlq_url,
@@ -74,6 +78,7 @@ class Queues:
                     "failure_reason": {"DataType": "String", "StringValue": reason[:1000]},
                     "attempts": {"DataType": "Number", "StringValue": str(attempts)},
                     "source_queue": {"DataType": "String", "StringValue": source},
+                    **{name: {"DataType": "String", "StringValue": value} for name, value in (attributes or {}).items() if value},
                 },
             )
         except (ClientError, BotoCoreError) as exc:

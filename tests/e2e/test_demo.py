@@ -1,0 +1,92 @@
+"""``parity demo`` as a new user runs it (``make run``): every step of the RFC scenario passes, the
+stack keeps serving the console with ``--keep-running``; and a broken stack makes it fail loudly."""
+
+from __future__ import annotations
+
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+from .conftest import ROOT, stack_environment
+
+DEMO_TIMEOUT_SECONDS = 120
+STEPS = 10
+
+
+def start_demo(tmp_path: Path, *args: str, extra_env: dict[str, str] | None = None) -> tuple[subprocess.Popen[str], queue.Queue[str | None]]:
+    command = [sys.executable, "-m", "parity_dev", "demo", "--port", "0", "--template", str(ROOT / "template.yaml"), "--log-file", str(tmp_path / "demo.log"), *args]
+    process = subprocess.Popen(command, cwd=ROOT, env=stack_environment(extra_env), stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True, encoding="utf-8")
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def read() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.put(line.rstrip("\n"))
+        lines.put(None)
+
+    threading.Thread(target=read, daemon=True).start()
+    return process, lines
+
+
+def read_until(lines: queue.Queue[str | None], done: str, seen: list[str]) -> None:
+    """Collect stdout lines into ``seen`` until one starts with ``done`` or stdout ends."""
+    deadline = time.monotonic() + DEMO_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        try:
+            line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
+        except queue.Empty:
+            break
+        if line is None:
+            return
+        seen.append(line)
+        if line.startswith(done):
+            return
+    raise AssertionError("the demo did not get there in time:\n" + "\n".join(seen))
+
+
+def test_the_demo_plays_every_step_then_keeps_serving_the_console(tmp_path):
+    # GIVEN a fresh machine's `make run`: the demo on a fresh local stack, kept running
+    process, lines = start_demo(tmp_path, "--keep-running")
+    seen: list[str] = []
+    try:
+        # WHEN it has played the scenario
+        read_until(lines, "ready http://127.0.0.1:", seen)
+        output = "\n".join(seen)
+        # THEN every step is numbered and passed, with what it did and saw, and the run says so
+        for number in range(1, STEPS + 1):
+            assert f"{number:2d}. " in output, output
+        assert output.count("✓") == STEPS and "✗" not in output, output
+        assert f"All {STEPS} steps passed" in output
+        note_step = output.split(" 5. ", 1)[1].split(" 6. ", 1)[0]
+        assert "b***@example.com" in note_step and "budi.santoso@example.com" not in note_step, note_step
+        # ... and the stack keeps serving the console it points at
+        base_url = seen[-1].split()[1]
+        assert any(line.startswith("Console") and f"{base_url}/_console" in line for line in seen)
+        page = httpx.get(f"{base_url}/_console", timeout=5)
+        assert page.status_code == 200 and "Parity dev console" in page.text
+        assert process.poll() is None
+    finally:
+        # WHEN it is stopped THEN it exits 0: the scenario passed
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(timeout=20)
+    assert code == 0, (tmp_path / "demo.log").read_text()[-3000:]
+
+
+def test_a_miss_fails_the_demo_at_that_step_with_a_nonzero_exit(tmp_path):
+    # GIVEN a stack whose webhooks go nowhere, so no room preview can ever show
+    process, lines = start_demo(tmp_path, "--timeout", "2", extra_env={"OMNICHANNEL_WEBHOOK_URL": "http://127.0.0.1:9/nowhere"})
+    seen: list[str] = []
+    # WHEN the demo runs
+    read_until(lines, "Step ", seen)
+    code = process.wait(timeout=30)
+    output = "\n".join(seen)
+    # THEN the steps before pass, the preview step fails naming what it waited for, and the exit is 1
+    assert code == 1, output
+    assert output.count("✓") == 3 and "✗ expected deal" in output and "within 2 s" in output, output
+    assert "Step 4 of 10 failed" in output

@@ -1,0 +1,219 @@
+"""Fault matrix on the functional tier (handlers on moto, through the emulated gateway): one
+Idempotency-Key raced, a crash between the record write and the event, DynamoDB throttling on every
+write path, and hostile bodies on every route. Referenced from docs/reliability.md."""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+
+import botocore.client
+import pytest
+from botocore.exceptions import ClientError
+
+from parity import service
+
+from .wiring import new_room, wired  # noqa: F401
+
+WRITE_OPERATIONS = {"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"}
+
+
+def _login(gateway, api_key):
+    response = gateway.invoke("POST", "/api/v3.1/teams/company_token", headers={"X-Crm-Api-Key": api_key}, json={"sso_id": "faults"})
+    assert response.status == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def _listing(gateway, auth, record):
+    return gateway.invoke("GET", f"/api/v3.1/{record['type']}s/{record['id']}", headers=auth)
+
+
+def test_concurrent_creates_with_one_idempotency_key_make_one_record(gateway, company):
+    # GIVEN eight producers sending the same create with the same Idempotency-Key at once
+    auth = _login(gateway, company().api_key)
+    key, body = f"race-{uuid.uuid4().hex}", {"name": "raced deal", "creator_flag": "bot"}
+    answers, start = [], threading.Barrier(8)
+
+    def send():
+        start.wait()
+        answers.append(gateway.invoke("POST", "/api/v3.1/deals", headers={**auth, "Idempotency-Key": key}, json=body))
+
+    threads = [threading.Thread(target=send) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    # WHEN the answers are compared
+    created = [a for a in answers if a.status == 201]
+    # THEN every answer is a 201 (first or replay) or a 409 (still in progress), and all 201s name one record
+    assert {a.status for a in answers} <= {201, 409}, [(a.status, a.text) for a in answers]
+    assert created and len({a.json()["data"]["id"] for a in created}) == 1
+    assert sum(1 for a in created if a.headers.get("idempotent-replayed") != "true") == 1
+    # AND a replay after the race still names that one record
+    again = gateway.invoke("POST", "/api/v3.1/deals", headers={**auth, "Idempotency-Key": key}, json=body)
+    assert again.status == 201 and again.json()["data"]["id"] == created[0].json()["data"]["id"]
+
+
+def test_a_crash_after_the_record_write_still_sends_the_event(wired, company, monkeypatch):  # noqa: F811
+    # GIVEN a create whose process dies right after the record is written (before any answer)
+    made = company()
+    auth = wired.login(made.api_key)
+    room = new_room()
+    written = []
+    original = service.create_record
+
+    def crashing(*args, **kwargs):
+        written.append(original(*args, **kwargs))
+        raise SystemError("process killed between the write and the event")
+
+    monkeypatch.setattr(service, "create_record", crashing)
+    answer = wired.gateway.invoke("POST", "/api/v3.1/deals", headers=auth, json={"name": "orphan?", "creator_flag": "bot", "channel_integration_room_id": room})
+    assert answer.status == 500 and written
+    monkeypatch.undo()
+    # WHEN the stream consumers run afterwards (the stream is the outbox: nothing else was sent)
+    wired.drain()
+    # THEN the event was still delivered: the room's preview shows the record
+    record_id = json.loads(written[0].body)["data"]["id"]
+    assert (wired.preview(auth, room)["deal"] or {}).get("id") == record_id
+
+
+def _throttle(monkeypatch, code="ProvisionedThroughputExceededException"):
+    original = botocore.client.BaseClient._make_api_call
+    seen = []
+
+    def throttled(self, operation, params):
+        if self.meta.service_model.service_name == "dynamodb" and operation in WRITE_OPERATIONS:
+            seen.append(operation)
+            raise ClientError({"Error": {"Code": code, "Message": "Rate exceeded"}}, operation)
+        return original(self, operation, params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", throttled)
+    return seen
+
+
+@pytest.mark.parametrize("code", ["ProvisionedThroughputExceededException", "ThrottlingException"])
+@pytest.mark.parametrize(
+    "method,path,body",
+    [
+        ("POST", "/api/v3.1/deals", {"name": "throttled", "creator_flag": "bot"}),
+        ("POST", "/api/v3.1/tickets", {"name": "throttled", "creator_flag": "agentic_ai"}),
+        ("POST", "/api/v3.1/contacts", {"name": "Budi", "phone": "+62811000111"}),
+        ("PATCH", "/api/v3.1/deals/{deal}", {"stage": "won"}),
+        ("DELETE", "/api/v3.1/deals/{deal}", None),
+        ("POST", "/api/v3.1/teams/company_token", {"sso_id": "x"}),
+    ],
+)
+def test_dynamodb_throttling_on_every_write_path_is_a_retryable_503_and_nothing_partial(gateway, company, monkeypatch, method, path, body, code):
+    # GIVEN a company with one deal, and then a table that throttles every write
+    made = company()
+    auth = _login(gateway, made.api_key)
+    deal = gateway.invoke("POST", "/api/v3.1/deals", headers=auth, json={"name": "before", "stage": "new"}).json()["data"]
+    seen = _throttle(monkeypatch, code)
+    headers = {**auth, "X-Crm-Api-Key": made.api_key}
+    # WHEN the write is attempted
+    answer = gateway.invoke(method, path.format(deal=deal["id"]), headers=headers, json=body) if body is not None else gateway.invoke(method, path.format(deal=deal["id"]), headers=headers)
+    monkeypatch.undo()
+    # THEN it is a 503 the client may retry, with Retry-After, in our error shape
+    assert seen, "no write reached DynamoDB"
+    assert answer.status == 503, answer.text
+    assert int(answer.headers["retry-after"]) > 0
+    assert answer.json()["error"]["code"] == "temporarily_unavailable"
+    # AND nothing changed: the deal is as it was
+    after = _listing(gateway, auth, deal)
+    assert after.status == 200 and after.json()["data"]["version"] == 1 and after.json()["data"]["stage"] == "new"
+
+
+HOSTILE = {
+    "malformed": b'{"name": ',
+    "oversized": b'{"name": "' + b"x" * (1024 * 1024) + b'"}',
+    "deeply nested": b'{"name": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+    "nul byte": b'{"name": "a\\u0000b", "sso_id": "a\\u0000b", "phone": "1\\u0000"}',
+    "lone surrogate": b'{"name": "\\ud800", "sso_id": "\\udfff", "email": "\\ud800@x"}',
+    # (Bytes that are not UTF-8 in a JSON body reach a function as U+FFFD through API Gateway, a
+    # valid character; base64-encoded ones are refused by parity.http, tests/unit/test_http_edge.py.)
+    "not an object": b'["name"]',
+}
+BODY_ROUTES = [
+    ("POST", "/api/v3.1/deals"),
+    ("POST", "/api/v3.1/tickets"),
+    ("POST", "/api/v3.1/contacts"),
+    ("PATCH", "/api/v3.1/deals/{deal}"),
+    ("PATCH", "/api/v3.1/tickets/{ticket}"),
+    ("POST", "/api/v3.1/teams/company_token"),
+    ("POST", "/webhooks/qontak-crm"),
+]
+
+
+@pytest.mark.parametrize("kind", sorted(HOSTILE))
+@pytest.mark.parametrize("method,path", BODY_ROUTES)
+def test_hostile_bodies_on_every_body_route_are_4xx_and_store_nothing(gateway, company, monkeypatch, method, path, kind):
+    # GIVEN a company with a deal and a ticket, and a spy on every DynamoDB write
+    made = company()
+    auth = _login(gateway, made.api_key)
+    deal = gateway.invoke("POST", "/api/v3.1/deals", headers=auth, json={"name": "d"}).json()["data"]
+    ticket = gateway.invoke("POST", "/api/v3.1/tickets", headers=auth, json={"name": "t"}).json()["data"]
+    original, writes = botocore.client.BaseClient._make_api_call, []
+
+    def spy(self, operation, params):
+        if self.meta.service_model.service_name == "dynamodb" and operation in WRITE_OPERATIONS:
+            writes.append(operation)
+        return original(self, operation, params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", spy)
+    # WHEN the hostile body is sent
+    answer = gateway.invoke(method, path.format(deal=deal["id"], ticket=ticket["id"]), headers={**auth, "X-Crm-Api-Key": made.api_key, "content-type": "application/json"}, body=HOSTILE[kind])
+    monkeypatch.undo()
+    # THEN it is refused with a 4xx and nothing was written
+    assert 400 <= answer.status < 500, (answer.status, answer.text[:300])
+    assert writes == []
+    for record in (deal, ticket):
+        assert _listing(gateway, auth, record).json()["data"]["version"] == 1
+
+
+def _condition_fails(monkeypatch):
+    original = botocore.client.BaseClient._make_api_call
+    seen = []
+
+    def failing(self, operation, params):
+        if self.meta.service_model.service_name == "dynamodb" and operation in WRITE_OPERATIONS:
+            seen.append(operation)
+            if operation == "TransactWriteItems":
+                reasons = [{"Code": "ConditionalCheckFailed"}] * len(params["TransactItems"])
+                raise ClientError({"Error": {"Code": "TransactionCanceledException", "Message": "Transaction cancelled [ConditionalCheckFailed]"}, "CancellationReasons": reasons}, operation)
+            raise ClientError({"Error": {"Code": "ConditionalCheckFailedException", "Message": "The conditional request failed"}}, operation)
+        return original(self, operation, params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", failing)
+    return seen
+
+
+@pytest.mark.parametrize(
+    "method,path,body,expected",
+    [
+        # a condition nobody explains (an id or contact written by a racing request): retry the same request
+        ("POST", "/api/v3.1/deals", {"name": "raced", "creator_flag": "bot"}, 503),
+        ("POST", "/api/v3.1/tickets", {"name": "raced"}, 503),
+        ("POST", "/api/v3.1/contacts", {"name": "Budi", "phone": "+62811000222"}, 503),
+        ("POST", "/api/v3.1/teams/company_token", {"sso_id": "x"}, 503),
+        # the record keeps changing under a PATCH: the IETF-style conflict, retry
+        ("PATCH", "/api/v3.1/deals/{deal}", {"stage": "won"}, 409),
+    ],
+)
+def test_conditional_check_failures_on_every_write_path_are_retryable_and_nothing_partial(gateway, company, monkeypatch, method, path, body, expected):
+    # GIVEN a company with one deal, and then every conditional write failing its condition
+    made = company()
+    auth = _login(gateway, made.api_key)
+    deal = gateway.invoke("POST", "/api/v3.1/deals", headers=auth, json={"name": "before", "stage": "new"}).json()["data"]
+    seen = _condition_fails(monkeypatch)
+    # WHEN the write is attempted
+    answer = gateway.invoke(method, path.format(deal=deal["id"]), headers={**auth, "X-Crm-Api-Key": made.api_key}, json=body)
+    monkeypatch.undo()
+    # THEN it is a retryable answer in our error shape (503 with Retry-After, or 409), never a 500
+    assert seen and answer.status == expected, answer.text
+    assert answer.json()["error"]["code"] in {"temporarily_unavailable", "conflict"}
+    if expected == 503:
+        assert int(answer.headers["retry-after"]) > 0
+    # AND nothing changed
+    after = _listing(gateway, auth, deal).json()["data"]
+    assert after["version"] == 1 and after["stage"] == "new"

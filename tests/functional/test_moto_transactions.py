@@ -1,0 +1,45 @@
+"""The embedded DynamoDB keeps a cancelled TransactWriteItems out of the table's stream, as DynamoDB
+does (``parity_dev.aws.atomic_moto_transactions``): otherwise an idempotent replay, or a create with an
+unknown contact, leaks a phantom record into the outbox and silences every later write."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from botocore.exceptions import ClientError
+
+from parity_dev.aws import atomic_moto_transactions
+
+
+def _stream_keys(streams, arn: str, iterator: str) -> list[str]:
+    records = streams.get_records(ShardIterator=iterator)["Records"]
+    return [r["dynamodb"]["Keys"]["pk"]["S"] for r in records]
+
+
+def test_a_cancelled_transaction_leaves_no_stream_record_and_later_writes_still_stream(aws):
+    atomic_moto_transactions()
+    dynamodb, streams = aws.client("dynamodb"), aws.client("dynamodbstreams")
+    name = f"tx-{uuid.uuid4().hex[:8]}"
+    table = dynamodb.create_table(
+        TableName=name, KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    )["TableDescription"]
+    arn = table["LatestStreamArn"]
+    # GIVEN an idempotency entry already there, and a stream reader positioned after it
+    dynamodb.put_item(TableName=name, Item={"pk": {"S": "IDEMPOTENCY#k"}})
+    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="LATEST")["ShardIterator"]
+    # WHEN a create's transaction (new record + the same idempotency entry) is cancelled
+    with pytest.raises(ClientError) as cancelled:
+        dynamodb.transact_write_items(TransactItems=[
+            {"Put": {"TableName": name, "Item": {"pk": {"S": "DEAL#phantom"}}, "ConditionExpression": "attribute_not_exists(pk)"}},
+            {"Put": {"TableName": name, "Item": {"pk": {"S": "IDEMPOTENCY#k"}}, "ConditionExpression": "attribute_not_exists(pk)"}},
+        ])
+    assert cancelled.value.response["Error"]["Code"] == "TransactionCanceledException"
+    # ... and a later write succeeds
+    dynamodb.put_item(TableName=name, Item={"pk": {"S": "DEAL#real"}})
+    # THEN the table and its stream hold the later write only, and the same reader sees it
+    assert "Item" not in dynamodb.get_item(TableName=name, Key={"pk": {"S": "DEAL#phantom"}})
+    assert _stream_keys(streams, arn, iterator) == ["DEAL#real"]
