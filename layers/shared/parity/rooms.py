@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -46,8 +47,22 @@ def receive(store: PreviewStore, body: bytes | str, headers: Mapping[str, str], 
     return Received(status, str(event.get("event_id", webhook_id)), str(event["company_id"]), str(data["channel_integration_room_id"]), str(data["id"]), str(data["type"]))
 
 
+#: As ``parity.models.RoomId`` (1-128 characters, no control characters or lone surrogates), checked
+#: without importing pydantic into the preview function.
+_MAX_ROOM_ID = 128
+_ROOM_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
 def room_preview(store: PreviewStore, company_id: str, room_id: str) -> dict[str, Any]:
-    """What the room's sidebar shows: per slot the newest live bot/AI record, or null (the CTA)."""
+    """What the room's sidebar shows: per slot the newest live bot/AI record, or null (the CTA).
+
+    A room id no record could carry (empty, over 128 characters, control characters) is a 422.
+    """
+    if not room_id.strip() or len(room_id) > _MAX_ROOM_ID or _ROOM_CONTROL.search(room_id):
+        raise ValidationFailed(
+            "room_id is not a room id",
+            details=[{"field": "room_id", "message": f"1 to {_MAX_ROOM_ID} characters, no control characters", "type": "value_error"}],
+        )
     return {"room_id": room_id, **preview.shown(store.entries(company_id, room_id))}
 
 
