@@ -25,6 +25,9 @@ def run(args: argparse.Namespace) -> int:
     from parity_dev.bench import coldstart, cost, handlers, sender
 
     root = args.root.resolve()
+    import os
+
+    clean_env = dict(os.environ)  # figures 3–5 set the stubbed functions' env vars in this process
     rounds = 3 if args.quick else 7
     rows: list[dict[str, Any]] = []
 
@@ -56,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
 
         # Its own process: the stubbed figures above left cached settings and clients behind.
         code = f"import json; from pathlib import Path; from parity_dev.bench.latency import local_stack; print(json.dumps(local_stack(Path({str(root)!r}), creates={60 if args.quick else 200})))"
-        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=900)
+        # Its own environment too: inherited OMNICHANNEL_WEBHOOK_URL etc. sent the local sender elsewhere.
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=900, env=clean_env)
         lat = json.loads(done.stdout.strip().splitlines()[-1])
         row("6 create→preview p95 (local)", lat["preview_p95_ms"] / 1000, 1.0, f"p50 {lat['preview_p50_ms']:.0f} ms", unit="s")
         row("6 create→note p95 (local)", lat["note_p95_ms"] / 1000, float("inf"), f"p50 {lat['note_p50_ms']:.0f} ms (context)", unit="s")
