@@ -42,7 +42,7 @@ if TYPE_CHECKING:  # pragma: no cover
 _SER = TypeSerializer()
 _DESER = TypeDeserializer()
 #: Errors after botocore's own bounded retries that mean "try again later", never "your fault".
-_RETRYABLE = {
+RETRYABLE = {
     "ThrottlingException",
     "ProvisionedThroughputExceededException",
     "RequestLimitExceeded",
@@ -131,8 +131,8 @@ class Token(NamedTuple):
     key_hash: str | None  # the API key it was exchanged for (None for tokens older than that field)
 
 
-class CrmStore:
-    """Adapter over the CRM table. Every method is one DynamoDB request."""
+class TableAdapter:
+    """One DynamoDB table; its client is built on first use (or injected, e.g. in tests)."""
 
     def __init__(self, table_name: str, *, client: DynamoDBClient | None = None) -> None:
         self.table_name = table_name
@@ -143,6 +143,10 @@ class CrmStore:
         if self._client is None:
             self._client = new_client()
         return self._client
+
+
+class CrmStore(TableAdapter):
+    """Adapter over the CRM table. Every method is one DynamoDB request."""
 
     # ---- companies and credentials -------------------------------------------------------
     def put_company(self, company_id: str, *, parity_enabled: bool) -> None:
@@ -451,12 +455,12 @@ class CrmStore:
             code = exc.response.get("Error", {}).get("Code", "")
             if code == "TransactionCanceledException" and _raise_cancel:
                 reasons = [r.get("Code") for r in exc.response.get("CancellationReasons") or []]
-                if any(r in _RETRYABLE or r in {"ThrottlingError", "ProvisionedThroughputExceeded"} for r in reasons):
+                if any(r in RETRYABLE or r in {"ThrottlingError", "ProvisionedThroughputExceeded"} for r in reasons):
                     raise ServiceUnavailable("the CRM table is busy; retry shortly") from exc
                 raise
             if code == "ConditionalCheckFailedException" and _raise_conditional:
                 raise
-            if code in _RETRYABLE:
+            if code in RETRYABLE:
                 raise ServiceUnavailable("the CRM table is busy; retry shortly") from exc
             if code in ("ConditionalCheckFailedException", "TransactionCanceledException"):
                 # A condition the method did not ask to interpret (an id or contact written by a

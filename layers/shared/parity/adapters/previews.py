@@ -12,38 +12,28 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from botocore.exceptions import ClientError
 
-from parity.adapters.dynamodb import dump_item, load_item, new_client
+from parity.adapters.dynamodb import RETRYABLE, TableAdapter, dump_item, load_item
 from parity.errors import ServiceUnavailable
 from parity.preview import Entry
 from parity.records import plain
 
-if TYPE_CHECKING:  # pragma: no cover
-    from mypy_boto3_dynamodb import DynamoDBClient
 
 Applied = Literal["applied", "duplicate", "stale"]
 WEBHOOK_MEMORY_SECONDS = 7 * 24 * 3600
 TOMBSTONE_SECONDS = 30 * 24 * 3600
-_BUSY = {"ThrottlingException", "ProvisionedThroughputExceededException", "RequestLimitExceeded", "InternalServerError", "ServiceUnavailable"}
+_BUSY = RETRYABLE
 
 
 def room_pk(company_id: str, room_id: str) -> str:
     return f"ROOM#{company_id}#{room_id}"
 
 
-class PreviewStore:
-    def __init__(self, table_name: str, *, client: DynamoDBClient | None = None) -> None:
-        self.table_name = table_name
-        self._client = client
-
-    @property
-    def client(self) -> DynamoDBClient:
-        if self._client is None:
-            self._client = new_client()
-        return self._client
+class PreviewStore(TableAdapter):
+    """Adapter over the preview table (omnichannel side)."""
 
     def apply(self, company_id: str, entry: Entry, *, webhook_id: str, now: int | None = None) -> Applied:
         """Apply one delivery in one conditional transaction: the webhook id is remembered and
