@@ -182,53 +182,15 @@ class Gateway:
             return _error(404, "Not Found")
         route, path_parameters = found
         headers = _joined_headers(header_pairs)
-        cookies = [c.strip() for c in headers.pop("cookie", "").split(";") if c.strip()]
         headers.setdefault("x-forwarded-for", source_ip)
         headers.setdefault("x-forwarded-proto", "http")
         headers.setdefault("x-amzn-trace-id", f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]}")
-        query = _joined_query(raw_query)
-        now = datetime.now(timezone.utc)
         api_id = self.api_id(route.api)
-        request_context: dict[str, Any] = {
-            "accountId": ACCOUNT_ID,
-            "apiId": api_id,
-            "domainName": headers.get("host", f"{api_id}.execute-api.{REGION}.amazonaws.com"),
-            "domainPrefix": headers.get("host", api_id).split(".")[0],
-            "http": {
-                "method": method,
-                "path": raw_path,
-                "protocol": protocol,
-                "sourceIp": source_ip,
-                "userAgent": headers.get("user-agent", ""),
-            },
-            "requestId": request_id,
-            "routeKey": route.route_key,
-            "stage": "$default",
-            "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
-            "timeEpoch": int(now.timestamp() * 1000),
-        }
-        event: dict[str, Any] = {
-            "version": "2.0",
-            "routeKey": route.route_key,
-            "rawPath": raw_path,
-            "rawQueryString": raw_query,
-            "headers": headers,
-            "requestContext": request_context,
-            "isBase64Encoded": False,
-        }
-        # API Gateway leaves these keys out entirely when there is nothing to put in them.
-        if cookies:
-            event["cookies"] = cookies
-        if query:
-            event["queryStringParameters"] = query
-        if path_parameters:
-            event["pathParameters"] = path_parameters
-        if body:
-            if _TEXT_TYPES.match(headers.get("content-type", "").split(";")[0].strip().lower()):
-                event["body"] = body.decode("utf-8", errors="replace")
-            else:
-                event["body"] = base64.b64encode(body).decode()
-                event["isBase64Encoded"] = True
+        event = http_api_event(
+            method, raw_path, raw_query=raw_query, headers=headers, body=body, route_key=route.route_key,
+            path_parameters=path_parameters, source_ip=source_ip, protocol=protocol, request_id=request_id, api_id=api_id,
+        )
+        request_context = event["requestContext"]
 
         if route.authorizer is not None:
             denied, authorizer_context = self._authorize(route, event, api_id)
@@ -287,6 +249,78 @@ class Gateway:
             return _error(403, "Forbidden"), {}
         context = result.get("context") or {}
         return None, dict(context) if isinstance(context, dict) else {}
+
+
+def http_api_event(
+    method: str,
+    raw_path: str,
+    *,
+    raw_query: str = "",
+    headers: Mapping[str, str] | None = None,
+    body: bytes | str | None = None,
+    route_key: str | None = None,
+    path_parameters: Mapping[str, str] | None = None,
+    source_ip: str = "127.0.0.1",
+    protocol: str = "HTTP/1.1",
+    request_id: str = "local-request",
+    api_id: str = "localapi",
+    authorizer: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """An HTTP API payload-format 2.0 event, as API Gateway hands it to a Lambda integration.
+
+    The one definition of that shape: the gateway builds every invocation with it, and tests and the
+    bench use it to call a handler directly. ``headers`` are lower-cased (``Cookie`` becomes
+    ``cookies``); a body with a text content type travels as text, any other base64-encoded;
+    ``authorizer`` is a Lambda authorizer's context.
+    """
+    headers = {k.lower(): v for k, v in (headers or {}).items()}
+    cookies = [c.strip() for c in headers.pop("cookie", "").split(";") if c.strip()]
+    query = _joined_query(raw_query)
+    now = datetime.now(timezone.utc)
+    request_context: dict[str, Any] = {
+        "accountId": ACCOUNT_ID,
+        "apiId": api_id,
+        "domainName": headers.get("host", f"{api_id}.execute-api.{REGION}.amazonaws.com"),
+        "domainPrefix": headers.get("host", api_id).split(".")[0],
+        "http": {
+            "method": method,
+            "path": raw_path,
+            "protocol": protocol,
+            "sourceIp": source_ip,
+            "userAgent": headers.get("user-agent", ""),
+        },
+        "requestId": request_id,
+        "routeKey": route_key or f"{method} {raw_path}",
+        "stage": "$default",
+        "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+        "timeEpoch": int(now.timestamp() * 1000),
+    }
+    if authorizer is not None:
+        request_context["authorizer"] = {"lambda": dict(authorizer)}
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": request_context["routeKey"],
+        "rawPath": raw_path,
+        "rawQueryString": raw_query,
+        "headers": headers,
+        "requestContext": request_context,
+        "isBase64Encoded": False,
+    }
+    # API Gateway leaves these keys out entirely when there is nothing to put in them.
+    if cookies:
+        event["cookies"] = cookies
+    if query:
+        event["queryStringParameters"] = query
+    if path_parameters:
+        event["pathParameters"] = dict(path_parameters)
+    payload = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else body
+    if payload:
+        if _TEXT_TYPES.match(headers.get("content-type", "").split(";")[0].strip().lower()):
+            event["body"] = payload.decode("utf-8", errors="replace")
+        else:
+            event["body"] = base64.b64encode(payload).decode()
+            event["isBase64Encoded"] = True
+    return event
 
 
 def _joined_headers(pairs: Sequence[tuple[str, str]]) -> dict[str, str]:

@@ -5,6 +5,8 @@ import json
 
 import pytest
 
+from parity_dev.gateway import http_api_event
+
 from parity.http import build_resolver, caller_company, json_body, json_response
 from parity.settings import MAX_BODY_BYTES
 
@@ -29,21 +31,12 @@ class Ctx:
 
 
 def call(body=None, *, path="/echo", method="POST", headers=None, auth=None, b64=False):
-    event = {
-        "version": "2.0",
-        "routeKey": f"{method} {path}",
-        "rawPath": path,
-        "rawQueryString": "",
-        "headers": {"content-type": "application/json", **(headers or {})},
-        "requestContext": {
-            "http": {"method": method, "path": path, "sourceIp": "127.0.0.1"},
-            "requestId": "r",
-            "stage": "$default",
-            "authorizer": {"lambda": {"company_id": "c1"} if auth is None else auth},
-        },
-        "body": body,
-        "isBase64Encoded": b64,
-    }
+    event = http_api_event(
+        method, path, headers={"content-type": "application/json", **(headers or {})},
+        authorizer={"company_id": "c1"} if auth is None else auth,
+    )
+    # the body exactly as given (even empty or already base64), to exercise the edge's own parsing
+    event.update(body=body, isBase64Encoded=b64)
     response = app.resolve(event, Ctx())
     return response["statusCode"], json.loads(response["body"]) if response["body"] else None, response["headers"]
 

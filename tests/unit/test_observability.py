@@ -24,6 +24,7 @@ from parity.observability import logger
 from parity.preview import Entry
 from parity.settings import get_settings
 from parity.timeline import ChatHistory, ChatMessage
+from parity_dev.gateway import http_api_event
 from parity_dev.lambdas import load_handler
 
 from .fakes import FakeStore
@@ -107,21 +108,11 @@ def emitted(metric_lines: list[dict[str, Any]]) -> dict[str, float]:
 
 
 def http_event(method: str, path: str, body: Any = None, *, company: str | None = "c1", headers: dict[str, str] | None = None) -> dict[str, Any]:
-    return {
-        "version": "2.0",
-        "routeKey": f"{method} {path}",
-        "rawPath": path,
-        "rawQueryString": "",
-        "headers": {"content-type": "application/json", **(headers or {})},
-        "requestContext": {
-            "http": {"method": method, "path": path, "sourceIp": "127.0.0.1"},
-            "requestId": "apigw-request-1",
-            "stage": "$default",
-            "authorizer": {"lambda": {"company_id": company} if company else {}},
-        },
-        "body": json.dumps(body) if body is not None else None,
-        "isBase64Encoded": False,
-    }
+    return http_api_event(
+        method, path, headers={"content-type": "application/json", **(headers or {})},
+        body=json.dumps(body) if body is not None else None, request_id="apigw-request-1",
+        authorizer={"company_id": company} if company else {},
+    )
 
 
 def sqs_event(body: str, *, correlation_id: str | None = None, receive_count: int = 1) -> dict[str, Any]:

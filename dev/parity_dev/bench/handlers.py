@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from parity_dev.bench.awsstub import AwsStub, default_payload
+from parity_dev.gateway import http_api_event
 from parity_dev.bench.coldstart import DUMMY_ENV
 
 
@@ -88,22 +89,11 @@ COMPANY = "bench-co"
 
 
 def http_event(method: str, path: str, body: Any = None, headers: dict[str, str] | None = None, *, company: str | None = COMPANY) -> dict[str, Any]:
-    return {
-        "version": "2.0",
-        "routeKey": f"{method} {path}",
-        "rawPath": path,
-        "rawQueryString": "",
-        "headers": {"content-type": "application/json", **(headers or {})},
-        "requestContext": {
-            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "bench"},
-            "requestId": uuid.uuid4().hex,
-            "routeKey": f"{method} {path}",
-            "stage": "$default",
-            "authorizer": {"lambda": {"company_id": company}} if company else {},
-        },
-        "body": None if body is None else json.dumps(body),
-        "isBase64Encoded": False,
-    }
+    return http_api_event(
+        method, path, headers={"content-type": "application/json", "user-agent": "bench", **(headers or {})},
+        body=None if body is None else json.dumps(body), request_id=uuid.uuid4().hex,
+        authorizer={"company_id": company} if company else None,
+    )
 
 
 def deal_body(i: int) -> dict[str, Any]:
