@@ -1,8 +1,8 @@
 """The HTTP API as an OpenAPI 3.1 document, generated from the code (dev only, never deployed).
 
-Paths and methods come from the routes each function's powertools resolver registered (the
+Paths and methods come from the routes each function's router registered (the ``parity.http.Router``
 ``app`` of ``functions/<name>/app.py``, found through the template's ``CodeUri``); request bodies
-are the pydantic models' JSON schemas (``parity.models``). A resolver route with a ``<collection>``
+are the pydantic models' JSON schemas (``parity.models``). A route with a ``<collection>``
 segment is expanded over the module's ``_TYPES`` (the records function serves deals and tickets).
 Served by the local stack at ``GET /openapi.json``; ``tests/functional/test_openapi.py`` checks it
 against template.yaml's HttpApi routes in both directions.
@@ -103,14 +103,14 @@ def code_dirs(template_path: Path = ROOT / "template.yaml") -> dict[str, Path]:
 
 
 def code_routes(template_path: Path = ROOT / "template.yaml") -> dict[str, str]:
-    """``"METHOD /path/{param}"`` → the function's logical id, for every route a resolver registered."""
+    """``"METHOD /path/{param}"`` → the function's logical id, for every route a router registered."""
     routes: dict[str, str] = {}
     for logical_id, code_dir in sorted(code_dirs(template_path).items()):
         module = _load_app(code_dir)
         app = getattr(module, "app", None)
-        if app is None or not hasattr(app, "_dynamic_routes"):
+        if app is None or not hasattr(app, "routes"):
             continue
-        for route in [*app._static_routes, *app._dynamic_routes]:
+        for route in app.routes:
             for path in _expand(route.path, module):
                 routes[route.method.upper() + " " + _PARAM.sub(r"{\1}", path)] = logical_id
     return routes
@@ -160,7 +160,7 @@ def build(template_path: Path = ROOT / "template.yaml") -> dict[str, Any]:
         paths.setdefault(path, {})[method.lower()] = _operation(key)
     return {
         "openapi": "3.1.0",
-        "info": {"title": "Parity", "version": "3.1", "description": "Generated from the functions' resolvers and parity.models."},
+        "info": {"title": "Parity", "version": "3.1", "description": "Generated from the functions' routers and parity.models."},
         "paths": paths,
         "components": {"securitySchemes": {"company_token": {"type": "http", "scheme": "bearer"}}},
         "security": [{"company_token": []}],

@@ -19,7 +19,7 @@ def create_contact():
 
 @app.get("/api/v3.1/contacts")
 def find_contacts():
-    params = app.current_event.query_string_parameters or {}
+    params = app.current_event.query
     found = service.find_contacts(crm_store(), caller_company(app), phone=params.get("phone"), email=params.get("email"))
     return json_response(200, found)
 

@@ -6,10 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.event_handler import Response
-
 from parity import notes, service
-from parity.http import build_resolver, caller_company, json_body, json_response
+from parity.http import Response, build_resolver, caller_company, json_body, json_response
 from parity.observability import bind, correlation_id, instrumented
 from parity.runtime import crm_store, settings
 

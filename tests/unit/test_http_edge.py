@@ -7,7 +7,7 @@ import pytest
 
 from parity_dev.gateway import http_api_event
 
-from parity.http import build_resolver, caller_company, json_body, json_response
+from parity.http import Request, Response, build_resolver, caller_company, json_body, json_response
 from parity.settings import MAX_BODY_BYTES
 
 app = build_resolver()
@@ -95,3 +95,104 @@ def test_unexpected_error_is_a_500_that_leaks_nothing():
     status, body, _ = call(None, path="/boom", method="GET")
     assert status == 500 and body["error"]["code"] == "internal_error"
     assert "secret" not in json.dumps(body)
+
+
+# ---- the router itself (parity.http.Router) ---------------------------------------------------------
+seen: dict = {}
+
+
+@app.get("/rooms/<room_id>/things/<thing_id>")
+def thing(room_id, thing_id):
+    seen["params"] = (room_id, thing_id)
+    return json_response(200, {"room": room_id, "thing": thing_id})
+
+
+@app.delete("/rooms/<room_id>/things/<thing_id>")
+def drop_thing(room_id, thing_id):
+    return Response(status_code=204)
+
+
+def test_path_parameters_reach_the_view_as_sent_url_encoded():
+    # GIVEN a route with two parameters and a room id with an encoded slash
+    # WHEN it is requested
+    status, body, _ = call(None, path="/rooms/r%2F1/things/t.2", method="GET")
+    # THEN the view gets both segments as API Gateway passed them (the view decides about decoding)
+    assert status == 200 and body == {"room": "r%2F1", "thing": "t.2"}
+
+
+def test_a_parameter_never_spans_a_slash_and_the_whole_path_must_match():
+    assert call(None, path="/rooms/a/b/things/t", method="GET")[0] == 404
+    assert call(None, path="/rooms/a/things/t/extra", method="GET")[0] == 404
+    assert call(None, path="/rooms//things/t", method="GET")[0] == 404
+
+
+def test_the_method_picks_the_view_and_an_unrouted_method_is_a_404():
+    assert call(None, path="/rooms/a/things/t", method="DELETE")[0] == 204
+    assert call(None, path="/rooms/a/things/t", method="PATCH")[0] == 404
+
+
+def test_a_dot_in_a_registered_path_is_literal():
+    # GIVEN "/api/v3.1/x" registered; WHEN a path differs only where a regex "." would match; THEN no match
+    router = build_resolver(require_company=False)
+
+    @router.get("/api/v3.1/x")
+    def x():
+        return json_response(200, {})
+
+    event = http_api_event("GET", "/api/v3x1/x")
+    assert router.resolve(event, Ctx())["statusCode"] == 404
+    assert router.resolve(http_api_event("GET", "/api/v3.1/x"), Ctx())["statusCode"] == 200
+
+
+def test_an_unknown_route_is_a_404_even_without_a_company():
+    # GIVEN no company from the authorizer; WHEN the route does not exist; THEN 404, not 401
+    assert call(None, path="/nope", method="GET", auth={})[0] == 404
+
+
+def test_the_answer_is_an_http_api_payload_2_response():
+    response = app.resolve(http_api_event("GET", "/rooms/a/things/b", authorizer={"company_id": "c1"}), Ctx())
+    assert response["statusCode"] == 200 and response["isBase64Encoded"] is False
+    assert response["headers"]["Content-Type"] == "application/json" and response["cookies"] == []
+    assert json.loads(response["body"]) == {"room": "a", "thing": "b"}
+
+
+def test_current_event_is_per_thread_and_gone_after_the_request():
+    # GIVEN two threads each resolving a request while the other is mid-request
+    import threading
+
+    router = build_resolver(require_company=False)
+    barrier = threading.Barrier(2)
+    got = {}
+
+    @router.get("/who/<name>")
+    def who(name):
+        barrier.wait(timeout=5)  # both requests are in flight here
+        got[name] = router.current_event.path
+        return json_response(200, {})
+
+    threads = [threading.Thread(target=router.resolve, args=(http_api_event("GET", f"/who/{n}"), Ctx())) for n in ("a", "b")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=5)
+    # THEN each view saw its own request, and none is left bound afterwards
+    assert got == {"a": "/who/a", "b": "/who/b"}
+    with pytest.raises(RuntimeError):
+        router.current_event
+
+
+@pytest.mark.parametrize(("body", "encoded"), [("aGVsbG8=", True), ("hello", False)])
+def test_decoded_body_undoes_api_gateways_base64(body, encoded):
+    event = http_api_event("POST", "/x")
+    event.update(body=body, isBase64Encoded=encoded)
+    assert Request(event).decoded_body == "hello"
+
+
+@pytest.mark.parametrize("body", ["not base64!", base64.b64encode(b"\xff\xfe").decode()])
+def test_a_body_that_is_not_base64_utf8_is_a_400(body):
+    from parity.errors import InvalidJson
+
+    event = http_api_event("POST", "/x")
+    event.update(body=body, isBase64Encoded=True)
+    with pytest.raises(InvalidJson):
+        Request(event).decoded_body

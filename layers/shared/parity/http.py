@@ -1,14 +1,23 @@
-"""The HTTP edge shared by every API function: the resolver, JSON bodies, the caller's company,
-and the single place where domain errors become DESIGN.md error bodies."""
+"""The HTTP edge shared by every API function: the router, JSON bodies, the caller's company,
+and the single place where domain errors become DESIGN.md error bodies.
+
+The router is ours, not powertools' ``APIGatewayHttpResolver``: importing
+``aws_lambda_powertools.event_handler`` pulls in every resolver it ships (AppSync, Bedrock, VPC
+Lattice, ALB …) and asyncio, ≈ 30–55 ms of every API function's cold start and most of the
+handler CPU above a bare handler (docs/performance.md). What we used of it — ``<param>`` routes on
+one HTTP API (payload 2.0) event, one error shape, a company check before every route — is below.
+"""
 
 from __future__ import annotations
 
 import base64
 import json
+import re
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
-
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 
 from parity.errors import InvalidJson, NotFound, ParityError, PayloadTooLarge, Unauthorized, UnsupportedMediaType
 from parity.observability import bind, logger
@@ -16,43 +25,158 @@ from parity.service import ApiResult, to_json
 from parity.settings import MAX_BODY_BYTES
 
 JSON = "application/json"
+_PARAM = re.compile(r"<(\w+)>")
 
 
-def build_resolver(*, require_company: bool = True) -> APIGatewayHttpResolver:
-    """An HTTP API resolver whose errors all have the DESIGN.md shape.
+@dataclass
+class Response:
+    """What a route answers; ``body`` is already serialized (``json_response`` does that)."""
 
-    With ``require_company`` every route first checks that the authorizer resolved the bearer
+    status_code: int
+    body: str = ""
+    content_type: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    def as_payload(self) -> dict[str, Any]:
+        """The HTTP API payload-2.0 response."""
+        headers = {"Content-Type": self.content_type} if self.content_type else {}
+        headers.update(self.headers)
+        return {"statusCode": self.status_code, "headers": headers, "body": self.body, "isBase64Encoded": False, "cookies": []}
+
+
+class Request:
+    """The HTTP API (payload 2.0) event of the invocation being served, read-only."""
+
+    __slots__ = ("event", "headers")
+
+    def __init__(self, event: Mapping[str, Any]) -> None:
+        self.event = event
+        # API Gateway lower-cases header names; a hand-made event may not have.
+        self.headers: dict[str, str] = {str(k).lower(): v for k, v in (event.get("headers") or {}).items()}
+
+    @property
+    def method(self) -> str:
+        return str(((self.event.get("requestContext") or {}).get("http") or {}).get("method") or "").upper()
+
+    @property
+    def path(self) -> str:
+        return str(self.event.get("rawPath") or "/")
+
+    @property
+    def query(self) -> dict[str, str]:
+        return dict(self.event.get("queryStringParameters") or {})
+
+    @property
+    def body(self) -> str | None:
+        return self.event.get("body")
+
+    @property
+    def is_base64_encoded(self) -> bool:
+        return bool(self.event.get("isBase64Encoded"))
+
+    @property
+    def decoded_body(self) -> str | None:
+        """The body as text, base64-decoded when API Gateway encoded it; 400 when it is not UTF-8."""
+        if not self.is_base64_encoded or not self.body:
+            return self.body
+        try:
+            return base64.b64decode(self.body, validate=True).decode("utf-8")
+        except ValueError as exc:  # binascii.Error and UnicodeDecodeError are ValueErrors
+            raise InvalidJson("the body is not valid base64-encoded UTF-8 text") from exc
+
+    @property
+    def authorizer(self) -> dict[str, Any]:
+        """The Lambda authorizer's context (``company_id`` or ``auth_error``); {} without one."""
+        authorizer = (self.event.get("requestContext") or {}).get("authorizer") or {}
+        return dict(authorizer.get("lambda") or {})
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str  # as registered: ``/api/v3.1/rooms/<room_id>/preview``
+    pattern: re.Pattern[str]
+    view: Callable[..., Response]
+
+
+class Router:
+    """Routes one HTTP API's events to views by method and ``<param>`` path.
+
+    A view gets the path parameters as keyword arguments (URL-encoded, as API Gateway passes them)
+    and returns a ``Response``. Every error leaves as the DESIGN.md body: a ``ParityError`` with its
+    status, an unknown route 404, anything unexpected a logged 500 that names nothing internal.
+    With ``require_company`` a matched route first checks that the authorizer resolved the bearer
     token to a company; otherwise the request ends in a 401 before any route code runs.
     """
-    app = APIGatewayHttpResolver(serializer=to_json)
 
-    @app.exception_handler(ParityError)
-    def _domain_error(exc: ParityError) -> Response:
-        return error_response(exc)
+    def __init__(self, *, require_company: bool = True) -> None:
+        self.require_company = require_company
+        self.routes: list[Route] = []
+        self._local = threading.local()  # the local stack serves several invocations in threads
 
-    @app.not_found
-    def _no_route(_exc: Exception) -> Response:
-        return error_response(NotFound("no such route"))
+    def route(self, method: str, path: str) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
+        pattern = re.compile("^" + _PARAM.sub(r"(?P<\1>[^/]+)", re.escape(path)) + "$")
 
-    @app.exception_handler(Exception)
-    def _unexpected(exc: Exception) -> Response:
-        logger.exception("unhandled error")
-        return error_response(ParityError("internal error"))
+        def register(view: Callable[..., Response]) -> Callable[..., Response]:
+            self.routes.append(Route(method.upper(), path, pattern, view))
+            return view
 
-    if require_company:
-        app.use(middlewares=[_require_company])
-    return app
+        return register
+
+    def get(self, path: str):
+        return self.route("GET", path)
+
+    def post(self, path: str):
+        return self.route("POST", path)
+
+    def patch(self, path: str):
+        return self.route("PATCH", path)
+
+    def delete(self, path: str):
+        return self.route("DELETE", path)
+
+    @property
+    def current_event(self) -> Request:
+        request = getattr(self._local, "request", None)
+        if request is None:
+            raise RuntimeError("no request is being served")
+        return request
+
+    def resolve(self, event: Mapping[str, Any], context: Any = None) -> dict[str, Any]:
+        request = Request(event)
+        self._local.request = request
+        try:
+            return self._dispatch(request).as_payload()
+        finally:
+            self._local.request = None
+
+    def _dispatch(self, request: Request) -> Response:
+        try:
+            for route in self.routes:
+                if route.method != request.method:
+                    continue
+                matched = route.pattern.match(request.path)
+                if matched is None:
+                    continue
+                if self.require_company:
+                    bind(company_id=caller_company(self))
+                return route.view(**matched.groupdict())
+            raise NotFound("no such route")
+        except ParityError as exc:
+            return error_response(exc)
+        except Exception:
+            logger.exception("unhandled error")
+            return error_response(ParityError("internal error"))
 
 
-def _require_company(app: APIGatewayHttpResolver, next_middleware: Any) -> Response:
-    company = caller_company(app)
-    bind(company_id=company)
-    return next_middleware(app)
+def build_resolver(*, require_company: bool = True) -> Router:
+    """The router every API function serves its routes with (see ``Router``)."""
+    return Router(require_company=require_company)
 
 
-def caller_company(app: APIGatewayHttpResolver) -> str:
+def caller_company(app: Router) -> str:
     """The company the authorizer resolved the bearer token to; 401 when it could not."""
-    context = app.current_event.request_context.authorizer.get_lambda or {}
+    context = app.current_event.authorizer
     company = context.get("company_id")
     if not company:
         reason = context.get("auth_error") or "invalid_token"
@@ -63,7 +187,7 @@ def caller_company(app: APIGatewayHttpResolver) -> str:
     return str(company)
 
 
-def json_body(app: APIGatewayHttpResolver) -> Any:
+def json_body(app: Router) -> Any:
     """The request body as JSON (numbers with a fraction as Decimal, exact for DynamoDB).
 
     Oversized → 413, a non-JSON content type → 415, empty or malformed JSON → 400.
@@ -102,7 +226,7 @@ def _json_problem(exc: Exception) -> str:
     return str(exc).split(":")[0] if isinstance(exc, json.JSONDecodeError) else str(exc)
 
 
-def header(app: APIGatewayHttpResolver, name: str) -> str | None:
+def header(app: Router, name: str) -> str | None:
     return app.current_event.headers.get(name.lower())
 
 
