@@ -212,6 +212,23 @@ def test_keys_of_one_invocation_never_reach_the_next(captured, monkeypatch, env)
     assert all("company_id" not in log for log in logs if log is not issued[0])
 
 
+def test_each_line_names_the_function_and_request_and_only_the_first_invocation_is_cold(captured, monkeypatch, env):
+    # GIVEN a wrapped handler that logs one line per invocation, in a fresh container
+    env()
+    monkeypatch.setattr(observability, "_cold_start", True)
+    handler = observability.instrumented(lambda event, context: logger.info("work"))
+    # WHEN it is invoked twice
+    handler({}, Ctx())
+    handler({}, Ctx())
+    first, second = [log for log in captured["read"]()["logs"] if log["message"] == "work"]
+    # THEN both lines name the function and the request; only the first says cold_start
+    assert (first["function_name"], first["function_request_id"]) == ("parity-unit", "req-unit")
+    assert (second["function_name"], second["function_request_id"]) == ("parity-unit", "req-unit")
+    assert first.get("cold_start") is True and "cold_start" not in second
+    # AND what the log group and REPORT line already say is not repeated on every line
+    assert not {"function_arn", "function_memory_size"} & (set(first) | set(second))
+
+
 # ---- nothing secret in any log -----------------------------------------------------------------------
 def test_no_api_key_token_signing_secret_or_chat_text_in_any_log(captured, monkeypatch, env):
     env(WEBHOOK_QUEUE_URL="https://sqs.example/q", TIMELINE_QUEUE_URL="https://sqs.example/t")

@@ -154,10 +154,18 @@ def tracer() -> Any:
     return Tracer(service=SERVICE)
 
 
+_cold_start = True
+
+
 def instrumented(handler: Callable[..., Any] | None = None, *, http: bool = False) -> Any:
     """Every function's entry point: fresh log state per invocation (no keys leak from the previous
     one), the correlation id bound for HTTP requests and named in their answer (``X-Correlation-Id``),
     metrics flushed at the end, traced when on.
+
+    Each line names the function and the Lambda request id, and the lines of a container's first
+    invocation say ``cold_start``. Not powertools' ``inject_lambda_context``: it adds the function's
+    ARN and memory size to every line (≈ 120 B that the log group and the REPORT line already say;
+    log volume is a line of the cost budget, docs/performance.md) and builds a context model per call.
 
     Batch handlers bind the correlation id per record (``bound``), from the message it arrived with.
     """
@@ -166,9 +174,16 @@ def instrumented(handler: Callable[..., Any] | None = None, *, http: bool = Fals
 
     @functools.wraps(handler)
     def run(event: Any, context: Any) -> Any:
-        # Lambda runs one invocation per container; the local stack runs several in threads, where
-        # the logger's shared context keys would name whichever function started last.
-        bind(function_name=getattr(context, "function_name", None), function_request_id=getattr(context, "aws_request_id", None))
+        global _cold_start
+        cold, _cold_start = _cold_start, False
+        # Lambda runs one invocation per container; the local stack runs several in threads, so the
+        # keys are per thread and cleared first (nothing leaks from the thread's previous invocation).
+        logger.thread_safe_clear_keys()
+        bind(
+            function_name=getattr(context, "function_name", None),
+            function_request_id=getattr(context, "aws_request_id", None),
+            cold_start=True if cold else None,
+        )
         if http and isinstance(event, Mapping):
             bind(correlation_id=http_correlation_id(event))
         try:
@@ -183,9 +198,8 @@ def instrumented(handler: Callable[..., Any] | None = None, *, http: bool = Fals
             flush_metrics()
             logger.thread_safe_clear_keys()
 
-    decorated = logger.inject_lambda_context(run, clear_state=True)
     active = tracer()
-    return active.capture_lambda_handler(decorated) if active is not None else decorated
+    return active.capture_lambda_handler(run) if active is not None else run
 
 
 __all__ = [
