@@ -18,7 +18,21 @@ def add_parser(commands: Any) -> None:
     bench.add_argument("--out", type=Path, default=Path(".bench/results.json"))
     bench.add_argument("--quick", action="store_true", help="fewer samples (a smoke run, not a verdict)")
     bench.add_argument("--skip-local", action="store_true", help="skip figure 6 (the local stack)")
+    bench.add_argument(
+        "--only", type=_figures, default=set(range(1, 8)), metavar="N[,N…]",
+        help="measure only these figures (e.g. 1,3), to iterate on one; the verdict is then about those only",
+    )
     bench.set_defaults(run=run)
+
+
+def _figures(text: str) -> set[int]:
+    try:
+        chosen = {int(part) for part in text.split(",") if part.strip()}
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"figures are numbers 1–7 separated by commas, not {text!r}") from None
+    if not chosen or not chosen <= set(range(1, 8)):
+        raise argparse.ArgumentTypeError(f"figures are numbers 1–7, not {text!r}")
+    return chosen
 
 
 def run(args: argparse.Namespace) -> int:
@@ -34,27 +48,40 @@ def run(args: argparse.Namespace) -> int:
     def row(figure: str, measured: float, budget: float, context: str, *, unit: str = "×") -> None:
         rows.append({"figure": figure, "measured": round(measured, 3), "budget": budget, "unit": unit, "holds": measured <= budget, "context": context})
 
-    cold = coldstart.cold_imports(root, rounds=rounds, build=args.build.resolve())
-    for name, f in cold["functions"].items():
-        row(f"1 cold import {name}", f["ratio"], 1.5, f"CPU {f['cpu_ms']:.0f} ms vs boto3+client {cold['baseline_cpu_ms']:.0f} ms (wall {f['ms']:.0f} vs {cold['baseline_ms']:.0f} ms, {f['wall_ratio']:.2f}×)")
-    try:
-        built = coldstart.built_vs_venv(root, args.build.resolve(), rounds=rounds)
-        row(f"2 built artifact ({built['function']})", built["ratio"], 1.1, f"CPU {built['built_cpu_ms']:.0f} ms vs venv {built['venv_cpu_ms']:.0f} ms (wall {built['built_ms']:.0f} vs {built['venv_ms']:.0f} ms)")
-    except RuntimeError as exc:
-        rows.append({"figure": "2 built artifact", "measured": None, "budget": 1.1, "unit": "×", "holds": False, "context": str(exc)})
-    cpu = handlers.handler_cpu(root, creates=500 if args.quick else 2000)
-    row("3 handler CPU per create", cpu["ratio"], 1.3, f"{cpu['handler_ms']:.2f} ms vs bare {cpu['bare_ms']:.2f} ms")
-    ops = handlers.request_counts(root)
-    budgets = {"create": 1, "create_replay": 1}
-    for op in ("create", "create_replay", "authorizer_cached", "receiver_apply", "timeline_note", "router_per_create"):
-        o = ops[op]
-        row(f"4 AWS requests: {op}", o["requests"], budgets.get(op, float("inf")), ", ".join(f"{k} {v:g}" for k, v in o["calls"].items()) or "none", unit="req")
-    hook = sender.webhook_sender(root)
-    from parity_dev.stack import load_template
+    only = args.only
+    cold: dict[str, Any] = {}
+    cpu: dict[str, Any] = {}
+    ops: dict[str, Any] = {}
+    hook: dict[str, Any] = {}
+    model: dict[str, Any] = {}
+    if 1 in only:
+        cold = coldstart.cold_imports(root, rounds=rounds, build=args.build.resolve())
+        for name, f in cold["functions"].items():
+            row(f"1 cold import {name}", f["ratio"], 1.5, f"CPU {f['cpu_ms']:.0f} ms vs boto3+client {cold['baseline_cpu_ms']:.0f} ms (wall {f['ms']:.0f} vs {cold['baseline_ms']:.0f} ms, {f['wall_ratio']:.2f}×)")
+    if 2 in only:
+        try:
+            built = coldstart.built_vs_venv(root, args.build.resolve(), rounds=rounds)
+            row(f"2 built artifact ({built['function']})", built["ratio"], 1.1, f"CPU {built['built_cpu_ms']:.0f} ms vs venv {built['venv_cpu_ms']:.0f} ms (wall {built['built_ms']:.0f} vs {built['venv_ms']:.0f} ms)")
+        except RuntimeError as exc:
+            rows.append({"figure": "2 built artifact", "measured": None, "budget": 1.1, "unit": "×", "holds": False, "context": str(exc)})
+    if 3 in only:
+        cpu = handlers.handler_cpu(root, creates=500 if args.quick else 2000)
+        row("3 handler CPU per create", cpu["ratio"], 1.3, f"{cpu['handler_ms']:.2f} ms vs bare {cpu['bare_ms']:.2f} ms")
+    if only & {4, 5}:
+        ops = handlers.request_counts(root)
+    if 4 in only:
+        budgets = {"create": 1, "create_replay": 1}
+        for op in ("create", "create_replay", "authorizer_cached", "receiver_apply", "timeline_note", "router_per_create"):
+            o = ops[op]
+            row(f"4 AWS requests: {op}", o["requests"], budgets.get(op, float("inf")), ", ".join(f"{k} {v:g}" for k, v in o["calls"].items()) or "none", unit="req")
+    if only & {5, 7}:
+        hook = sender.webhook_sender(root)
+    if 5 in only:
+        from parity_dev.stack import load_template
 
-    model = cost.model(ops, cost.memory_sizes(load_template(root / "template.yaml")), sender_ms=hook["per_message_ms"], queued_bytes=ops["queued_bytes"])
-    row("5 cost per 1M bot creates", model["total_usd"], 15.0, ", ".join(f"{k} ${v:.2f}" for k, v in model["per_million_usd"].items()), unit="$")
-    if not args.skip_local:
+        model = cost.model(ops, cost.memory_sizes(load_template(root / "template.yaml")), sender_ms=hook["per_message_ms"], queued_bytes=ops["queued_bytes"])
+        row("5 cost per 1M bot creates", model["total_usd"], 15.0, ", ".join(f"{k} ${v:.2f}" for k, v in model["per_million_usd"].items()), unit="$")
+    if 6 in only and not args.skip_local:
         import subprocess
 
         # Its own process: the stubbed figures above left cached settings and clients behind.
@@ -64,10 +91,11 @@ def run(args: argparse.Namespace) -> int:
         lat = json.loads(done.stdout.strip().splitlines()[-1])
         row("6 create→preview p95 (local)", lat["preview_p95_ms"] / 1000, 1.0, f"p50 {lat['preview_p50_ms']:.0f} ms", unit="s")
         row("6 create→note p95 (local)", lat["note_p95_ms"] / 1000, float("inf"), f"p50 {lat['note_p50_ms']:.0f} ms (context)", unit="s")
-    row("7 webhook sender wall/delay", hook["ratio"], 1.1, f"{hook['per_message_ms']:.1f} ms per message vs {hook['delay_ms']:.0f} ms delay")
-    row("7 connections per warm container", hook["connections"], 1, f"{hook['messages']} messages", unit="conn")
+    if 7 in only:
+        row("7 webhook sender wall/delay", hook["ratio"], 1.1, f"{hook['per_message_ms']:.1f} ms per message vs {hook['delay_ms']:.0f} ms delay")
+        row("7 connections per warm container", hook["connections"], 1, f"{hook['messages']} messages", unit="conn")
 
-    width = max(len(r["figure"]) for r in rows)
+    width = max((len(r["figure"]) for r in rows), default=6)
     print(f"{'figure':<{width}}  {'measured':>9}  {'budget':>8}  holds  context")
     for r in rows:
         m = "-" if r["measured"] is None else f"{r['measured']:.3g}{r['unit'] if r['unit'] != '×' else '×'}"
