@@ -27,10 +27,10 @@ RETRY_AFTER_FAILURE_SECONDS = 5.0
 
 
 def new_client() -> SSMClient:
-    import boto3
-    from botocore.config import Config
+    """An SSM client: 1 s connect, 2 s read, 2 attempts (``parity.adapters.aws``)."""
+    from parity.adapters.aws import client
 
-    return boto3.client("ssm", config=Config(connect_timeout=1, read_timeout=2, retries={"mode": "standard", "total_max_attempts": 2}))
+    return client("ssm", read_timeout=2, attempts=2)
 
 
 class SigningSecrets:
