@@ -55,17 +55,10 @@ ROOM_INDEX = "RoomRecords"
 
 
 def new_client() -> DynamoDBClient:
-    """A DynamoDB client with timeouts and a bounded retry (standard mode, 3 attempts)."""
-    import boto3
-    from botocore.config import Config
+    """A DynamoDB client: 1 s connect, 3 s read, 3 attempts (``parity.adapters.aws``)."""
+    from parity.adapters.aws import client
 
-    config = Config(
-        connect_timeout=1,
-        read_timeout=3,
-        retries={"mode": "standard", "total_max_attempts": 3},
-        tcp_keepalive=True,
-    )
-    return boto3.client("dynamodb", config=config)
+    return client("dynamodb", read_timeout=3, attempts=3)
 
 
 def company_pk(company_id: str) -> str:
@@ -550,7 +543,33 @@ def _strip(item: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def dump_item(item: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: _SER.serialize(v) for k, v in item.items()}
+    """A Python item as DynamoDB attribute values, exactly as boto3's ``TypeSerializer`` writes it."""
+    return {k: dump_value(v) for k, v in item.items()}
+
+
+#: Integers this short are exact in DynamoDB's number context (38 digits): no rounding check needed.
+_SAFE_INT = 10**37
+
+
+def dump_value(value: Any) -> dict[str, Any]:
+    """One value. Strings, booleans, small integers, None, maps and lists (what our items are made
+    of) take a direct path; everything else (Decimals, sets, bytes, …) and every refusal (floats,
+    empty sets, inexact numbers) is ``TypeSerializer``'s. Same output, ≈ 4× faster per item: its
+    generic type probing was ~12 % of the handler CPU of a create (docs/performance.md)."""
+    kind = type(value)
+    if kind is str:
+        return {"S": value}
+    if kind is bool:
+        return {"BOOL": value}
+    if kind is int and -_SAFE_INT < value < _SAFE_INT:
+        return {"N": str(value)}
+    if value is None:
+        return {"NULL": True}
+    if kind is dict:
+        return {"M": {k: dump_value(v) for k, v in value.items()}}
+    if kind is list:
+        return {"L": [dump_value(v) for v in value]}
+    return _SER.serialize(value)
 
 
 def load_item(item: Mapping[str, Any]) -> dict[str, Any]:
