@@ -71,6 +71,27 @@ def test_duplicate_webhook_id_has_no_effect_and_stale_is_reported(aws, stack_env
     assert preview.shown(store.entries(company, "r"))["deal"]["name"] == "v2"
 
 
+def test_a_redelivery_is_one_write_that_changes_nothing(aws, stack_environment):
+    # GIVEN a record created (webhook a), updated (b) and deleted (c) in a room
+    store = store_for(aws, stack_environment)
+    company = f"co-{uuid.uuid4().hex[:10]}"
+    v1 = {"id": "d1", "type": "deal", "version": 1, "created_at": "2026-01-01T00:00:00.000Z", "name": "v1", "channel_integration_room_id": "r"}
+    v2 = dict(v1, version=2, name="v2")
+    assert store.apply(company, preview.entry_from_event("create", v1), webhook_id=f"{company}-a") == "applied"
+    assert store.apply(company, preview.entry_from_event("update", v2), webhook_id=f"{company}-b") == "applied"
+    # WHEN an older webhook is delivered again: THEN it is stale and the newer entry stays
+    assert store.apply(company, preview.entry_from_event("create", v1), webhook_id=f"{company}-a") == "stale"
+    assert preview.shown(store.entries(company, "r"))["deal"]["name"] == "v2"
+    # WHEN the delete is delivered twice: THEN the second is a duplicate and the record stays deleted
+    assert store.apply(company, preview.entry_from_event("delete", v2), webhook_id=f"{company}-c") == "applied"
+    assert store.apply(company, preview.entry_from_event("delete", v2), webhook_id=f"{company}-c") == "duplicate"
+    assert preview.shown(store.entries(company, "r"))["deal"] is None
+    # AND the room holds one item per record, nothing per delivery
+    items = aws.client("dynamodb").scan(TableName=stack_environment["PREVIEW_TABLE_NAME"])["Items"]
+    assert [i["sk"]["S"] for i in items if i["pk"]["S"].startswith(f"ROOM#{company}#")] == ["DEAL#d1"]
+    assert not [i for i in items if i["pk"]["S"].startswith("WEBHOOK#")]
+
+
 def test_racing_receivers_cannot_corrupt_a_room(aws, stack_environment):
     # GIVEN many versions of one record and a delete, delivered by 8 receivers at once
     store = store_for(aws, stack_environment)

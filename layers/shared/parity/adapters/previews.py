@@ -23,7 +23,6 @@ from parity.records import plain
 
 
 Applied = Literal["applied", "duplicate", "stale"]
-WEBHOOK_MEMORY_SECONDS = 7 * 24 * 3600
 TOMBSTONE_SECONDS = 30 * 24 * 3600
 _BUSY = RETRYABLE
 
@@ -36,9 +35,9 @@ class PreviewStore(TableAdapter):
     """Adapter over the preview table (omnichannel side)."""
 
     def apply(self, company_id: str, entry: Entry, *, webhook_id: str, now: int | None = None) -> Applied:
-        """Apply one delivery in one conditional transaction: the webhook id is remembered and
-        the entry written only if the id is new and the entry moves the record forward
-        (``parity.preview.decide``, enforced by DynamoDB so racing receivers cannot corrupt it)."""
+        """Apply one delivery in one conditional write: the entry is written only if it moves the
+        record forward (``parity.preview.decide``, enforced by DynamoDB so racing receivers cannot
+        corrupt it); "duplicate" when the entry refusing it was written by this same webhook."""
         now = int(time.time()) if now is None else now
         room = str(entry.data.get("channel_integration_room_id"))
         item: dict[str, Any] = {
@@ -50,6 +49,7 @@ class PreviewStore(TableAdapter):
             "version": entry.version,
             "deleted": entry.deleted,
             "data": dict(entry.data),
+            "webhook_id": webhook_id,
         }
         if entry.deleted:
             item["ttl"] = now + TOMBSTONE_SECONDS
@@ -58,26 +58,22 @@ class PreviewStore(TableAdapter):
         else:
             condition = "attribute_not_exists(pk) OR (deleted = :false AND version < :version)"
             values = {":false": False, ":version": entry.version}
-        marker = {"pk": f"WEBHOOK#{webhook_id}", "sk": "#WEBHOOK", "ttl": now + WEBHOOK_MEMORY_SECONDS, "room_pk": item["pk"]}
         try:
-            self.client.transact_write_items(
-                TransactItems=[
-                    {"Put": {"TableName": self.table_name, "Item": dump_item(marker), "ConditionExpression": "attribute_not_exists(pk)"}},
-                    {"Put": {"TableName": self.table_name, "Item": dump_item(item), "ConditionExpression": condition, "ExpressionAttributeValues": dump_item(values)}},
-                ]
+            self.client.put_item(
+                TableName=self.table_name,
+                Item=dump_item(item),
+                ConditionExpression=condition,
+                ExpressionAttributeValues=dump_item(values),
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code")
-            if code != "TransactionCanceledException":
-                if code in _BUSY:
-                    raise ServiceUnavailable("the preview table is busy; retry shortly") from exc
-                raise
-            reasons = [r.get("Code") for r in exc.response.get("CancellationReasons") or []]
-            if reasons and reasons[0] == "ConditionalCheckFailed":
-                return "duplicate"
-            if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
-                return "stale"
-            raise ServiceUnavailable("the preview table is busy; retry shortly") from exc
+            if code == "ConditionalCheckFailedException":
+                stored = exc.response.get("Item") or {}
+                return "duplicate" if stored.get("webhook_id", {}).get("S") == webhook_id else "stale"
+            if code in _BUSY:
+                raise ServiceUnavailable("the preview table is busy; retry shortly") from exc
+            raise
         return "applied"
 
     def entries(self, company_id: str, room_id: str) -> list[Entry]:
