@@ -38,6 +38,9 @@ SERVICE = "parity"
 NAMESPACE = "Parity"
 
 logger = Logger(service=SERVICE)
+# The source location (``"location":"record_handler:58"``) is a developer's aid, and each line's
+# message already names what happened; log volume is a line of the cost budget (docs/performance.md).
+logger.remove_keys(["location"])
 metrics = Metrics(service=SERVICE, namespace=NAMESPACE)
 
 # ---- metric names (RFC §4 "post-deploy signals"; the alarms use exactly these) --------------------
