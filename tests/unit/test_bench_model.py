@@ -16,7 +16,7 @@ def test_cost_model_adds_up():
     op = {"requests": 1, "ms": 0.0, "log_bytes": 0.0, "calls": {}, "write_units": {"wru": 0.0, "rru": 0.0}}
     ops = {k: dict(op) for k in ("authorizer_cached", "create", "router_per_create", "receiver_apply", "timeline_note")}
     mem = {k: 1024 for k in ("authorizer", "create_deal", "event_router", "webhook_receiver", "timeline_note", "webhook_sender")}
-    out = cost.model(ops, mem, sender_ms=0.0, queued_bytes=1000)
+    out = cost.model(ops, mem, sender_ms=0.0, sender_log_bytes=0.0, queued_bytes=1000)
     per = out["per_million_usd"]
     assert round(per["api_gateway"], 6) == 2.0
     assert round(per["lambda_requests"], 6) == 1.2
@@ -33,3 +33,17 @@ def test_counter_counts_each_request_once():
         client.put_item(TableName="t", Item={"pk": {"S": "a"}})
         client.get_item(TableName="t", Key={"pk": {"S": "a"}})
     assert stub.calls == {"dynamodb:PutItem": 1, "dynamodb:GetItem": 1}
+
+
+def test_measured_log_bytes_are_priced_per_gb_with_the_platform_lines():
+    # GIVEN every hop logging nothing but the sender 1 KiB per message
+    op = {"requests": 0, "ms": 0.0, "log_bytes": 0.0, "calls": {}, "write_units": {"wru": 0.0, "rru": 0.0}}
+    ops = {k: dict(op) for k in ("authorizer_cached", "create", "router_per_create", "receiver_apply", "timeline_note")}
+    mem = {k: 128 for k in ("authorizer", "create_deal", "event_router", "webhook_receiver", "timeline_note", "webhook_sender")}
+    quiet = cost.model(ops, mem, sender_ms=0.0, sender_log_bytes=0.0, queued_bytes=0)
+    chatty = cost.model(ops, mem, sender_ms=0.0, sender_log_bytes=1024.0, queued_bytes=0)
+    # THEN the extra KiB per create costs KiB/GiB x the ingestion price per million creates
+    extra = chatty["per_million_usd"]["logs"] - quiet["per_million_usd"]["logs"]
+    assert abs(extra - 1e6 * cost.PRICES["logs_ingested_gb"] / 1024**2) < 1e-9
+    # AND the platform lines of six invocations are counted even when we log nothing
+    assert quiet["units_per_create"]["log_bytes"] == 6 * cost.PLATFORM_LOG_BYTES

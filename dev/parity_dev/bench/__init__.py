@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     if 5 in only:
         from parity_dev.stack import load_template
 
-        model = cost.model(ops, cost.memory_sizes(load_template(root / "template.yaml")), sender_ms=hook["per_message_ms"], queued_bytes=ops["queued_bytes"])
+        model = cost.model(ops, cost.memory_sizes(load_template(root / "template.yaml")), sender_ms=hook["per_message_ms"], sender_log_bytes=hook["log_bytes"], queued_bytes=ops["queued_bytes"])
         row("5 cost per 1M bot creates", model["total_usd"], 15.0, ", ".join(f"{k} ${v:.2f}" for k, v in model["per_million_usd"].items()), unit="$")
     if 6 in only and not args.skip_local:
         import subprocess

@@ -25,9 +25,10 @@ AWS_REQUEST_MS = 10.0
 HTTP_CALL_MS = 50.0
 
 
-def model(ops: dict[str, dict[str, Any]], memory_mb: dict[str, int], *, sender_ms: float, queued_bytes: float) -> dict[str, Any]:
+def model(ops: dict[str, dict[str, Any]], memory_mb: dict[str, int], *, sender_ms: float, sender_log_bytes: float, queued_bytes: float) -> dict[str, Any]:
     """Dollars per million creates. ``ops``: per operation ``requests``, ``ms``, ``log_bytes`` and
-    ``write_units`` (wru/rru) per invocation; ``memory_mb``: the function's configured MemorySize.
+    ``write_units`` (wru/rru) per invocation; ``memory_mb``: the function's configured MemorySize;
+    ``sender_ms`` and ``sender_log_bytes``: per message, measured by figure 7.
 
     One create = authorizer (cached token) + create + router + sender + receiver + timeline note:
     six invocations, two HTTP API requests (the create and the receiver's webhook), the router's
@@ -55,7 +56,7 @@ def model(ops: dict[str, dict[str, Any]], memory_mb: dict[str, int], *, sender_m
         sqs += o["calls"].get("sqs:SendMessageBatch", 0) + o["calls"].get("sqs:SendMessage", 0)
     # The sender: its measured wall time against the delayed receiver already includes the HTTP wait.
     gb_s += memory_mb["webhook_sender"] / 1024 * sender_ms / 1000
-    log_bytes += ops.get("sender_log_bytes", 600) + PLATFORM_LOG_BYTES
+    log_bytes += sender_log_bytes + PLATFORM_LOG_BYTES
     queues = 2  # webhook + timeline queue
     sqs += queues * 2 * max(1, -(-int(queued_bytes / queues) // 65536))  # receive + delete per message
     # Keys-only RoomRecords index: one standard write per record write.

@@ -22,10 +22,13 @@ from parity_dev.bench.coldstart import DUMMY_ENV
 
 
 class Context:
-    function_name = "bench"
+    """A Lambda context shaped like a deployed one: every log line carries the function name and
+    the request id, so their real lengths count in the log volume (figure 5)."""
+
+    function_name = "parity-CreateDealFunction-1Q2W3E4R5T6Y"  # stack-LogicalId-suffix, as CloudFormation names it
     memory_limit_in_mb = "256"
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bench"
-    aws_request_id = "bench"
+    invoked_function_arn = f"arn:aws:lambda:us-east-1:123456789012:function:{function_name}"
+    aws_request_id = "8f5e2a4c-3b1d-4e6f-9a7b-0c2d4e6f8a1b"
 
     def get_remaining_time_in_millis(self) -> int:
         return 10_000
@@ -206,10 +209,56 @@ def _sqs_event(bodies: list[str], attrs: dict[str, str] | None = None) -> dict[s
     }
 
 
+@contextmanager
+def chat_hub(messages: int = 5):
+    """A chat hub on 127.0.0.1 that answers every room's history with ``messages`` messages, so the
+    note is measured on its usual path: excerpt fetched, one note, one metric."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from urllib.parse import unquote, urlsplit
+
+    class Hub(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        wbufsize = 1 << 16  # headers and body in one segment: no Nagle/delayed-ACK stall on loopback
+
+        def do_GET(self) -> None:  # noqa: N802
+            room = unquote(urlsplit(self.path).path.rsplit("/", 1)[-1])
+            data = [
+                {"id": f"m{i}", "room_id": room, "sender_type": "customer" if i % 2 else "bot", "sender_name": "Budi",
+                 "text": f"message {i} about the order", "created_at": f"2026-11-23T05:0{i}:00Z"}
+                for i in range(messages)
+            ]
+            body = json.dumps({"data": data}).encode()
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    import threading
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hub)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def request_counts(root: Path) -> dict[str, Any]:
     """Every operation of one bot create, end to end, with its counted AWS requests."""
+    with chat_hub() as hub_url:
+        return _request_counts(root, hub_url)
+
+
+def _request_counts(root: Path, hub_url: str) -> dict[str, Any]:
     environment()
-    os.environ["HUB_API_BASE_URL"] = ""  # no hub: the note is written without excerpt (same AWS calls)
+    os.environ["HUB_API_BASE_URL"] = hub_url  # the note fetches a real excerpt (loopback, so allowed here)
+    os.environ["ALLOW_PRIVATE_TARGETS"] = "true"
     replay_item: dict[str, Any] = {}
     token_item = {"Item": {"pk": {"S": "TOKEN#x"}, "sk": {"S": "#TOKEN"}, "company_id": {"S": COMPANY}, "ttl": {"N": str(int(time.time()) + 3600)}, "key_hash": {"S": "k"}}}
 

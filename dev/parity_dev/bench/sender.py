@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from parity_dev.bench.awsstub import AwsStub
-from parity_dev.bench.handlers import Context, _sqs_event, environment, load, reset_runtime, silenced
+from parity_dev.bench.handlers import Context, _sqs_event, captured_bytes, environment, load, reset_runtime
 
 
 class _Server(ThreadingHTTPServer):
@@ -60,7 +60,7 @@ def webhook_sender(root: Path, *, delay: float = 0.05, messages: int = 40) -> di
                                    "data": {"id": uuid.uuid4().hex, "type": "deal", "channel_integration_room_id": "room-1"}})
 
             ctx = Context()
-            with silenced():
+            with captured_bytes() as logged:  # its log and metric lines: the log volume of figure 5
                 start = time.perf_counter()
                 for _ in range(messages):
                     result = sender.handler(_sqs_event([body()]), ctx)
@@ -70,4 +70,7 @@ def webhook_sender(root: Path, *, delay: float = 0.05, messages: int = 40) -> di
     finally:
         server.shutdown()
         server.server_close()
-    return {"delay_ms": delay * 1000, "per_message_ms": per_message * 1000, "ratio": per_message / delay, "connections": server.accepted, "messages": messages}
+    return {
+        "delay_ms": delay * 1000, "per_message_ms": per_message * 1000, "ratio": per_message / delay,
+        "connections": server.accepted, "messages": messages, "log_bytes": logged[0] / messages,
+    }
