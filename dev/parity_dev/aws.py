@@ -163,22 +163,66 @@ def _locked(method: Callable[..., Any], lock: Any) -> Callable[..., Any]:
     return call
 
 
+class WriteSignal:
+    """Tells the local pollers that something was written to a DynamoDB table or an SQS queue.
+
+    Lambda's pollers long-poll: a message or stream record reaches the function within tens of
+    milliseconds. Sleep-polling every 100 ms added 50–100 ms per hop on average (two hops before a
+    room's preview shows) and polling faster starved the 2-core machine; a poller now waits for
+    the next write of its service, or its interval at most.
+    """
+
+    #: Per service, the ``X-Amz-Target`` prefix and the operations that can give a poller work.
+    WRITES = {
+        "dynamodb": ("DynamoDB_20120810.", {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}),
+        "sqs": ("AmazonSQS.", {"SendMessage", "SendMessageBatch"}),
+    }
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._generation = {service: 0 for service in self.WRITES}
+
+    def seen(self, service: str) -> int:
+        """The write count of ``service`` now; pass it to ``wait`` after polling."""
+        with self._changed:
+            return self._generation[service]
+
+    def wait(self, service: str, seen: int, timeout: float) -> bool:
+        """Until ``service`` was written to after ``seen`` was read (True), or ``timeout`` seconds (False)."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self._generation[service] != seen, timeout)
+
+    def observe(self, environ: dict[str, Any]) -> None:
+        """Count the request in ``environ`` if it is a write (JSON protocol: ``X-Amz-Target``)."""
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        for service, (prefix, writes) in self.WRITES.items():
+            if target.startswith(prefix) and target[len(prefix):] in writes:
+                with self._changed:
+                    self._generation[service] += 1
+                    self._changed.notify_all()
+                return
+
+
 class _SerializedApp:
-    """WSGI middleware that runs one AWS request at a time.
+    """WSGI middleware that runs one AWS request at a time, and signals writes to the pollers.
 
     moto's backends are not thread-safe: two DynamoDB conditional writes handled by two server
     threads could both pass their condition. One global lock makes each request atomic, as AWS
     makes each single-item or transactional write atomic.
     """
 
-    def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
+    def __init__(self, app: Callable[..., Iterable[bytes]], writes: WriteSignal | None = None) -> None:
         self.app = app
         self.lock = threading.Lock()
+        self.writes = writes
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
         with self.lock:
             # Drain the response inside the lock: a lazy iterable would run after we release it.
-            return [b"".join(self.app(environ, start_response))]
+            body = [b"".join(self.app(environ, start_response))]
+        if self.writes is not None:
+            self.writes.observe(environ)  # after the write is visible to the next request
+        return body
 
 
 class MotoServer:
@@ -189,6 +233,8 @@ class MotoServer:
         self.port = port
         self._server: Any = None
         self._thread: threading.Thread | None = None
+        #: Writes served, for pollers that wait for work instead of sleeping (``Pollers(writes=…)``).
+        self.writes = WriteSignal()
 
     @property
     def endpoint_url(self) -> str:
@@ -208,7 +254,7 @@ class MotoServer:
         # werkzeug logs every request at INFO; AWS calls are not what a developer wants to read.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         atomic_moto_transactions()
-        app = _SerializedApp(DomainDispatcherApplication(create_backend_app))
+        app = _SerializedApp(DomainDispatcherApplication(create_backend_app), self.writes)
         self._server = make_server(
             self.host, self.port, app, threaded=True, request_handler=MotoRequestHandler
         )

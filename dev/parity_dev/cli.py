@@ -212,7 +212,7 @@ class LocalStack:
         httpd.mounts.append(Console(api_key=companies[0][1] if companies else None, hub=hub).handle)
 
         # Pollers before seeding: mappings exist from deploy on, so seeding writes are stream records too.
-        pollers = Pollers(stack, runtime, clients).start()
+        pollers = Pollers(stack, runtime, clients, writes=moto.writes).start()
         self._stoppers.append(pollers.stop)
         if companies:
             _seed(companies)

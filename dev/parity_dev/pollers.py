@@ -1,7 +1,10 @@
 """Event source mappings, emulated: what Lambda's pollers do for SQS queues and DynamoDB streams.
 
-One background thread per mapping of the deployed template polls every ~100 ms and invokes the
-function in-process with the event Lambda would send. Delivery semantics follow Lambda:
+One background thread per mapping of the deployed template invokes the function in-process with
+the event Lambda would send. It polls again at once after work, and after an empty poll waits for
+the next write to its service signalled by the moto server (``parity_dev.aws.WriteSignal``), or
+~100 ms at most (messages that become visible later, retries): a hop costs milliseconds, as with
+Lambda's long-polling pollers, without busy polling. Delivery semantics follow Lambda:
 
 * SQS: a batch is received with the queue's visibility timeout; success deletes it; with
   ``ReportBatchItemFailures`` only the messages not listed in ``batchItemFailures`` are deleted; an
@@ -27,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from parity_dev.lambdas import FunctionError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from parity_dev.aws import Clients
+    from parity_dev.aws import Clients, WriteSignal
     from parity_dev.lambdas import LambdaRuntime
     from parity_dev.stack import DeployedStack, EventSourceMapping
 
@@ -319,10 +322,13 @@ class Pollers:
         *,
         interval: float = POLL_INTERVAL_SECONDS,
         stream_starting_position: str | None = None,
+        writes: WriteSignal | None = None,
     ) -> None:
         """``stream_starting_position`` ("LATEST" / "TRIM_HORIZON") overrides the mappings' own, e.g.
-        so a test on a shared stack reads only the stream records written after it began."""
+        so a test on a shared stack reads only the stream records written after it began.
+        ``writes``: the moto server's write signal; without it an idle poller sleeps ``interval``."""
         self.interval = interval
+        self.writes = writes
         self.pollers: list[SqsPoller | DynamoDbStreamPoller] = []
         for mapping in stack.event_source_mappings:
             if not mapping.enabled:
@@ -343,13 +349,20 @@ class Pollers:
         return self
 
     def _run(self, poller: SqsPoller | DynamoDbStreamPoller) -> None:
+        service = "sqs" if isinstance(poller, SqsPoller) else "dynamodb"
         while not self._stop.is_set():
+            # Read before polling: a write landing during the poll then ends the wait at once.
+            seen = self.writes.seen(service) if self.writes is not None else 0
             try:
                 busy = poller.poll_once()
             except Exception:  # the poller itself must survive anything (e.g. moto restarting)
                 log.exception("%s: poll failed", poller.mapping.logical_id)
                 busy = 0
-            if not busy:
+            if busy:
+                continue
+            if self.writes is not None:
+                self.writes.wait(service, seen, self.interval)
+            else:
                 self._stop.wait(self.interval)
 
     def drain(self, *, timeout: float = 10.0) -> None:
