@@ -1,11 +1,19 @@
-"""The preview table (omnichannel side): every bot/AI record a room has seen, and the ids of
-webhooks already applied.
+"""The preview table (omnichannel side): every bot/AI record a room has seen.
 
     pk                          sk                      what
-    ROOM#<company>#<room>       DEAL#<id> | TICKET#<id> a record as the room knows it (tombstone when deleted)
-    WEBHOOK#<webhook-id>        #WEBHOOK                a delivery already applied (TTL 7 days)
+    ROOM#<company>#<room>       DEAL#<id> | TICKET#<id> a record as the room knows it (tombstone when
+                                                        deleted), with the webhook-id that wrote it
 
 The room key starts with the company: another company's room reads as empty.
+
+A delivery is one conditional PutItem (1 write unit). It used to be a two-item transaction with a
+``WEBHOOK#<id>`` marker per delivery (4 write units, a fifth of the cost of a bot create,
+docs/performance.md); the marker guarded nothing the entry's own condition does not. A redelivery
+(a sender retry or a DLQ redrive, re-signed each time) carries the version it had, so it cannot
+move the entry forward, and a deleted record's tombstone refuses it for 30 days (the marker was
+kept 7); a captured request replayed by someone else dies at the signature's 5-minute tolerance.
+Whether a refused write was this very webhook again ("duplicate") or an older event ("stale")
+is read from the entry the condition returns.
 """
 
 from __future__ import annotations
