@@ -50,15 +50,15 @@ def _post(body: str, headers: dict[str, str]) -> delivery.Reply:
         target = outbound.resolve(config.require("omnichannel_webhook_url"), allow_private=config.allow_private_targets)
     except outbound.BlockedTarget as exc:
         return delivery.Reply(status=None, problem=f"target refused: {exc}")
-    import httpx
+    from urllib3.exceptions import HTTPError  # loaded already (botocore)
 
     try:
-        response = outbound.send(_http(), "POST", target, content=body.encode("utf-8"), headers=headers)
-    except httpx.TimeoutException:
-        return delivery.Reply(status=None, problem="timed out")
-    except httpx.HTTPError as exc:
+        response = outbound.send(_http(), "POST", target, body=body.encode("utf-8"), headers=headers)
+    except HTTPError as exc:
+        if outbound.timed_out(exc):
+            return delivery.Reply(status=None, problem="timed out")
         return delivery.Reply(status=None, problem=f"connection failed ({type(exc).__name__})")
-    return delivery.Reply(status=response.status_code, retry_after=response.headers.get("retry-after"))
+    return delivery.Reply(status=response.status, retry_after=response.headers.get("retry-after"))
 
 
 def _peek(body: str) -> dict[str, Any]:

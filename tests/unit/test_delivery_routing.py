@@ -113,10 +113,17 @@ def fake_resolver(mapping):
 
 @pytest.mark.parametrize(
     "url",
-    ["http://127.0.0.1/x", "http://2130706433/", "http://0x7f000001/", "http://169.254.169.254/latest/meta-data", "http://10.1.2.3/", "http://192.168.0.1/", "http://172.16.0.1/", "http://[::1]/", "http://[::ffff:10.0.0.1]/", "http://100.64.0.1/", "ftp://example.com/", "https://u:p@example.com/"],
+    ["http://127.0.0.1/x", "http://2130706433/", "http://0x7f000001/", "http://169.254.169.254/latest/meta-data", "http://10.1.2.3/", "http://192.168.0.1/", "http://172.16.0.1/", "http://[::1]/", "http://[::ffff:10.0.0.1]/", "http://100.64.0.1/", "ftp://example.com/", "https://u:p@example.com/", "https://u@example.com/", "http:///x", "http://[::1/", "http://example.com:99999/", "http://exa mple.com/"],
 )
 def test_private_or_odd_targets_are_refused(url):
     with pytest.raises(outbound.BlockedTarget):
+        outbound.resolve(url, allow_private=False)
+
+
+@pytest.mark.parametrize("url", ["http://2130706433/", "http://0x7f000001/", "http://0x7f.1/", "http://0177.0.0.1/", "http://[::ffff:127.0.0.1]/"])
+def test_numeric_host_spellings_are_judged_by_the_address_they_mean(url):
+    # The system resolver reads each as 127.0.0.1 (no DNS involved); refused for what it is, not as unresolvable.
+    with pytest.raises(outbound.BlockedTarget, match="non-public"):
         outbound.resolve(url, allow_private=False)
 
 
@@ -129,13 +136,23 @@ def test_a_name_resolving_to_a_private_address_is_refused():
 def test_a_public_name_is_pinned_to_its_checked_address():
     resolver = fake_resolver({"hooks.example.com": ["93.184.216.34"]})
     target = outbound.resolve("https://hooks.example.com/in?x=1", allow_private=False, resolver=resolver)
-    assert target.pinned and target.host == "hooks.example.com"
-    assert target.url == "https://93.184.216.34/in?x=1"
+    assert target.pinned and target.host == "hooks.example.com" and target.address == "93.184.216.34"
+    assert target.url == "https://93.184.216.34/in?x=1" and target.path == "/in?x=1"
+    assert target.host_header == "hooks.example.com"
+
+
+def test_the_host_header_keeps_a_non_default_port_and_ipv6_brackets():
+    resolver = fake_resolver({"hooks.example.com": ["93.184.216.34"]})
+    target = outbound.resolve("http://hooks.example.com:8080/in", allow_private=False, resolver=resolver)
+    assert target.url == "http://93.184.216.34:8080/in" and target.host_header == "hooks.example.com:8080"
+    v6 = outbound.resolve("https://[2606:4700::1111]:8443/x", allow_private=False, resolver=lambda h, p, type=None: [(socket.AF_INET6, socket.SOCK_STREAM, 6, "", (h, p, 0, 0))])
+    assert v6.address == "2606:4700::1111" and v6.url == "https://[2606:4700::1111]:8443/x" and v6.host_header == "[2606:4700::1111]:8443"
 
 
 def test_allow_private_is_an_explicit_opt_in():
     target = outbound.resolve("http://127.0.0.1:3000/webhooks/qontak-crm", allow_private=True)
     assert not target.pinned and target.url == "http://127.0.0.1:3000/webhooks/qontak-crm"
+    assert target.address == target.host == "127.0.0.1" and target.host_header == "127.0.0.1:3000"
 
 
 def test_unresolvable_host_is_refused():

@@ -8,8 +8,8 @@ import time
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import httpx
 import pytest
+from urllib3.exceptions import HTTPError
 
 from parity import delivery
 from parity.adapters import outbound
@@ -56,10 +56,10 @@ def _post_to(url: str):
     def post(body: str, headers: dict[str, str]) -> delivery.Reply:
         target = outbound.resolve(url, allow_private=True)
         try:
-            response = outbound.send(client, "POST", target, content=body.encode(), headers=headers)
-        except httpx.HTTPError as exc:
-            return delivery.Reply(status=None, problem=type(exc).__name__)
-        return delivery.Reply(status=response.status_code, retry_after=response.headers.get("retry-after"))
+            response = outbound.send(client, "POST", target, body=body.encode(), headers=headers)
+        except HTTPError as exc:
+            return delivery.Reply(status=None, problem="timed out" if outbound.timed_out(exc) else type(exc).__name__)
+        return delivery.Reply(status=response.status, retry_after=response.headers.get("retry-after"))
 
     return post
 
@@ -83,5 +83,5 @@ def test_a_hanging_receiver_costs_the_read_timeout_and_is_retried(world):
     outcome = delivery.attempt(BODY, 2, secrets=[SECRET], post=_post_to(f"{base}/hang"), schedule=SCHEDULE, now=datetime.now(timezone.utc))
     # THEN the attempt ends at the read timeout, not when the receiver gives up, and is retried next on the schedule
     assert time.monotonic() - started < 1.5
-    assert hits == ["/hang"]
+    assert hits == ["/hang"] and outcome.reason == "timed out"
     assert not outcome.delivered and not outcome.give_up and outcome.delay == SCHEDULE[1]

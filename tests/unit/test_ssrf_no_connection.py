@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import socket
 
-import httpx
 import pytest
+from urllib3.exceptions import HTTPError
 
 from parity.adapters import outbound
 
@@ -48,6 +48,8 @@ def _resolver_to(address):
         "http://127.0.0.1:{port}/hook",  # loopback
         "http://2130706433:{port}/hook",  # 127.0.0.1, decimal-encoded
         "http://0x7f000001:{port}/hook",  # 127.0.0.1, hex-encoded
+        "http://0x7f.1:{port}/hook",  # 127.0.0.1, hex and short form
+        "http://0177.0.0.1:{port}/hook",  # 127.0.0.1, octal
         "http://[::ffff:127.0.0.1]:{port}/hook",  # loopback, IPv4-mapped IPv6
         "http://10.0.0.1:{port}/hook",  # private range
         "http://192.168.1.1:{port}/hook",
@@ -61,10 +63,25 @@ def test_ssrf_targets_are_refused_and_no_connection_is_made(listener, connects, 
     port = listener.getsockname()[1]
     url = template.format(port=port)
     # WHEN the outbound guard is asked to deliver there (names resolve to the listener's address)
-    with pytest.raises(outbound.BlockedTarget), httpx.Client() as client:
+    client = outbound.new_client(connect=0.5, read=0.5)
+    with pytest.raises(outbound.BlockedTarget):
         target = outbound.resolve(url, allow_private=False, resolver=_resolver_to("127.0.0.1"))
-        outbound.send(client, "POST", target, content=b"{}")
+        outbound.send(client, "POST", target, body=b"{}")
     # THEN nothing connected anywhere: no connect call, and the listener has nobody to accept
     assert connects == []
     with pytest.raises(BlockingIOError):
         listener.accept()
+
+
+def test_the_harness_sees_a_connection_when_the_guard_is_opted_out(listener, connects):
+    # GIVEN the same listener, and private targets explicitly allowed (the local stack only)
+    port = listener.getsockname()[1]
+    client = outbound.new_client(connect=0.5, read=0.3)
+    target = outbound.resolve(f"http://127.0.0.1:{port}/hook", allow_private=True)
+    # WHEN a delivery is attempted (the listener accepts but never answers)
+    with pytest.raises(HTTPError) as raised:
+        outbound.send(client, "POST", target, body=b"{}")
+    # THEN the spy saw the connect and the listener has it: the checks above can fail
+    assert outbound.timed_out(raised.value)
+    assert connects == [("127.0.0.1", port)]
+    listener.accept()[0].close()

@@ -11,12 +11,16 @@ the reason.
   request, headers, body and the retry included. Each attempt runs in a worker thread that the
   caller stops waiting for at the deadline, so nothing (a DNS stall, a server dripping its body a
   byte at a time) stretches it; inside, every socket operation times out at the budget left and
-  the body read stops at the deadline. An abandoned worker ends on its own timeouts.
-* Size: the body is streamed and dropped past ``MAX_BODY_BYTES`` (1 MiB), before and after
-  decompression (``identity`` is asked for; gzip/deflate are decoded with the same cap).
-* Address: through ``parity.adapters.outbound``: private, loopback and link-local targets are
-  refused without connecting unless ``allow_private`` (the local stack only); redirects are not
-  followed (a 3xx is a failure).
+  the body read stops at the deadline. A urllib3 read waits for a whole chunk (64 KiB) or the end
+  of the body, so a drip would keep an abandoned worker reading: when the caller stops waiting it
+  shuts the answer's socket down (``outbound.abort``), and the worker ends at once. Before an
+  answer, an abandoned worker ends on its own timeouts.
+* Size: the body is streamed raw (urllib3 does not decode it) and dropped past
+  ``MAX_BODY_BYTES`` (1 MiB), before and after decompression (``identity`` is asked for;
+  gzip/deflate are decoded here with the same cap).
+* Address: through ``parity.adapters.outbound`` (urllib3): private, loopback and link-local
+  targets are refused without connecting unless ``allow_private`` (the local stack only);
+  redirects are not followed (a 3xx is a failure).
 * Retry: at most one, only after an answer that says "try again" (connection failure, 429, 5xx)
   and only when at least ``MIN_RETRY_SECONDS`` of the budget remain.
 * Shape: a 2xx body that is not JSON or not the documented shape is a failure too
@@ -31,20 +35,21 @@ import socket
 import threading
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
+
+import urllib3  # already imported by botocore: free at cold start
 
 from parity import timeline
 from parity.adapters import outbound
 from parity.timeline import ChatHistory
 
-if TYPE_CHECKING:  # pragma: no cover
-    import httpx
-
 HISTORY_PATH = "/api/open/v1/messages/rooms/"
 HISTORY_QUERY = "offset=1&limit=100"
+CHUNK_BYTES = 64 * 1024
 BUDGET_SECONDS = 3.0
 MAX_BODY_BYTES = 1024 * 1024
 MIN_RETRY_SECONDS = 0.5
@@ -57,6 +62,34 @@ class _Attempt:
     messages: list[timeline.ChatMessage] | None
     problem: str = ""
     retryable: bool = False
+
+
+class _Call:
+    """One attempt's open answer, so that the caller can cut it off when it stops waiting."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._response: urllib3.HTTPResponse | None = None
+        self._cut = False
+
+    @contextmanager
+    def holding(self, response: urllib3.HTTPResponse) -> Iterator[None]:
+        """While the worker reads ``response``; let go before its connection returns to the pool."""
+        with self._lock:
+            self._response = response
+            if self._cut:  # the caller gave up before the answer came
+                outbound.abort(response)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._response = None
+
+    def cut(self) -> None:
+        with self._lock:
+            self._cut = True
+            if self._response is not None:
+                outbound.abort(self._response)
 
 
 def history_url(base_url: str, room_id: str) -> str:
@@ -75,7 +108,7 @@ class HubClient:
         allow_private: bool = False,
         budget_seconds: float = BUDGET_SECONDS,
         max_bytes: int = MAX_BODY_BYTES,
-        client: httpx.Client | None = None,
+        client: urllib3.PoolManager | None = None,
         resolver: Callable[..., Any] = socket.getaddrinfo,
     ) -> None:
         self.base_url = base_url
@@ -91,7 +124,7 @@ class HubClient:
         return f"HubClient(base_url={self.base_url!r}, allow_private={self.allow_private})"
 
     @property
-    def client(self) -> httpx.Client:
+    def client(self) -> urllib3.PoolManager:
         with self._lock:
             if self._client is None:
                 self._client = outbound.new_client(connect=self.budget_seconds, read=self.budget_seconds)
@@ -120,12 +153,13 @@ class HubClient:
 
     # ---- one attempt -----------------------------------------------------------------------
     def _attempt_within(self, url: str, room_id: str, deadline: float) -> _Attempt:
-        """Run one attempt in a worker thread and stop waiting for it at the deadline."""
+        """Run one attempt in a worker thread; at the deadline, stop waiting and cut its answer off."""
         box: queue.SimpleQueue[_Attempt] = queue.SimpleQueue()
+        call = _Call()
 
         def work() -> None:
             try:
-                box.put(self._attempt(url, room_id, deadline))
+                box.put(self._attempt(url, room_id, deadline, call))
             except Exception as exc:  # a bug or an odd library error: still an outcome, never a raise
                 box.put(_Attempt(None, f"unexpected error ({type(exc).__name__})"))
 
@@ -133,11 +167,10 @@ class HubClient:
         try:
             return box.get(timeout=max(0.0, deadline - time.monotonic()))
         except queue.Empty:
+            call.cut()
             return _Attempt(None, f"no complete answer within {self.budget_seconds:g} s")
 
-    def _attempt(self, url: str, room_id: str, deadline: float) -> _Attempt:
-        import httpx
-
+    def _attempt(self, url: str, room_id: str, deadline: float, call: _Call) -> _Attempt:
         try:
             target = outbound.resolve(url, allow_private=self.allow_private, resolver=self._resolver)
         except outbound.BlockedTarget as exc:
@@ -147,16 +180,18 @@ class HubClient:
             return _Attempt(None, "timed out")
         headers = {"Authorization": f"Bearer {self._token}", "Accept": "application/json", "Accept-Encoding": "identity"}
         try:
-            with outbound.stream(self.client, "GET", target, headers=headers, timeout=httpx.Timeout(left)) as response:
-                status = response.status_code
+            timeout = urllib3.Timeout(connect=left, read=left)
+            with outbound.stream(self.client, "GET", target, headers=headers, timeout=timeout) as response, call.holding(response):
+                status = response.status
                 if 300 <= status < 400:
                     return _Attempt(None, f"answered {status} (redirects are not followed)")
                 if not 200 <= status < 300:
                     return _Attempt(None, f"answered {status}", retryable=status in _RETRY_STATUSES)
                 body, problem = self._read(response, deadline)
-        except httpx.TimeoutException:
-            return _Attempt(None, "timed out")
-        except httpx.TransportError as exc:  # refused, reset, broken protocol: worth one more try
+        except urllib3.exceptions.HTTPError as exc:
+            if outbound.timed_out(exc):
+                return _Attempt(None, "timed out")
+            # refused, reset, broken protocol: worth one more try
             return _Attempt(None, f"connection failed ({type(exc).__name__})", retryable=True)
         if body is None:
             return _Attempt(None, problem)
@@ -169,7 +204,7 @@ class HubClient:
             return _Attempt(None, "the body is not the documented shape")
         return _Attempt(messages)
 
-    def _read(self, response: httpx.Response, deadline: float) -> tuple[bytes | None, str]:
+    def _read(self, response: urllib3.HTTPResponse, deadline: float) -> tuple[bytes | None, str]:
         """The body, within the byte cap and the deadline; or None and why."""
         too_big = f"the body is over {self.max_bytes} bytes"
         declared = response.headers.get("content-length", "")
@@ -185,7 +220,7 @@ class HubClient:
         body = bytearray()
         received = 0
         try:
-            for chunk in response.iter_raw():
+            for chunk in response.stream(CHUNK_BYTES, decode_content=False):  # raw bytes, decoded below
                 received += len(chunk)
                 if decoder is not None:
                     chunk = decoder.decompress(chunk, self.max_bytes + 1 - len(body))

@@ -8,18 +8,37 @@ original name kept for the Host header and TLS (SNI and certificate), so DNS reb
 the check and the connection cannot redirect it. Numeric hosts in any spelling the resolver
 accepts (``2130706433``, ``0x7f.1``, ``0177.0.0.1``) resolve to the address they mean and are
 judged by it. Redirects are never followed.
+
+The HTTP library is urllib3, not a richer client: botocore already imports it in every function,
+so it adds nothing to a cold start. Its API used here is the part common to urllib3 1.26 and 2.x
+(the Lambda runtime's botocore may bundle either): a ``PoolManager`` whose connection pools are
+keyed by the vetted address, port, scheme and the name presented over TLS, so consecutive calls
+in a warm container reuse one keep-alive connection; ``retries=False`` and ``redirect=False``; an
+explicit ``Timeout`` on every call; HTTPS certificates verified against the CA bundle the AWS SDK
+uses (``botocore.httpsession.where()``: certifi when present, else botocore's own). Errors are
+urllib3's: ``urllib3.exceptions.HTTPError`` and its subclasses, sorted by ``timed_out``. A read
+blocked in one thread can be cut off from another with ``abort`` (the hub's time budget).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import socket
-from contextlib import AbstractContextManager
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from urllib.parse import quote, urlsplit
 
-if TYPE_CHECKING:  # pragma: no cover
-    import httpx
+import urllib3  # already imported by botocore: free at cold start
+from urllib3.exceptions import NewConnectionError
+from urllib3.exceptions import TimeoutError as _UrllibTimeout
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_CHUNK = 64 * 1024
+# Characters kept as they are in the request target; anything else (spaces, non-ASCII…) is
+# percent-encoded, and existing %XX escapes are left alone.
+_PATH_SAFE = "/%:@!$&'()*+,;=~"
+_QUERY_SAFE = _PATH_SAFE + "?"
 
 
 class BlockedTarget(Exception):
@@ -28,9 +47,27 @@ class BlockedTarget(Exception):
 
 @dataclass(frozen=True)
 class Target:
-    url: str  # what to connect to (the checked address when pinned)
-    host: str  # the name to present (Host header, SNI)
+    scheme: str  # "http" or "https"
+    host: str  # the name to present (Host header, SNI, certificate check); IPv6 without brackets
+    port: int
+    address: str  # what to connect to: the checked address when pinned, else ``host``
+    path: str  # the request target: path and query
     pinned: bool
+
+    @property
+    def url(self) -> str:
+        """What is connected to, as a URL (the checked address when pinned)."""
+        return f"{self.scheme}://{_authority(self.address, self.port, self.scheme)}{self.path}"
+
+    @property
+    def host_header(self) -> str:
+        """The ``Host`` header: the original name, with the port when it is not the default."""
+        return _authority(self.host, self.port, self.scheme)
+
+
+def _authority(host: str, port: int, scheme: str) -> str:
+    shown = f"[{host}]" if ":" in host else host
+    return shown if port == _DEFAULT_PORTS[scheme] else f"{shown}:{port}"
 
 
 def is_public(address: str) -> bool:
@@ -42,58 +79,152 @@ def is_public(address: str) -> bool:
 
 def resolve(url: str, *, allow_private: bool, resolver=socket.getaddrinfo) -> Target:
     """Check ``url`` and pin it to a vetted address. Raises ``BlockedTarget`` without connecting."""
-    import httpx
-
+    if not isinstance(url, str):
+        raise BlockedTarget("not a valid URL: not a string")
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in url):
+        raise BlockedTarget("not a valid URL: control characters")
     try:
-        parsed = httpx.URL(url)
-    except (httpx.InvalidURL, TypeError) as exc:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = parts.port
+    except ValueError as exc:
         raise BlockedTarget(f"not a valid URL: {exc}") from exc
-    if parsed.scheme not in ("http", "https") or not parsed.host:
+    if " " in parts.netloc or url != url.strip():
+        raise BlockedTarget("not a valid URL: spaces in or around the host")
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS or not host:
         raise BlockedTarget("only http(s) URLs with a host are allowed")
-    if parsed.userinfo:
+    if "@" in parts.netloc:
         raise BlockedTarget("credentials in the URL are not allowed")
+    if port == 0:
+        raise BlockedTarget("not a valid URL: port 0")
+    if not host.isascii():
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError as exc:
+            raise BlockedTarget("not a valid URL: the host name cannot be encoded") from exc
+    port = port or _DEFAULT_PORTS[scheme]
+    path = quote(parts.path or "/", safe=_PATH_SAFE)
+    if parts.query:
+        path += "?" + quote(parts.query, safe=_QUERY_SAFE)
     if allow_private:
-        return Target(url=str(parsed), host=parsed.host, pinned=False)
-    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+        return Target(scheme=scheme, host=host, port=port, address=host, path=path, pinned=False)
     try:
-        infos = resolver(parsed.host, port, type=socket.SOCK_STREAM)
+        infos = resolver(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError, OSError) as exc:
-        raise BlockedTarget(f"cannot resolve {parsed.host}") from exc
+        raise BlockedTarget(f"cannot resolve {host}") from exc
     addresses = sorted({info[4][0] for info in infos})
     if not addresses:
-        raise BlockedTarget(f"{parsed.host} resolves to nothing")
+        raise BlockedTarget(f"{host} resolves to nothing")
     blocked = [a for a in addresses if not is_public(a)]
     if blocked:
-        raise BlockedTarget(f"{parsed.host} resolves to a non-public address")
-    return Target(url=str(parsed.copy_with(host=addresses[0])), host=parsed.host, pinned=True)
+        raise BlockedTarget(f"{host} resolves to a non-public address")
+    return Target(scheme=scheme, host=host, port=port, address=addresses[0], path=path, pinned=True)
 
 
-def send(client: httpx.Client, method: str, target: Target, **kwargs) -> httpx.Response:
-    """Make the request to the pinned address, presenting the original host name."""
-    headers, extensions = _presented(target, kwargs)
-    return client.request(method, target.url, headers=headers, extensions=extensions, follow_redirects=False, **kwargs)
+def new_client(*, connect: float, read: float, total_pool: int = 10, ca_certs: str | None = None) -> urllib3.PoolManager:
+    """A keep-alive client with explicit timeouts; one per warm container. ``ca_certs`` defaults to
+    the AWS SDK's bundle (tests pass their own)."""
+    if ca_certs is None:
+        from botocore.httpsession import where  # loaded already by any boto3 client
+
+        ca_certs = where()
+    return urllib3.PoolManager(
+        num_pools=total_pool,
+        maxsize=total_pool,
+        block=False,
+        timeout=urllib3.Timeout(connect=connect, read=read),
+        retries=False,
+        cert_reqs="CERT_REQUIRED",
+        ca_certs=ca_certs,
+    )
 
 
-def stream(client: httpx.Client, method: str, target: Target, **kwargs) -> AbstractContextManager[httpx.Response]:
+def send(
+    client: urllib3.PoolManager,
+    method: str,
+    target: Target,
+    *,
+    body: bytes | None = None,
+    headers: Mapping[str, str] | None = None,
+    timeout: float | urllib3.Timeout | None = None,
+) -> urllib3.HTTPResponse:
+    """Make the request to the pinned address, presenting the original host name. The answer's
+    body is read and dropped, so the connection goes back to the pool for the next call; the
+    returned response has ``status`` and ``headers``. Raises ``urllib3.exceptions.HTTPError``."""
+    with stream(client, method, target, body=body, headers=headers, timeout=timeout) as response:
+        for _ in response.stream(_CHUNK, decode_content=False):
+            pass
+    return response
+
+
+@contextmanager
+def stream(
+    client: urllib3.PoolManager,
+    method: str,
+    target: Target,
+    *,
+    body: bytes | None = None,
+    headers: Mapping[str, str] | None = None,
+    timeout: float | urllib3.Timeout | None = None,
+) -> Iterator[urllib3.HTTPResponse]:
     """Like ``send``, but the body is left unread: the caller reads it in chunks (to cap its size
-    and its time) inside the ``with`` block, which closes the response."""
-    headers, extensions = _presented(target, kwargs)
-    return client.stream(method, target.url, headers=headers, extensions=extensions, follow_redirects=False, **kwargs)
+    and its time; ``response.stream(n, decode_content=False)`` gives the raw bytes) inside the
+    ``with`` block. Leaving the block returns the connection to the pool when the body was read
+    to its end, and closes it otherwise."""
+    if isinstance(timeout, (int, float)):
+        timeout = urllib3.Timeout(connect=timeout, read=timeout)
+    if target.scheme == "https":
+        pool = client.connection_from_host(
+            target.address, target.port, "https", pool_kwargs={"server_hostname": target.host, "assert_hostname": target.host}
+        )
+    else:
+        pool = client.connection_from_host(target.address, target.port, "http")
+    response = pool.urlopen(
+        method,
+        target.path,
+        body=body,
+        headers={**{k: v for k, v in (headers or {}).items() if k.lower() != "host"}, "Host": target.host_header},
+        retries=False,
+        redirect=False,
+        assert_same_host=False,
+        preload_content=False,
+        decode_content=False,
+        release_conn=False,
+        **({} if timeout is None else {"timeout": timeout}),
+    )
+    try:
+        yield response
+    finally:
+        if not response.closed:  # the body was not read to its end: the connection cannot be reused
+            response.close()
+        response.release_conn()
 
 
-def _presented(target: Target, kwargs: dict) -> tuple[dict, dict]:
-    headers = dict(kwargs.pop("headers", None) or {})
-    extensions = dict(kwargs.pop("extensions", None) or {})
-    if target.pinned:
-        headers["Host"] = target.host
-        extensions["sni_hostname"] = target.host
-    return headers, extensions
+def abort(response: urllib3.HTTPResponse) -> None:
+    """Cut an open response off from another thread: a read blocked on its socket returns at once
+    (the socket is shut down, not closed: closing a socket another thread is reading is unsafe).
+    urllib3 2.3+ does it itself (``HTTPResponse.shutdown``). Older versions keep no handle on the
+    socket once http.client hands it to the response (an answer that closes its connection), so
+    the socket is found where 1.26 leaves it: the connection's, else the one under the response's
+    file (``_fp.fp.raw._sock``: urllib3 1.26 and http.client internals, looked up defensively)."""
+    try:
+        response.shutdown()
+        return
+    except (AttributeError, NotImplementedError, ValueError, RuntimeError, OSError):
+        pass  # no such method, or nothing left to shut down
+    sock = getattr(getattr(response, "connection", None), "sock", None)
+    if sock is None:
+        raw = getattr(getattr(getattr(response, "_fp", None), "fp", None), "raw", None)
+        sock = getattr(raw, "_sock", None)
+    if isinstance(sock, socket.socket):
+        try:
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)  # the plain socket's, under TLS too
+        except OSError:
+            pass
 
 
-def new_client(*, connect: float, read: float, total_pool: int = 10) -> httpx.Client:
-    """A keep-alive client with explicit timeouts; one per warm container."""
-    import httpx
-
-    timeout = httpx.Timeout(connect=connect, read=read, write=read, pool=connect)
-    limits = httpx.Limits(max_connections=total_pool, max_keepalive_connections=total_pool)
-    return httpx.Client(timeout=timeout, limits=limits, follow_redirects=False, trust_env=False)
+def timed_out(exc: BaseException) -> bool:
+    """Whether a urllib3 error is a timeout (connect or read). urllib3 files a refused or
+    unreachable connection (``NewConnectionError``) under its timeout errors too; it is not one."""
+    return isinstance(exc, _UrllibTimeout) and not isinstance(exc, NewConnectionError)
