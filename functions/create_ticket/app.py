@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import parity.coldstart  # noqa: F401  (first: the imports below run without cyclic GC)
+
 from typing import Any
 
 from parity import service

@@ -10,6 +10,8 @@ the previews displayed, so companies not yet rolled out cannot trip them.
 
 from __future__ import annotations
 
+import parity.coldstart  # noqa: F401  (first: the imports below run without cyclic GC)
+
 from datetime import datetime, timezone
 from typing import Any
 

@@ -4,6 +4,8 @@ company)."""
 
 from __future__ import annotations
 
+import parity.coldstart  # noqa: F401  (first: the imports below run without cyclic GC)
+
 from typing import Any
 
 from parity import notes, service

@@ -12,6 +12,8 @@ ids and outcome under the record's correlation id, never the chat texts.
 
 from __future__ import annotations
 
+import parity.coldstart  # noqa: F401  (first: the imports below run without cyclic GC)
+
 import json
 from typing import Any
 

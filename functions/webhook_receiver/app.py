@@ -5,6 +5,8 @@ this request's correlation id, so the receiver's log line joins the record's tra
 
 from __future__ import annotations
 
+import parity.coldstart  # noqa: F401  (first: the imports below run without cyclic GC)
+
 from typing import Any
 
 from parity import rooms

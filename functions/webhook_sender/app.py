@@ -11,6 +11,8 @@ event's ``occurred_at``) and ``webhook_delivery_failed`` per failed attempt.
 
 from __future__ import annotations
 
+import parity.coldstart  # noqa: F401  (first: the imports below run without cyclic GC)
+
 import json
 from datetime import datetime, timezone
 from functools import lru_cache

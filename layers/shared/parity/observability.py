@@ -202,7 +202,12 @@ def instrumented(handler: Callable[..., Any] | None = None, *, http: bool = Fals
             logger.thread_safe_clear_keys()
 
     active = tracer()
-    return active.capture_lambda_handler(run) if active is not None else run
+    wrapped = active.capture_lambda_handler(run) if active is not None else run
+    # The handler is defined last in its module: the cold start's imports are done (parity.coldstart).
+    from parity.coldstart import resume
+
+    resume()
+    return wrapped
 
 
 __all__ = [
