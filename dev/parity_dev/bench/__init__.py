@@ -55,7 +55,9 @@ def run(args: argparse.Namespace) -> int:
     hook: dict[str, Any] = {}
     model: dict[str, Any] = {}
     if 1 in only:
-        cold = coldstart.cold_imports(root, rounds=rounds, build=args.build.resolve())
+        # Twice the rounds of the other figures: a cold import's CPU time varies ±20 % sample to
+        # sample on a shared 2-core machine, and the median of 7 moved a figure by ±0.15.
+        cold = coldstart.cold_imports(root, rounds=rounds * 2 + 1, build=args.build.resolve())
         for name, f in cold["functions"].items():
             row(f"1 cold import {name}", f["ratio"], 1.5, f"CPU {f['cpu_ms']:.0f} ms vs boto3+client {cold['baseline_cpu_ms']:.0f} ms (wall {f['ms']:.0f} vs {cold['baseline_ms']:.0f} ms, {f['wall_ratio']:.2f}×)")
     if 2 in only:
