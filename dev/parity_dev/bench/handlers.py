@@ -213,40 +213,20 @@ def _sqs_event(bodies: list[str], attrs: dict[str, str] | None = None) -> dict[s
 def chat_hub(messages: int = 5):
     """A chat hub on 127.0.0.1 that answers every room's history with ``messages`` messages, so the
     note is measured on its usual path: excerpt fetched, one note, one metric."""
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
     from urllib.parse import unquote, urlsplit
 
-    class Hub(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        wbufsize = 1 << 16  # headers and body in one segment: no Nagle/delayed-ACK stall on loopback
+    from parity_dev.bench.loopback import json_server
 
-        def do_GET(self) -> None:  # noqa: N802
-            room = unquote(urlsplit(self.path).path.rsplit("/", 1)[-1])
-            data = [
-                {"id": f"m{i}", "room_id": room, "sender_type": "customer" if i % 2 else "bot", "sender_name": "Budi",
-                 "text": f"message {i} about the order", "created_at": f"2026-11-23T05:0{i}:00Z"}
-                for i in range(messages)
-            ]
-            body = json.dumps({"data": data}).encode()
-            self.send_response(200)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    def history(_method: str, path: str) -> dict[str, Any]:
+        room = unquote(urlsplit(path).path.rsplit("/", 1)[-1])
+        return {"data": [
+            {"id": f"m{i}", "room_id": room, "sender_type": "customer" if i % 2 else "bot", "sender_name": "Budi",
+             "text": f"message {i} about the order", "created_at": f"2026-11-23T05:0{i}:00Z"}
+            for i in range(messages)
+        ]}
 
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    import threading
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Hub)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with json_server(history) as server:
+        yield server.url
 
 
 def request_counts(root: Path) -> dict[str, Any]:
