@@ -55,14 +55,14 @@ def run(args: argparse.Namespace) -> int:
     hook: dict[str, Any] = {}
     model: dict[str, Any] = {}
     if 1 in only:
-        # Twice the rounds of the other figures (and figure 2): a cold import's CPU time varies
-        # ±20 % sample to sample on a shared 2-core machine; the median of 7 moved by ±0.15.
-        cold = coldstart.cold_imports(root, rounds=rounds * 2 + 1, build=args.build.resolve())
+        # More pairs than the other figures' rounds (figure 2 too): a cold import's CPU time varies
+        # ±20 % sample to sample on a shared 2-core machine.
+        cold = coldstart.cold_imports(root, rounds=rounds + 4, build=args.build.resolve())
         for name, f in cold["functions"].items():
             row(f"1 cold import {name}", f["ratio"], 1.5, f"CPU {f['cpu_ms']:.0f} ms vs boto3+client {cold['baseline_cpu_ms']:.0f} ms (wall {f['ms']:.0f} vs {cold['baseline_ms']:.0f} ms, {f['wall_ratio']:.2f}×)")
     if 2 in only:
         try:
-            built = coldstart.built_vs_venv(root, args.build.resolve(), rounds=rounds * 2 + 1)  # as figure 1
+            built = coldstart.built_vs_venv(root, args.build.resolve(), rounds=rounds * 2 + 1)
             row(f"2 built artifact ({built['function']})", built["ratio"], 1.1, f"CPU {built['built_cpu_ms']:.0f} ms vs venv {built['venv_cpu_ms']:.0f} ms (wall {built['built_ms']:.0f} vs {built['venv_ms']:.0f} ms)")
         except RuntimeError as exc:
             rows.append({"figure": "2 built artifact", "measured": None, "budget": 1.1, "unit": "×", "holds": False, "context": str(exc)})

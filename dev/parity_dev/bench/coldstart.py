@@ -4,8 +4,8 @@ Each sample is one fresh interpreter that imports a function's ``app`` module an
 clients it uses (the ``parity.runtime`` factories its module imported, each adapter's lazily built
 client, the sender's HTTP client), timed inside the child from just before the first import. The
 baseline is ``import boto3; boto3.client("dynamodb")`` in a fresh interpreter, timed the same way.
-Runs are interleaved (baseline, f1, f2, …, baseline, f1, …) so drift hits every series alike, and
-each figure is the median of its samples.
+Samples are paired (a baseline, then a function; a venv import, then the built one) and each
+figure is the median of its pairs' ratios, so a drift of the machine's speed hits both halves.
 """
 
 from __future__ import annotations
@@ -115,8 +115,12 @@ def _medians(samples: list[tuple[float, float]]) -> tuple[float, float]:
     return statistics.median(s[0] for s in samples), statistics.median(s[1] for s in samples)
 
 
-def cold_imports(root: Path, *, rounds: int = 7, build: Path | None = None) -> dict[str, Any]:
-    """Figure 1: each function vs the boto3 baseline, interleaved, medians.
+def cold_imports(root: Path, *, rounds: int = 11, build: Path | None = None) -> dict[str, Any]:
+    """Figure 1: each function vs the boto3 baseline, as the median of ``rounds`` paired ratios.
+
+    Each pair is a baseline sample and the function's, one right after the other, so both see the
+    machine in the same state (a shared 2-core VM drifts by ±30 % over seconds; comparing each
+    series' median instead moved a figure by ±0.15 from run to run).
 
     The ratio is of CPU time (the child's ``process_time``): on a shared 2-core machine the wall
     time of a 300 ms import swings by ±50 % with whatever else runs, its CPU time hardly; on an idle
@@ -124,6 +128,7 @@ def cold_imports(root: Path, *, rounds: int = 7, build: Path | None = None) -> d
     """
     names = functions(root)
     series: dict[str, list[tuple[float, float]]] = {"boto3": [], **{n: [] for n in names}}
+    ratios: dict[str, list[tuple[float, float]]] = {n: [] for n in names}
     path, isolated = lambda_path(root, build)
 
     def one(n: str) -> tuple[float, float]:
@@ -132,14 +137,18 @@ def cold_imports(root: Path, *, rounds: int = 7, build: Path | None = None) -> d
     for n in ["boto3", *names]:  # one warm-up round for the OS page cache, discarded
         one(n)
     for _ in range(rounds):
-        for n in ["boto3", *names]:
-            series[n].append(one(n))
+        for n in names:
+            base, measured = one("boto3"), one(n)
+            series["boto3"].append(base)
+            series[n].append(measured)
+            ratios[n].append((measured[0] / base[0], measured[1] / base[1]))
     base_wall, base_cpu = _medians(series["boto3"])
     functions_out = {}
     for n in names:
         wall, cpu = _medians(series[n])
-        functions_out[n] = {"ms": wall, "cpu_ms": cpu, "ratio": cpu / base_cpu, "wall_ratio": wall / base_wall}
-    return {"baseline_ms": base_wall, "baseline_cpu_ms": base_cpu, "functions": functions_out, "lambda_path": isolated}
+        wall_ratio, ratio = _medians(ratios[n])
+        functions_out[n] = {"ms": wall, "cpu_ms": cpu, "ratio": ratio, "wall_ratio": wall_ratio}
+    return {"baseline_ms": base_wall, "baseline_cpu_ms": base_cpu, "functions": functions_out, "lambda_path": isolated, "pairs": rounds}
 
 
 def built_vs_venv(root: Path, build: Path, *, rounds: int = 7, function: str = "create_deal") -> dict[str, Any]:
@@ -151,8 +160,9 @@ def built_vs_venv(root: Path, build: Path, *, rounds: int = 7, function: str = "
     sample(*venv), sample(*built)
     a: list[tuple[float, float]] = []
     b: list[tuple[float, float]] = []
-    for _ in range(rounds):
+    for _ in range(rounds):  # paired, as figure 1
         a.append(sample(*venv))
         b.append(sample(*built))
     (v, vc), (w, wc) = _medians(a), _medians(b)
-    return {"function": function, "venv_ms": v, "built_ms": w, "venv_cpu_ms": vc, "built_cpu_ms": wc, "ratio": wc / vc, "wall_ratio": w / v}
+    wall_ratio, ratio = _medians([(built_[0] / venv_[0], built_[1] / venv_[1]) for venv_, built_ in zip(a, b)])
+    return {"function": function, "venv_ms": v, "built_ms": w, "venv_cpu_ms": vc, "built_cpu_ms": wc, "ratio": ratio, "wall_ratio": wall_ratio}
