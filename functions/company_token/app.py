@@ -7,11 +7,11 @@ import parity.coldstart  # noqa: F401  (first: the imports below run without cyc
 from typing import Any
 
 from parity import service
-from parity.http import build_resolver, header, json_body, json_response
+from parity.http import Router, header, json_body, json_response
 from parity.observability import bind, instrumented, logger
 from parity.runtime import crm_store, settings
 
-app = build_resolver(require_company=False)
+app = Router(require_company=False)
 
 
 @app.post("/api/v3.1/teams/company_token")
@@ -25,4 +25,4 @@ def exchange_token():
 
 @instrumented(http=True)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return app.resolve(event, context)
+    return app.resolve(event)

@@ -7,11 +7,11 @@ import parity.coldstart  # noqa: F401  (first: the imports below run without cyc
 from typing import Any
 
 from parity import service
-from parity.http import build_resolver, caller_company, json_body, json_response
+from parity.http import Router, caller_company, json_body, json_response
 from parity.observability import instrumented
 from parity.runtime import crm_store
 
-app = build_resolver()
+app = Router()
 
 
 @app.post("/api/v3.1/contacts")
@@ -28,4 +28,4 @@ def find_contacts():
 
 @instrumented(http=True)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return app.resolve(event, context)
+    return app.resolve(event)

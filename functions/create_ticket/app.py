@@ -7,11 +7,11 @@ import parity.coldstart  # noqa: F401  (first: the imports below run without cyc
 from typing import Any
 
 from parity import service
-from parity.http import build_resolver, caller_company, header, json_body, result_response
+from parity.http import Router, caller_company, header, json_body, result_response
 from parity.observability import correlation_id, instrumented, logger
 from parity.runtime import crm_store, settings
 
-app = build_resolver()
+app = Router()
 
 
 @app.post("/api/v3.1/tickets")
@@ -32,4 +32,4 @@ def create_ticket():
 
 @instrumented(http=True)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return app.resolve(event, context)
+    return app.resolve(event)

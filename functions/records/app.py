@@ -9,11 +9,11 @@ import parity.coldstart  # noqa: F401  (first: the imports below run without cyc
 from typing import Any
 
 from parity import notes, service
-from parity.http import Response, build_resolver, caller_company, json_body, json_response
+from parity.http import Response, Router, caller_company, json_body, json_response
 from parity.observability import bind, correlation_id, instrumented
 from parity.runtime import crm_store, settings
 
-app = build_resolver()
+app = Router()
 _TYPES = {"deals": "deal", "tickets": "ticket"}
 
 
@@ -59,4 +59,4 @@ def _type(collection: str) -> Any:
 
 @instrumented(http=True)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return app.resolve(event, context)
+    return app.resolve(event)

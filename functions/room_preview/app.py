@@ -8,11 +8,11 @@ from typing import Any
 from urllib.parse import unquote
 
 from parity import rooms
-from parity.http import build_resolver, caller_company, json_response
+from parity.http import Router, caller_company, json_response
 from parity.observability import PREVIEW_DISPLAYED, bind, count, instrumented
 from parity.runtime import preview_store
 
-app = build_resolver()
+app = Router()
 
 
 @app.get("/api/v3.1/rooms/<room_id>/preview")
@@ -29,4 +29,4 @@ def room_preview(room_id: str):
 
 @instrumented(http=True)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return app.resolve(event, context)
+    return app.resolve(event)

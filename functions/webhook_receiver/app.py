@@ -11,11 +11,11 @@ from typing import Any
 
 from parity import rooms
 from parity.errors import Unauthorized
-from parity.http import build_resolver, json_response
+from parity.http import Router, json_response
 from parity.observability import bind, instrumented, logger
 from parity.runtime import preview_store, signing_secrets
 
-app = build_resolver(require_company=False)
+app = Router(require_company=False)
 
 
 @app.post("/webhooks/qontak-crm")
@@ -35,4 +35,4 @@ def receive():
 
 @instrumented(http=True)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return app.resolve(event, context)
+    return app.resolve(event)

@@ -21,8 +21,9 @@ def _region(monkeypatch):
 )
 def test_each_client_is_bounded_in_time_and_attempts(make, service, read, attempts):
     # GIVEN an adapter's client / WHEN built / THEN its configuration bounds every call it makes
-    config = make().meta.config
-    assert make().meta.service_model.service_name == service
+    client = make()
+    config = client.meta.config
+    assert client.meta.service_model.service_name == service
     assert (config.connect_timeout, config.read_timeout) == (1, read)
     assert config.retries == {"mode": "standard", "total_max_attempts": attempts}
     assert config.tcp_keepalive is True

@@ -7,10 +7,10 @@ import pytest
 
 from parity_dev.gateway import http_api_event
 
-from parity.http import Request, Response, build_resolver, caller_company, json_body, json_response
+from parity.http import Request, Response, Router, caller_company, json_body, json_response
 from parity.settings import MAX_BODY_BYTES
 
-app = build_resolver()
+app = Router()
 
 
 @app.post("/echo")
@@ -23,13 +23,6 @@ def boom():
     raise RuntimeError("secret internals")
 
 
-class Ctx:
-    function_name = "f"
-    memory_limit_in_mb = 128
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:f"
-    aws_request_id = "req-1"
-
-
 def call(body=None, *, path="/echo", method="POST", headers=None, auth=None, b64=False):
     event = http_api_event(
         method, path, headers={"content-type": "application/json", **(headers or {})},
@@ -37,7 +30,7 @@ def call(body=None, *, path="/echo", method="POST", headers=None, auth=None, b64
     )
     # the body exactly as given (even empty or already base64), to exercise the edge's own parsing
     event.update(body=body, isBase64Encoded=b64)
-    response = app.resolve(event, Ctx())
+    response = app.resolve(event)
     return response["statusCode"], json.loads(response["body"]) if response["body"] else None, response["headers"]
 
 
@@ -133,15 +126,15 @@ def test_the_method_picks_the_view_and_an_unrouted_method_is_a_404():
 
 def test_a_dot_in_a_registered_path_is_literal():
     # GIVEN "/api/v3.1/x" registered; WHEN a path differs only where a regex "." would match; THEN no match
-    router = build_resolver(require_company=False)
+    router = Router(require_company=False)
 
     @router.get("/api/v3.1/x")
     def x():
         return json_response(200, {})
 
     event = http_api_event("GET", "/api/v3x1/x")
-    assert router.resolve(event, Ctx())["statusCode"] == 404
-    assert router.resolve(http_api_event("GET", "/api/v3.1/x"), Ctx())["statusCode"] == 200
+    assert router.resolve(event)["statusCode"] == 404
+    assert router.resolve(http_api_event("GET", "/api/v3.1/x"))["statusCode"] == 200
 
 
 def test_an_unknown_route_is_a_404_even_without_a_company():
@@ -150,7 +143,7 @@ def test_an_unknown_route_is_a_404_even_without_a_company():
 
 
 def test_the_answer_is_an_http_api_payload_2_response():
-    response = app.resolve(http_api_event("GET", "/rooms/a/things/b", authorizer={"company_id": "c1"}), Ctx())
+    response = app.resolve(http_api_event("GET", "/rooms/a/things/b", authorizer={"company_id": "c1"}))
     assert response["statusCode"] == 200 and response["isBase64Encoded"] is False
     assert response["headers"]["Content-Type"] == "application/json" and response["cookies"] == []
     assert json.loads(response["body"]) == {"room": "a", "thing": "b"}
@@ -160,7 +153,7 @@ def test_current_event_is_per_thread_and_gone_after_the_request():
     # GIVEN two threads each resolving a request while the other is mid-request
     import threading
 
-    router = build_resolver(require_company=False)
+    router = Router(require_company=False)
     barrier = threading.Barrier(2)
     got = {}
 
@@ -170,7 +163,7 @@ def test_current_event_is_per_thread_and_gone_after_the_request():
         got[name] = router.current_event.path
         return json_response(200, {})
 
-    threads = [threading.Thread(target=router.resolve, args=(http_api_event("GET", f"/who/{n}"), Ctx())) for n in ("a", "b")]
+    threads = [threading.Thread(target=router.resolve, args=(http_api_event("GET", f"/who/{n}"),)) for n in ("a", "b")]
     for t in threads:
         t.start()
     for t in threads:

@@ -5,7 +5,8 @@ The router is ours, not powertools' ``APIGatewayHttpResolver``: importing
 ``aws_lambda_powertools.event_handler`` pulls in every resolver it ships (AppSync, Bedrock, VPC
 Lattice, ALB …) and asyncio, ≈ 30–55 ms of every API function's cold start and most of the
 handler CPU above a bare handler (docs/performance.md). What we used of it — ``<param>`` routes on
-one HTTP API (payload 2.0) event, one error shape, a company check before every route — is below.
+one HTTP API (payload 2.0) event, one error shape, the company checked before any route code runs —
+is below.
 """
 
 from __future__ import annotations
@@ -142,7 +143,8 @@ class Router:
             raise RuntimeError("no request is being served")
         return request
 
-    def resolve(self, event: Mapping[str, Any], context: Any = None) -> dict[str, Any]:
+    def resolve(self, event: Mapping[str, Any]) -> dict[str, Any]:
+        """The payload-2.0 answer to one HTTP API event."""
         request = Request(event)
         self._local.request = request
         try:
@@ -167,11 +169,6 @@ class Router:
         except Exception:
             logger.exception("unhandled error")
             return error_response(ParityError("internal error"))
-
-
-def build_resolver(*, require_company: bool = True) -> Router:
-    """The router every API function serves its routes with (see ``Router``)."""
-    return Router(require_company=require_company)
 
 
 def caller_company(app: Router) -> str:
