@@ -3,7 +3,9 @@ link back to it (RFC CDTC-S04/S05). Fed by the event router with create events.
 
 Partial batch failures: a message whose note could not be written fails alone and comes back
 after the visibility timeout; after the queue's maxReceiveCount it moves to TimelineDLQ. A hub
-that is slow or failing never fails a message: the note is written without preview (ERR-2).
+that is slow or failing never fails a message: the note is written without preview (ERR-2). A
+record deleted before its message is handled gets no note: the message succeeds as ``skipped``
+(one consistent read of the record decides; ``notes.write_note`` says what race is left).
 
 Counts ``timeline_log_created``, ``timeline_preview_unavailable`` (a note without its chat excerpt)
 and ``timeline_log_creation_failed`` (an attempt that wrote nothing; the queue retries it). Logs the

@@ -223,6 +223,45 @@ def test_no_room_or_a_manual_record_gets_no_note(gateway, token, runtime, stack,
     assert timeline(gateway, auth, manual).json() == {"data": []}
 
 
+def test_a_record_deleted_before_the_worker_runs_gets_no_note(gateway, token, runtime, stack, demo_hub, hub_at):
+    # GIVEN a bot deal created in room-123, then deleted before its queued create event is handled
+    hub_at(demo_hub[0])
+    made, auth = token()
+    deal = create(gateway, auth)
+    assert gateway.invoke("DELETE", f"/api/v3.1/deals/{deal['id']}", headers=auth).status == 204
+    # WHEN the note worker runs on the create event
+    result = runtime.invoke(FUNCTION, sqs_event(stack, create_event(made.id, deal)))
+    # THEN the message succeeds (nothing to retry or dead-letter) and the table holds no note
+    assert result == {"batchItemFailures": []}
+    from parity.runtime import crm_store
+
+    assert crm_store().notes(made.id, "deal", deal["id"]) == []
+
+
+def test_the_existence_check_costs_one_consistent_read_and_no_transaction(gateway, token, runtime, stack, demo_hub, hub_at):
+    # GIVEN a live bot deal / WHEN its note is written, every DynamoDB call counted
+    hub_at(demo_hub[0])
+    made, auth = token()
+    deal = create(gateway, auth)
+    from parity.runtime import crm_store
+
+    calls: list[tuple[str, object]] = []
+    client = crm_store().client
+
+    def seen(params, model, **_):
+        calls.append((model.name, params.get("ConsistentRead")))
+
+    client.meta.events.register("provide-client-params.dynamodb", seen)
+    try:
+        assert runtime.invoke(FUNCTION, sqs_event(stack, create_event(made.id, deal))) == {"batchItemFailures": []}
+    finally:
+        client.meta.events.unregister("provide-client-params.dynamodb", seen)
+    # THEN: one strongly consistent GetItem of the record (1 read unit) and the note's one PutItem;
+    # no transaction (it would double the write units of every note)
+    assert calls == [("GetItem", True), ("PutItem", None)]
+    assert len(crm_store().notes(made.id, "deal", deal["id"])) == 1
+
+
 def test_an_unreadable_message_fails_alone(gateway, token, runtime, stack, demo_hub, hub_at):
     # GIVEN a batch with one good message and one that is not an event
     hub_at(demo_hub[0])

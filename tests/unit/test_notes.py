@@ -14,16 +14,20 @@ from parity import notes
 from parity.errors import NotFound, ServiceUnavailable
 from parity.timeline import ChatHistory, ChatMessage
 
+from .fakes import FakeStore
+
 NOW = datetime(2026, 11, 23, 3, 22, 22, tzinfo=timezone.utc)
 TEMPLATE = "https://chat.example.com/inbox/{room_id}"
 
 
-class FakeNoteStore:
-    """The CRM table's note methods, with the adapter's conditional-write semantics."""
+class FakeNoteStore(FakeStore):
+    """The CRM table's records (``tests/unit/fakes.py``) and its note methods, with the adapter's
+    conditional-write semantics; ``reads`` lists every ``get_record`` asked of it."""
 
     def __init__(self, *, failing: bool = False) -> None:
+        super().__init__()
         self.items: dict[tuple[str, str, str, str], dict] = {}
-        self.records: set[tuple[str, str, str]] = set()
+        self.reads: list[tuple[str, str, str]] = []
         self.failing = failing
 
     def put_note(self, company_id, note):
@@ -39,7 +43,20 @@ class FakeNoteStore:
         return [copy.deepcopy(n) for (c, t, r, _), n in self.items.items() if (c, t, r) == (company_id, record_type, record_id)]
 
     def get_record(self, company_id, record_type, record_id):
-        return {"id": record_id} if (company_id, record_type, record_id) in self.records else None
+        self.reads.append((company_id, record_type, record_id))
+        return super().get_record(company_id, record_type, record_id)
+
+    def add_record(self, company_id: str = "c1", record_type: str = "deal", record_id: str = "r1") -> None:
+        record = {"id": record_id, "type": record_type, "company_id": company_id, "version": 1}
+        self.create_record(record, contact_ids=[], idempotency=None, now=0)
+
+
+def stored(*records: tuple[str, str, str], failing: bool = False) -> FakeNoteStore:
+    """A store holding ``records`` ((company, type, id)); by default company c1's deal r1."""
+    store = FakeNoteStore(failing=failing)
+    for record in records or [("c1", "deal", "r1")]:
+        store.add_record(*record)
+    return store
 
 
 class FakeHub:
@@ -66,7 +83,7 @@ def write(body, store, hub=None):
 
 def test_a_bot_deal_with_a_room_gets_its_note():
     # GIVEN a bot deal created in room-123 / WHEN its create event is handled
-    store, hub = FakeNoteStore(), FakeHub(HISTORY)
+    store, hub = stored(), FakeHub(HISTORY)
     outcome = write(event(), store, hub)
     # THEN one note is written, with the masked preview of that room and the link back
     assert outcome.status == "written" and hub.rooms == ["room-123"]
@@ -77,7 +94,7 @@ def test_a_bot_deal_with_a_room_gets_its_note():
 
 def test_a_redelivered_message_still_makes_one_note():
     # GIVEN the note was written / WHEN the same message comes again (at-least-once delivery)
-    store = FakeNoteStore()
+    store = stored()
     first = write(event(), store)
     again = write(event(), store)
     # THEN there is still exactly one note, the first one
@@ -86,7 +103,7 @@ def test_a_redelivered_message_still_makes_one_note():
 
 
 def test_the_same_record_in_another_room_gets_its_own_note():
-    store = FakeNoteStore()
+    store = stored()
     write(event(), store)
     write(event(channel_integration_room_id="room-456"), store, FakeHub(ChatHistory(())))
     assert sorted(room for (_, _, _, room) in store.items) == ["room-123", "room-456"]
@@ -95,26 +112,26 @@ def test_the_same_record_in_another_room_gets_its_own_note():
 @pytest.mark.parametrize("room", [None, ""])
 def test_no_room_no_note(room):
     # ERR-1: a record without a chat room has no conversation to excerpt
-    store, hub = FakeNoteStore(), FakeHub(HISTORY)
+    store, hub = stored(), FakeHub(HISTORY)
     outcome = write(event(channel_integration_room_id=room), store, hub)
     assert outcome.status == "skipped" and store.items == {} and hub.rooms == []
 
 
 def test_a_manual_record_gets_no_note():
     # NEG-2: a record a person created keeps the ordinary behaviour
-    store, hub = FakeNoteStore(), FakeHub(HISTORY)
+    store, hub = stored(), FakeHub(HISTORY)
     outcome = write(event(creator_flag=None, creator_label=None), store, hub)
     assert outcome.status == "skipped" and store.items == {} and hub.rooms == []
 
 
 @pytest.mark.parametrize("action", ["update", "delete"])
 def test_only_creates_make_notes(action):
-    store = FakeNoteStore()
+    store = stored()
     assert write(event(action), store).status == "skipped" and store.items == {}
 
 
 def test_a_ticket_gets_its_note_too():
-    store = FakeNoteStore()
+    store = stored(("c1", "ticket", "r1"))
     write(event(record_type="ticket", creator_flag="agentic_ai", creator_label="AI"), store)
     (note,) = store.items.values()
     assert note["record_type"] == "ticket" and note["creator_label"] == "AI"
@@ -122,7 +139,7 @@ def test_a_ticket_gets_its_note_too():
 
 def test_history_unavailable_still_writes_the_note_without_preview():
     # GIVEN the hub timed out (ERR-2) / THEN the note is written with link and label, no preview
-    store = FakeNoteStore()
+    store = stored()
     outcome = write(event(), store, FakeHub(ChatHistory(None, "no complete answer within 3 s", 1)))
     (note,) = store.items.values()
     assert outcome.status == "written" and outcome.history_problem.startswith("no complete answer")
@@ -133,7 +150,7 @@ def test_a_fetcher_that_raises_does_not_lose_the_note():
     def broken(room_id):
         raise RuntimeError("bug")
 
-    store = FakeNoteStore()
+    store = stored()
     outcome = write(event(), store, broken)
     assert outcome.status == "written" and store.items and next(iter(store.items.values()))["preview"] is None
 
@@ -142,7 +159,59 @@ def test_a_store_failure_raises_so_the_queue_retries():
     # GIVEN the table refuses the write / THEN the failure surfaces: the message fails, is retried,
     # and finally dead-lettered; it is never acknowledged without its note
     with pytest.raises(ServiceUnavailable):
-        write(event(), FakeNoteStore(failing=True))
+        write(event(), stored(failing=True))
+
+
+# ---- a record that no longer exists (issue 12, defect 9) ----------------------------------------
+def test_a_record_deleted_before_the_worker_runs_gets_no_note():
+    # GIVEN company c1's bot deal r1, deleted before its queued create event is handled
+    store, hub = stored(), FakeHub(HISTORY)
+    assert store.delete_record("c1", "deal", "r1")
+    # WHEN the create event is handled
+    outcome = write(event(), store, hub)
+    # THEN no note is written (none kept 365 days for a record nobody can open), and the message
+    # succeeds as a skip that says why: nothing to retry, nothing to dead-letter
+    assert outcome.status == "skipped" and outcome.note is None
+    assert "no longer exists" in outcome.reason
+    assert store.items == {}
+
+
+def test_a_redelivered_event_of_a_deleted_record_still_writes_nothing():
+    store = stored()
+    store.delete_record("c1", "deal", "r1")
+    assert [write(event(), store).status for _ in range(3)] == ["skipped"] * 3
+    assert store.items == {}
+
+
+@pytest.mark.parametrize("other", [("c2", "deal", "r1"), ("c1", "ticket", "r1"), ("c1", "deal", "r2")])
+def test_only_the_companys_record_of_that_type_and_id_counts(other):
+    # GIVEN a record of another company, another type or another id, but not c1's deal r1
+    store = stored(other)
+    # WHEN c1's deal r1 create event is handled / THEN it gets no note
+    assert write(event(), store).status == "skipped" and store.items == {}
+
+
+def test_the_check_is_one_read_of_the_record_before_the_write():
+    # GIVEN c1's live bot deal r1 / WHEN its create event is handled
+    store = stored()
+    outcome = write(event(), store)
+    # THEN the note is written after exactly one read: the company's deal r1 (the cost: one GetItem)
+    assert outcome.status == "written" and len(store.items) == 1
+    assert store.reads == [("c1", "deal", "r1")]
+
+
+def test_a_failed_record_check_raises_so_the_queue_retries():
+    # GIVEN the table refuses the record read / THEN the message fails (retried, finally
+    # dead-lettered) rather than being acknowledged without knowing whether the record exists
+    store = stored()
+
+    def busy(*args):
+        raise ServiceUnavailable("the CRM table is busy; retry shortly")
+
+    store.get_record = busy  # type: ignore[method-assign]
+    with pytest.raises(ServiceUnavailable):
+        write(event(), store)
+    assert store.items == {}
 
 
 @pytest.mark.parametrize(
@@ -157,13 +226,12 @@ def test_a_store_failure_raises_so_the_queue_retries():
 )
 def test_an_unreadable_message_fails_rather_than_vanishing(body):
     with pytest.raises(notes.UnreadableMessage):
-        write(body, FakeNoteStore())
+        write(body, stored())
 
 
 # ---- the timeline route's use case -------------------------------------------------------------
 def test_timeline_lists_the_records_notes_newest_first():
-    store = FakeNoteStore()
-    store.records.add(("c1", "deal", "r1"))
+    store = stored()
     write(event(), store)
     later = lambda: datetime(2026, 11, 24, tzinfo=timezone.utc)  # noqa: E731
     notes.write_note(event(channel_integration_room_id="room-456"), store=store, fetch_history=FakeHub(ChatHistory(())), deeplink_template=TEMPLATE, now=later)
@@ -172,15 +240,13 @@ def test_timeline_lists_the_records_notes_newest_first():
 
 
 def test_a_record_without_notes_has_an_empty_timeline():
-    store = FakeNoteStore()
-    store.records.add(("c1", "deal", "r1"))
+    store = stored()
     assert notes.timeline_of(store, "c1", "deal", "r1") == {"data": []}
 
 
 def test_another_companys_record_is_a_404():
     # GIVEN company c1's deal with a note / WHEN company c2 asks for its timeline / THEN 404
-    store = FakeNoteStore()
-    store.records.add(("c1", "deal", "r1"))
+    store = stored()
     write(event(), store)
     with pytest.raises(NotFound):
         notes.timeline_of(store, "c2", "deal", "r1")

@@ -1,8 +1,9 @@
 """Timeline notes: the use cases (RFC CDTC-S04/S05, ADR-5, ERR-1/2, NEG-2).
 
 ``write_note`` turns one queued create event into at most one note per (record, room): fetch the
-room's history (bounded; never fatal), build the note, write it once. ``timeline`` reads a
-record's notes for the API. The store, the history fetcher and the clock are injected.
+room's history (bounded; never fatal), make sure the record still exists, build the note, write it
+once. ``timeline`` reads a record's notes for the API. The store, the history fetcher and the
+clock are injected.
 """
 
 from __future__ import annotations
@@ -55,10 +56,23 @@ def write_note(
     """Write the timeline note a queued create event calls for, exactly once.
 
     Skipped (success, no note): events other than a create, records without a room (ERR-1) or
-    without a creator flag (a manual record, NEG-2). A history that cannot be had still gives
-    the note, with ``preview: null`` (ERR-2). A note that cannot be written raises, so the queue
-    retries the message and finally dead-letters it. A redelivery finds the note already there
-    and writes nothing (``duplicate``).
+    without a creator flag (a manual record, NEG-2), and records that no longer exist. A history
+    that cannot be had still gives the note, with ``preview: null`` (ERR-2). A note that cannot be
+    written raises, so the queue retries the message and finally dead-letters it. A redelivery
+    finds the note already there and writes nothing (``duplicate``).
+
+    A record deleted before the worker runs gets no note: just before the write, one strongly
+    consistent read (``store.get_record``: the event's company, record type and id; one GetItem,
+    one read unit for a record up to 4 KB) must find it, else the outcome is ``skipped`` and the message succeeds. A read
+    that fails raises (the queue retries). The check is made after the history fetch, so the gap
+    it leaves is one round trip, not the hub's wait.
+
+    What remains: a delete that lands between that read and the note's PutItem still leaves a
+    note. Closing that gap needs the write conditioned on another item, i.e. a transaction
+    (ConditionCheck on the record + Put): transactions bill two units per item, the check
+    included, so every note would cost several times the one write unit it costs now; we do not
+    pay that for a rare race. Such a note is never shown (the timeline route answers 404 for a
+    missing record) and DynamoDB's TTL removes it after ``timeline.NOTE_TTL_SECONDS`` (365 days).
     """
     event = _event(body)
     parsed = events.parse_type(event["eventType"])
@@ -74,8 +88,11 @@ def write_note(
         history = fetch_history(room)
     except Exception as exc:  # the fetcher should not raise; if it does, the note still goes out
         history = ChatHistory(None, f"history fetch failed ({type(exc).__name__})")
+    company_id, record_type, record_id = str(event["company_id"]), str(record["type"]), str(record["id"])
+    if store.get_record(company_id, record_type, record_id) is None:
+        return NoteOutcome("skipped", "the record no longer exists (deleted before its note)")
     note = timeline.build_note(record, messages=history.messages, deeplink_template=deeplink_template, now=now())
-    written = store.put_note(str(event["company_id"]), note)
+    written = store.put_note(company_id, note)
     return NoteOutcome("written" if written else "duplicate", note=note, history_problem=history.problem)
 
 
