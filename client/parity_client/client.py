@@ -14,6 +14,7 @@ Every request has a timeout; retries are bounded, back off exponentially and hon
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import threading
@@ -133,7 +134,7 @@ class ParityClient:
             if response.status_code == 401:
                 raise AuthenticationError(401, error.code, f"the API key was refused: {error.message}", details=error.details, headers=error.headers)
             raise error
-        token = Token.model_validate(response.json())
+        token = Token.model_validate(_exact(response))
         margin = min(self._refresh_margin, token.expires_in / 2)
         self._token, self._token_renew_at = token, started + token.expires_in - margin
         log.debug("token for company %s, renewed in %.0f s", token.company_id, token.expires_in - margin)
@@ -145,12 +146,12 @@ class ParityClient:
         if bool(phone) == bool(email):
             raise ValueError("give exactly one of phone or email")
         params = {"phone": phone} if phone else {"email": email}
-        body = self._call("GET", f"{API}/contacts", params=params).json()
+        body = _exact(self._call("GET", f"{API}/contacts", params=params))
         return [Contact.model_validate(c) for c in body["data"]]
 
     def create_contact(self, *, name: str | None = None, phone: str | None = None, email: str | None = None) -> Contact:
         """Create a contact (at least one of phone/email). Not retried once sent: it has no idempotency key."""
-        body = self._call("POST", f"{API}/contacts", json=_present(name=name, phone=phone, email=email)).json()
+        body = _exact(self._call("POST", f"{API}/contacts", json=_present(name=name, phone=phone, email=email)))
         return Contact.model_validate(body["data"])
 
     def create_deal(
@@ -200,7 +201,7 @@ class ParityClient:
     def _create(self, kind: str, model: type[Any], fields: dict[str, Any], idempotency_key: str | None) -> Any:
         key = idempotency_key or f"parity-client-{uuid.uuid4()}"
         response = self._call("POST", f"{API}/{kind}s", json=fields, idempotency_key=key)
-        body = response.json()
+        body = _exact(response)
         return Created[model].model_validate({  # type: ignore[valid-type]
             "record": body["data"],
             "warnings": body.get("warnings") or [],
@@ -215,7 +216,7 @@ class ParityClient:
     def get(self, kind: Literal["ticket"], record_id: str) -> Ticket: ...
     def get(self, kind: RecordKind, record_id: str) -> Deal | Ticket:
         """A record of the caller's company; ``NotFoundError`` otherwise."""
-        return _record(kind, self._call("GET", _record_path(kind, record_id)).json()["data"])
+        return _record(kind, _exact(self._call("GET", _record_path(kind, record_id)))["data"])
 
     @overload
     def update(self, kind: Literal["deal"], record_id: str, **changes: Any) -> Deal: ...
@@ -230,7 +231,7 @@ class ParityClient:
             changes["channel_integration_room_id"] = changes.pop("room_id")
         if "amount" in changes:
             changes["amount"] = _number(changes["amount"])
-        return _record(kind, self._call("PATCH", _record_path(kind, record_id), json=changes).json()["data"])
+        return _record(kind, _exact(self._call("PATCH", _record_path(kind, record_id), json=changes))["data"])
 
     def delete(self, kind: RecordKind, record_id: str) -> None:
         """Delete a record (final: its room preview falls back to the next record, or the call to action)."""
@@ -238,12 +239,12 @@ class ParityClient:
 
     def timeline(self, kind: RecordKind, record_id: str) -> list[TimelineNote]:
         """The record's timeline notes, newest first."""
-        body = self._call("GET", f"{_record_path(kind, record_id)}/timeline").json()
+        body = _exact(self._call("GET", f"{_record_path(kind, record_id)}/timeline"))
         return [TimelineNote.model_validate(n) for n in body["data"]]
 
     def room_preview(self, room_id: str) -> RoomPreview:
         """What the chat room's sidebar shows (None in a slot = the "Create …" call to action)."""
-        return RoomPreview.model_validate(self._call("GET", f"{API}/rooms/{quote(room_id, safe='')}/preview").json())
+        return RoomPreview.model_validate(_exact(self._call("GET", f"{API}/rooms/{quote(room_id, safe='')}/preview")))
 
     # ---- the call ------------------------------------------------------------------------------
     def _call(
@@ -332,9 +333,15 @@ class ParityClient:
 
 def _json(response: httpx.Response) -> Any:
     try:
-        return response.json()
+        return _exact(response)
     except ValueError:
         return response.text
+
+
+def _exact(response: httpx.Response) -> Any:
+    """The answer's JSON with fractions as ``Decimal``: Parity answers amounts exactly
+    (``999999999999999.99``), and a float would round them."""
+    return json.loads(response.content, parse_float=Decimal)
 
 
 def _present(**fields: Any) -> dict[str, Any]:

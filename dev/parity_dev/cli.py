@@ -53,10 +53,12 @@ def local_defaults(base_url: str) -> dict[str, str]:
 
 
 def _company(value: str) -> tuple[str, str]:
+    from parity_dev.ops import company_arg
+
     company_id, sep, api_key = value.partition(":")
     if not (sep and company_id and api_key):
         raise argparse.ArgumentTypeError(f"expected ID:API_KEY, got {value!r}")
-    return company_id, api_key
+    return company_arg(company_id), api_key
 
 
 def _parameter(value: str) -> tuple[str, str]:

@@ -81,20 +81,21 @@ class Console:
 
 def _preview_rooms(company_id: str) -> set[str]:
     """Room ids the preview table holds for ``company_id`` (a Scan: fine for a local table only)."""
+    from parity.adapters.previews import room_pk
     from parity.runtime import preview_store
 
     store = preview_store()
-    prefix = f"ROOM#{company_id}#"
     kwargs: dict[str, Any] = {
         "TableName": store.table_name,
-        "ProjectionExpression": "pk",
+        "ProjectionExpression": "#d.channel_integration_room_id",
         "FilterExpression": "begins_with(pk, :prefix)",
-        "ExpressionAttributeValues": {":prefix": {"S": prefix}},
+        "ExpressionAttributeNames": {"#d": "data"},
+        "ExpressionAttributeValues": {":prefix": {"S": room_pk(company_id, "")}},
     }
     found: set[str] = set()
     while True:
         page = store.client.scan(**kwargs)
-        found.update(item["pk"]["S"][len(prefix):] for item in page.get("Items", []))
+        found.update(item["data"]["M"]["channel_integration_room_id"]["S"] for item in page.get("Items", []))
         if "LastEvaluatedKey" not in page:
             return found
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]

@@ -411,7 +411,8 @@ def reconcile(target: Target, room_id: str, *, company_id: str, notes: bool = Fa
     Each live record goes out as a create event with a fresh event id (the receiver must not take
     it for a delivery it has seen), carrying the record's current version: the receiver applies it
     only where it is ahead of what the room knows, so nothing moves backwards. A record the room
-    still shows but which is gone from the CRM, or has left the room, goes out as a delete. With
+    still shows but which is gone from the CRM goes out as a delete (final), one that has left the room
+as a delete whose reason is ``left_room`` (a newer version may bring it back). With
     ``notes`` the creates also go to the timeline queue, so a missing note is written (an existing
     one is kept: one note per record and room).
     """
@@ -434,9 +435,12 @@ def reconcile(target: Target, room_id: str, *, company_id: str, notes: bool = Fa
         shown = PreviewStore(target.output("PreviewTableName"), client=target.client("dynamodb")).entries(company_id, room_id)
         kept = {(r["type"], r["id"]) for r in live}
         for entry in shown:
-            if entry.deleted or (entry.record_type, entry.record_id) in kept:
+            if not entry.live or (entry.record_type, entry.record_id) in kept:
                 continue
-            deletes.append({"eventType": f"{events.EVENT_PREFIX}.{entry.record_type}.delete", "event_id": _fresh_event_id(), "company_id": company_id, "occurred_at": now, "data": dict(entry.data)})
+            # Gone from the CRM: deleted for good; still there (in another room, or none): it left.
+            change = "leave" if crm.get_record(company_id, entry.record_type, entry.record_id) else "delete"
+            record = {**entry.data, "company_id": company_id}
+            deletes.append({**events.build(change, record, event_id=_fresh_event_id(), occurred_at=now, url_template=url_template), "data": dict(entry.data)})
     queues = Queues(client=target.client("sqs"))
     attributes = {"correlation_id": correlation_id}
     messages = creates + deletes
@@ -594,6 +598,16 @@ def secret_finish(target: Target, *, overlap_seconds: float = DEFAULT_OVERLAP_SE
 
 
 # ---- the command line ----------------------------------------------------------------------------
+def company_arg(value: str) -> str:
+    """A command-line company id, checked as every entry checks it (``parity.auth.COMPANY_ID``)."""
+    from parity.auth import check_company_id
+
+    try:
+        return check_company_id(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def add_parser(commands: Any) -> argparse.ArgumentParser:
     """Register ``parity ops`` on the ``parity`` command's subparsers."""
     common = argparse.ArgumentParser(add_help=False)
@@ -612,7 +626,7 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
 
     flag = groups.add_parser("flag", parents=[common], help="the per-company parity flag: rollout and rollback")
     flag.add_argument("action", choices=["on", "off", "clear", "show"])
-    flag.add_argument("company")
+    flag.add_argument("company", type=company_arg)
     flag.set_defaults(op=_cmd_flag)
 
     dlq = groups.add_parser("dlq", parents=[common], help="dead-letter queues: list, show, redrive")
@@ -624,13 +638,13 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
 
     rec = groups.add_parser("reconcile", parents=[common], help="re-emit a room's bot/AI records so its preview heals")
     rec.add_argument("room")
-    rec.add_argument("--company", required=True)
+    rec.add_argument("--company", required=True, type=company_arg)
     rec.add_argument("--notes", action="store_true", help="also write timeline notes that are missing")
     rec.set_defaults(op=_cmd_reconcile)
 
     key = groups.add_parser("key", parents=[common], help="company API keys: issue, list, revoke")
     key.add_argument("action", choices=["issue", "list", "revoke"])
-    key.add_argument("company")
+    key.add_argument("company", type=company_arg)
     key.add_argument("--key-id", help="revoke: only this key (default: every active key of the company)")
     key.set_defaults(op=_cmd_key)
 

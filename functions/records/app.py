@@ -20,7 +20,7 @@ _TYPES = {"deals": "deal", "tickets": "ticket"}
 @app.get("/api/v3.1/<collection>/<record_id>")
 def get_record(collection: str, record_id: str):
     bind(record_id=record_id)
-    found = service.get_record(crm_store(), caller_company(app), _type(collection), record_id, url_template=settings().crm_record_url_template)
+    found = service.get_record(crm_store(), caller_company(app), _type(collection, record_id), record_id, url_template=settings().crm_record_url_template)
     return json_response(200, found)
 
 
@@ -29,7 +29,7 @@ def update_record(collection: str, record_id: str):
     company = caller_company(app)
     bind(record_id=record_id)
     updated = service.update_record(
-        crm_store(), company, _type(collection), record_id, json_body(app),
+        crm_store(), company, _type(collection, record_id), record_id, json_body(app),
         url_template=settings().crm_record_url_template, correlation_id=correlation_id(),
     )
     return json_response(200, updated)
@@ -38,22 +38,27 @@ def update_record(collection: str, record_id: str):
 @app.delete("/api/v3.1/<collection>/<record_id>")
 def delete_record(collection: str, record_id: str):
     bind(record_id=record_id)
-    service.delete_record(crm_store(), caller_company(app), _type(collection), record_id)
+    service.delete_record(crm_store(), caller_company(app), _type(collection, record_id), record_id)
     return Response(status_code=204, body="")
 
 
 @app.get("/api/v3.1/<collection>/<record_id>/timeline")
 def record_timeline(collection: str, record_id: str):
     bind(record_id=record_id)
-    return json_response(200, notes.timeline_of(crm_store(), caller_company(app), _type(collection), record_id))
+    return json_response(200, notes.timeline_of(crm_store(), caller_company(app), _type(collection, record_id), record_id))
 
 
-def _type(collection: str) -> Any:
-    # Only the template's routes reach us; anything else is a route we do not have.
+def _type(collection: str, record_id: str) -> Any:
+    """The record type of a route; a record id none of ours could be (say 1,000 bytes) is a 404
+    before any store call (nothing unbounded reaches a key)."""
     from parity.errors import NotFound
+    from parity.records import valid_id
 
+    # Only the template's routes reach us; anything else is a route we do not have.
     if collection not in _TYPES:
         raise NotFound("no such route")
+    if not valid_id(record_id):
+        raise NotFound(f"{_TYPES[collection]} {record_id[:64]} not found")
     return _TYPES[collection]
 
 

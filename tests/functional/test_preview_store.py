@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from parity import preview
 from parity.adapters.previews import PreviewStore
 
-from ..unit.test_preview import history, model, records
+from ..unit.test_preview import history, model, moving_records, records, room_events
 
 
 class AtomicRequests:
@@ -41,9 +41,9 @@ def store_for(aws, stack_environment) -> PreviewStore:
     return PreviewStore(stack_environment["PREVIEW_TABLE_NAME"], client=AtomicRequests(aws.client("dynamodb")))
 
 
-def deliver(store: PreviewStore, company: str, events: list[tuple[str, dict]]) -> None:
-    for action, data in events:
-        entry = preview.entry_from_event(action, data)
+def deliver(store: PreviewStore, company: str, events: list[tuple]) -> None:
+    for action, data, *reason in events:
+        entry = preview.entry_from_event(action, data, reason=reason[0] if reason else None)
         # the webhook id is per event (duplicates share it), as the sender's event_id is
         store.apply(company, entry, webhook_id=f"{company}:{action}:{data['id']}:{data['version']}")
 
@@ -86,10 +86,60 @@ def test_a_redelivery_is_one_write_that_changes_nothing(aws, stack_environment):
     assert store.apply(company, preview.entry_from_event("delete", v2), webhook_id=f"{company}-c") == "applied"
     assert store.apply(company, preview.entry_from_event("delete", v2), webhook_id=f"{company}-c") == "duplicate"
     assert preview.shown(store.entries(company, "r"))["deal"] is None
-    # AND the room holds one item per record, nothing per delivery
+    # AND the room holds one item per record
     items = aws.client("dynamodb").scan(TableName=stack_environment["PREVIEW_TABLE_NAME"])["Items"]
     assert [i["sk"]["S"] for i in items if i["pk"]["S"].startswith(f"ROOM#{company}#")] == ["DEAL#d1"]
-    assert not [i for i in items if i["pk"]["S"].startswith("WEBHOOK#")]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(recs=moving_records, data=st.data())
+def test_moves_in_and_out_through_dynamodb_match_the_pure_rule(aws, stack_environment, recs, data):
+    # GIVEN records that move in and out of room r (and some are deleted), delivered in any order
+    store = store_for(aws, stack_environment)
+    company = f"co-{uuid.uuid4().hex[:10]}"
+    events = [e for r in recs for e in room_events(r)]
+    shuffled = data.draw(st.permutations(events + (data.draw(st.lists(st.sampled_from(events), max_size=4)) if events else [])))
+    # WHEN the conditional writes apply them
+    deliver(store, company, shuffled)
+    # THEN the room shows what the pure rule (parity.preview.decide) shows for the same order
+    state: dict = {}
+    for action, d, reason in shuffled:
+        incoming = preview.entry_from_event(action, d, reason=reason)
+        decided = preview.decide(state.get(d["id"]), incoming)
+        state[d["id"]] = decided or state.get(d["id"])
+    assert preview.shown(store.entries(company, "r")) == preview.shown(state.values())
+
+
+def test_a_record_that_left_the_room_shows_again_when_it_comes_back(aws, stack_environment):
+    # GIVEN a deal created in room r (v1), moved to room s (v2), then back to r (v3)
+    store = store_for(aws, stack_environment)
+    company = f"co-{uuid.uuid4().hex[:10]}"
+    v1 = {"id": "d1", "type": "deal", "version": 1, "created_at": "2026-01-01T00:00:00.000Z", "name": "v1", "channel_integration_room_id": "r"}
+    v3 = dict(v1, version=3, name="v3")
+    assert store.apply(company, preview.entry_from_event("create", v1), webhook_id=f"{company}-a") == "applied"
+    assert store.apply(company, preview.entry_from_event("delete", v1, reason="left_room"), webhook_id=f"{company}-b") == "applied"
+    assert preview.shown(store.entries(company, "r"))["deal"] is None
+    # WHEN the re-entry arrives: THEN it shows in r again
+    assert store.apply(company, preview.entry_from_event("create", v3), webhook_id=f"{company}-c") == "applied"
+    assert preview.shown(store.entries(company, "r"))["deal"]["name"] == "v3"
+    # AND a late leave of v1 or create of v1 changes nothing
+    assert store.apply(company, preview.entry_from_event("delete", v1, reason="left_room"), webhook_id=f"{company}-d") == "stale"
+    assert store.apply(company, preview.entry_from_event("create", v1), webhook_id=f"{company}-e") == "stale"
+    assert preview.shown(store.entries(company, "r"))["deal"]["name"] == "v3"
+
+
+def test_a_seen_webhook_id_with_another_body_has_no_effect(aws, stack_environment):
+    # GIVEN a delivery applied under webhook-id w
+    store = store_for(aws, stack_environment)
+    company = f"co-{uuid.uuid4().hex[:10]}"
+    v1 = {"id": "d1", "type": "deal", "version": 1, "created_at": "2026-01-01T00:00:00.000Z", "name": "v1", "channel_integration_room_id": "r"}
+    forged = dict(v1, version=9, name="forged")
+    assert store.apply(company, preview.entry_from_event("create", v1), webhook_id=f"{company}-w", body="body-1") == "applied"
+    # WHEN another body arrives under the same webhook-id: THEN nothing changes
+    assert store.apply(company, preview.entry_from_event("update", forged), webhook_id=f"{company}-w", body="body-2") == "duplicate"
+    assert preview.shown(store.entries(company, "r"))["deal"]["name"] == "v1"
+    # AND the same body again (a redelivery) is still told apart as a duplicate of itself
+    assert store.apply(company, preview.entry_from_event("create", v1), webhook_id=f"{company}-w", body="body-1") == "duplicate"
 
 
 def test_racing_receivers_cannot_corrupt_a_room(aws, stack_environment):
@@ -107,5 +157,5 @@ def test_racing_receivers_cannot_corrupt_a_room(aws, stack_environment):
         t.join()
     # THEN the deleted record stays deleted and the older live one shows
     entries = {e.record_id: e for e in store.entries(company, "r")}
-    assert entries["d1"].deleted
+    assert entries["d1"].state == "deleted"
     assert preview.shown(entries.values())["deal"]["name"] == "older"

@@ -351,3 +351,16 @@ def test_paths_are_quoted_and_amounts_are_json_numbers(api, client):
     client.create_deal("Cents", amount=Decimal("12.5"))
     amounts = [json.loads(r.content)["amount"] for r in api.sent("POST", "/api/v3.1/deals")]
     assert amounts == [1500000, 12.5] and isinstance(amounts[0], int)
+
+
+def test_an_amount_is_read_exactly_not_through_a_float(api: FakeApi, client: ParityClient):
+    from decimal import Decimal
+
+    # GIVEN a deal the API answers with an amount a float cannot hold (17 significant digits)
+    api.deals["big"] = _deal("big")
+    api.faults.append(lambda request: None)  # the token exchange goes through
+    api.faults.append(lambda request: httpx.Response(200, content=b'{"data": ' + json.dumps(_deal("big")).encode()[:-1] + b', "amount": 999999999999999.99}}'))
+    # WHEN the client reads it
+    deal = client.get("deal", "big")
+    # THEN the amount is the one the API sent, to the cent
+    assert deal.amount == Decimal("999999999999999.99")

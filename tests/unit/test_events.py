@@ -36,9 +36,21 @@ def test_update_only_when_a_shown_field_changes():
 
 
 def test_moving_rooms_leaves_one_and_enters_the_other():
-    assert actions(rec(), rec(channel_integration_room_id="room-2", version=2)) == [("delete", "room-1"), ("create", "room-2")]
+    assert actions(rec(), rec(channel_integration_room_id="room-2", version=2)) == [("leave", "room-1"), ("create", "room-2")]
     assert actions(rec(channel_integration_room_id=None), rec(version=2)) == [("create", "room-1")]
-    assert actions(rec(), rec(channel_integration_room_id=None, version=2)) == [("delete", "room-1")]
+    assert actions(rec(), rec(channel_integration_room_id=None, version=2)) == [("leave", "room-1")]
+    assert actions(rec(), None) == [("delete", "room-1")]
+
+
+def test_a_delete_event_says_whether_the_record_left_the_room_or_is_gone():
+    # GIVEN a record that moved out of its room, and one that was deleted
+    left = events.build("leave", rec(), event_id="evt_1", occurred_at="2026-01-01T00:00:00.000Z", url_template=URL)
+    gone = events.build("delete", rec(), event_id="evt_2", occurred_at="2026-01-01T00:00:00.000Z", url_template=URL)
+    # THEN both are delete events of the old room, told apart by their reason
+    assert (left["eventType"], left["reason"], left["data"]["channel_integration_room_id"]) == ("qontak.crm.deal.delete", "left_room", "room-1")
+    assert (gone["eventType"], gone["reason"]) == ("qontak.crm.deal.delete", "deleted")
+    # AND a create carries no reason
+    assert "reason" not in events.build("create", rec(), event_id="evt_3", occurred_at="2026-01-01T00:00:00.000Z", url_template=URL)
 
 
 def test_event_ids_are_stable_per_stream_record_and_action():

@@ -248,7 +248,7 @@ def test_no_api_key_token_signing_secret_or_chat_text_in_any_log(captured, monke
     applied: list[Entry] = []
 
     class Previews:
-        def apply(self, company_id, entry, *, webhook_id):
+        def apply(self, company_id, entry, *, webhook_id, body=None):
             applied.append(entry)
             return "applied"
 
@@ -376,7 +376,7 @@ def test_the_note_writer_counts_notes_notes_without_preview_and_failed_writes(ca
 def test_the_preview_counts_each_slot_it_shows(captured, monkeypatch, env):
     env()
     module = app("room_preview")
-    deal = Entry("deal", "d1", "2026-11-23T00:00:00.000Z", 1, False, {"id": "d1", "type": "deal"})
+    deal = Entry("deal", "d1", "2026-11-23T00:00:00.000Z", 1, "live", {"id": "d1", "type": "deal"})
 
     class Previews:
         def __init__(self, entries):

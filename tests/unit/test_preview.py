@@ -4,7 +4,7 @@ preview as a plain model (newest live record per slot; versions forward; deletes
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from parity import preview
+from parity import events, preview
 
 
 def data(record_id, record_type="deal", version=1, created_at="2026-01-01T00:00:00.000Z", name=None):
@@ -13,8 +13,8 @@ def data(record_id, record_type="deal", version=1, created_at="2026-01-01T00:00:
 
 def apply_all(event_list):
     state: dict[tuple[str, str], preview.Entry] = {}
-    for action, d in event_list:
-        incoming = preview.entry_from_event(action, d)
+    for action, d, *reason in event_list:
+        incoming = preview.entry_from_event(action, d, reason=reason[0] if reason else None)
         key = (incoming.record_type, incoming.record_id)
         decided = preview.decide(state.get(key), incoming)
         if decided is not None:
@@ -89,3 +89,67 @@ def test_any_order_and_duplication_gives_the_model_preview(recs, draw):
     duplicated = all_events + draw.draw(st.lists(st.sampled_from(all_events), max_size=6))
     shuffled = draw.draw(st.permutations(duplicated))
     assert apply_all(shuffled) == model(recs)
+
+
+def test_a_record_that_leaves_and_comes_back_shows_again():
+    # GIVEN a deal created in room r (v1), moved out (v2), then back into r (v3)
+    v1, v3 = data("a", version=1), data("a", version=3)
+    left = ("delete", v1, events.LEFT_ROOM)
+    # WHEN the room sees the create, the leave and the re-entry, in order or with the leave late
+    # THEN the deal shows again
+    assert apply_all([("create", v1), left, ("create", v3)])["deal"]["version"] == 3
+    assert apply_all([("create", v1), ("create", v3), left])["deal"]["version"] == 3
+    # AND a late create of the version that left never brings it back on its own
+    assert apply_all([left, ("create", v1)])["deal"] is None
+
+
+def test_a_delete_stays_final_even_against_a_newer_version():
+    assert apply_all([("delete", data("a", version=1), events.DELETED), ("create", data("a", version=3))])["deal"] is None
+    assert apply_all([("delete", data("a", version=1)), ("update", data("a", version=2))])["deal"] is None
+
+
+# ---- property: moves in and out of the room, in any order and duplication -------------------
+moving_records = st.lists(
+    st.tuples(
+        st.sampled_from(["a", "b", "c"]),
+        st.lists(st.booleans(), min_size=1, max_size=5),  # per version: in room r or elsewhere
+        st.booleans(),  # deleted in the end
+    ),
+    min_size=1,
+    max_size=3,
+    unique_by=lambda r: r[0],
+)
+
+
+def room_events(record):
+    """The events room r receives over a record's life, as the router decides them."""
+    record_id, in_room, deleted = record
+    versions = [
+        {**data(record_id, version=v), "channel_integration_room_id": "r" if here else "elsewhere", "creator_flag": "bot", "company_id": "c"}
+        for v, here in enumerate(in_room, start=1)
+    ]
+    changes = events.decide(None, versions[0])
+    for old, new in zip(versions, versions[1:]):
+        changes += events.decide(old, new)
+    if deleted:
+        changes += events.decide(versions[-1], None)
+    out = []
+    for change, record_data in changes:
+        if record_data["channel_integration_room_id"] == "r":
+            action = "delete" if change == "leave" else change
+            out.append((action, record_data, events.LEFT_ROOM if change == "leave" else events.DELETED))
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(moving_records, st.data())
+def test_moves_in_any_order_and_duplication_show_exactly_the_records_last_in_the_room(recs, draw):
+    # GIVEN records moving in and out of room r, some deleted at the end
+    all_events = [e for r in recs for e in room_events(r)]
+    duplicated = all_events + draw.draw(st.lists(st.sampled_from(all_events), max_size=6)) if all_events else []
+    shuffled = draw.draw(st.permutations(duplicated))
+    # WHEN the room applies them in any order, some twice
+    shown = apply_all(shuffled)["deal"]
+    # THEN it shows the newest record whose last version is in r and that was not deleted
+    expected = sorted(r[0] for r in recs if r[1][-1] and not r[2])
+    assert (shown["id"], shown["version"]) == (expected[-1], len(next(r for r in recs if r[0] == expected[-1])[1])) if expected else shown is None

@@ -14,7 +14,13 @@ from typing import Any, Literal
 from parity import records
 
 Action = Literal["create", "update", "delete"]
+#: What a change does to a record in a room: ``leave`` is sent as a ``delete`` whose ``reason`` is
+#: ``left_room`` (the record lives on elsewhere and may come back); a real delete says ``deleted``.
+Change = Literal["create", "update", "delete", "leave"]
 EVENT_PREFIX = "qontak.crm"
+#: The ``reason`` of a delete event.
+LEFT_ROOM = "left_room"
+DELETED = "deleted"
 
 
 def eligible(record: Mapping[str, Any] | None) -> bool:
@@ -22,11 +28,12 @@ def eligible(record: Mapping[str, Any] | None) -> bool:
     return bool(record and record.get("creator_flag") and record.get("channel_integration_room_id"))
 
 
-def decide(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> list[tuple[Action, Mapping[str, Any]]]:
+def decide(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> list[tuple[Change, Mapping[str, Any]]]:
     """The events a change makes, in the order to send them.
 
     Manual records never make one (NEG-2); an update only when a shown field changed; a record
-    moved to another room leaves the old room (delete) and enters the new one (create).
+    moved to another room leaves the old room (``leave``, as it was there) and enters the new one
+    (create).
     """
     was, now = eligible(old), eligible(new)
     if old is None:
@@ -35,29 +42,34 @@ def decide(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> list
         return [("delete", old)] if was else []
     if was and now and old.get("channel_integration_room_id") == new.get("channel_integration_room_id"):
         return [("update", new)] if records.shown_fields_changed(old, new) else []
-    out: list[tuple[Action, Mapping[str, Any]]] = []
+    out: list[tuple[Change, Mapping[str, Any]]] = []
     if was:
-        out.append(("delete", old))
+        out.append(("leave", old))
     if now:
         out.append(("create", new))
     return out
 
 
-def event_id(stream_event_id: str, action: Action) -> str:
-    """Stable across redeliveries of the same stream record; distinct per action of one change."""
-    digest = hashlib.sha256(f"{stream_event_id}:{action}".encode()).hexdigest()[:32]
+def event_id(stream_event_id: str, change: Change) -> str:
+    """Stable across redeliveries of the same stream record; distinct per change of one stream record."""
+    digest = hashlib.sha256(f"{stream_event_id}:{change}".encode()).hexdigest()[:32]
     return f"evt_{digest}"
 
 
-def build(action: Action, record: Mapping[str, Any], *, event_id: str, occurred_at: str, url_template: str) -> dict[str, Any]:
-    """The event body of DESIGN.md "Events"."""
-    return {
+def build(change: Change, record: Mapping[str, Any], *, event_id: str, occurred_at: str, url_template: str) -> dict[str, Any]:
+    """The event body of DESIGN.md "Events"; a delete also says why (``reason``: ``deleted`` or
+    ``left_room``), so the room knows whether a newer version may bring the record back."""
+    action = "delete" if change == "leave" else change
+    event: dict[str, Any] = {
         "eventType": f"{EVENT_PREFIX}.{record['type']}.{action}",
         "event_id": event_id,
         "company_id": record["company_id"],
         "occurred_at": occurred_at,
         "data": records.public(record, url_template),
     }
+    if action == "delete":
+        event["reason"] = LEFT_ROOM if change == "leave" else DELETED
+    return event
 
 
 def parse_type(event_type: str) -> tuple[records.RecordType, Action] | None:

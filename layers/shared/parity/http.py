@@ -17,9 +17,9 @@ import re
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
+from parity import jsonio
 from parity.errors import InvalidJson, NotFound, ParityError, PayloadTooLarge, Unauthorized, UnsupportedMediaType
 from parity.observability import bind, logger
 from parity.service import ApiResult, to_json
@@ -184,15 +184,10 @@ def caller_company(app: Router) -> str:
     return str(company)
 
 
-def json_body(app: Router) -> Any:
-    """The request body as JSON (numbers with a fraction as Decimal, exact for DynamoDB).
-
-    Oversized → 413, a non-JSON content type → 415, empty or malformed JSON → 400.
-    """
+def body_bytes(app: Router) -> bytes:
+    """The request body's bytes exactly as sent (base64-decoded when API Gateway encoded them);
+    over ``MAX_BODY_BYTES`` → 413, undecodable base64 → 400."""
     event = app.current_event
-    content_type = (event.headers.get("content-type") or JSON).split(";")[0].strip().lower()
-    if content_type != JSON and not content_type.endswith("+json"):
-        raise UnsupportedMediaType(f"send {JSON}, not {content_type}")
     raw = event.body or ""
     if event.is_base64_encoded:
         try:
@@ -203,16 +198,25 @@ def json_body(app: Router) -> Any:
         raw_bytes = raw.encode("utf-8", "surrogatepass")
     if len(raw_bytes) > MAX_BODY_BYTES:
         raise PayloadTooLarge(f"the body is over {MAX_BODY_BYTES} bytes")
+    return raw_bytes
+
+
+def json_body(app: Router) -> Any:
+    """The request body as JSON (numbers with a fraction as Decimal, exact for DynamoDB).
+
+    Oversized → 413, a non-JSON content type → 415, empty or malformed JSON → 400.
+    """
+    event = app.current_event
+    content_type = (event.headers.get("content-type") or JSON).split(";")[0].strip().lower()
+    if content_type != JSON and not content_type.endswith("+json"):
+        raise UnsupportedMediaType(f"send {JSON}, not {content_type}")
+    raw_bytes = body_bytes(app)
     if not raw_bytes.strip():
         raise InvalidJson("a JSON body is required", details=[{"field": "body", "message": "required", "type": "missing"}])
     try:
-        return json.loads(raw_bytes.decode("utf-8"), parse_float=Decimal, parse_constant=_no_constants)
+        return jsonio.loads(raw_bytes.decode("utf-8"))
     except (ValueError, RecursionError) as exc:
         raise InvalidJson("the body is not valid JSON", details=[{"field": "body", "message": _json_problem(exc), "type": "json_invalid"}]) from exc
-
-
-def _no_constants(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
 
 
 def _json_problem(exc: Exception) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -25,8 +26,10 @@ from pydantic import (
 
 #: At most this many ``crm_lead_ids`` per request (the producers send one or two).
 MAX_LEAD_IDS = 50
-#: Largest accepted amount (a deal value, in the account's currency).
+#: Largest accepted amount (a deal value, in the account's currency), and its finest fraction:
+#: with 15 integer and 6 decimal digits every amount fits DynamoDB's 38-digit numbers exactly.
 MAX_AMOUNT = Decimal(10) ** 15
+AMOUNT_DECIMAL_PLACES = 6
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
@@ -37,11 +40,24 @@ def _no_control_chars(value: str) -> str:
     return value
 
 
+def _visible(value: str) -> str:
+    # A name of only format characters (U+202E, zero-width spaces, BOM) shows as nothing: empty.
+    if value and all(unicodedata.category(ch) in _INVISIBLE for ch in value):
+        raise ValueError("must contain a visible character")
+    return value
+
+
+_INVISIBLE = frozenset({"Cf", "Zs", "Zl", "Zp", "Mn", "Me"})
+
+
 def _text(max_length: int, *, min_length: int = 0) -> Any:
+    checks = [AfterValidator(_no_control_chars)]
+    if min_length:
+        checks.append(AfterValidator(_visible))
     return Annotated[
         StrictStr,
         StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length),
-        AfterValidator(_no_control_chars),
+        *checks,
     ]
 
 
@@ -61,7 +77,17 @@ ShortText = _text(255)
 LongText = _text(10_000)
 RoomId = _text(128, min_length=1)
 CreatorFlag = _text(64)
-Amount = Annotated[Decimal, BeforeValidator(_number_only), Field(ge=0, le=MAX_AMOUNT, strict=False)]
+def _exact(value: Decimal) -> Decimal:
+    # 1.50 and 1.5 are one amount; DynamoDB would store either as 1.5.
+    return value.normalize() if value else Decimal(0)
+
+
+Amount = Annotated[
+    Decimal,
+    BeforeValidator(_number_only),
+    Field(ge=0, le=MAX_AMOUNT, decimal_places=AMOUNT_DECIMAL_PLACES, strict=False),
+    AfterValidator(_exact),
+]
 
 
 def _id_as_text(value: Any) -> Any:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from parity.adapters.dynamodb import CrmStore
-from parity.auth import hash_secret
+from parity.auth import check_company_id, hash_secret
 
 if TYPE_CHECKING:  # pragma: no cover
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -23,7 +23,9 @@ def provision_company(
     parity_enabled: bool = True,
     client: DynamoDBClient | None = None,
 ) -> None:
-    """Create (or update) ``company_id`` with the parity flag set, and register ``api_key`` for it."""
+    """Create (or update) ``company_id`` with the parity flag set, and register ``api_key`` for it.
+    A company id outside ``parity.auth.COMPANY_ID`` is a ``ValueError``."""
+    check_company_id(company_id)
     store = CrmStore(table_name, client=client)
     store.put_company(company_id, parity_enabled=parity_enabled)
     store.put_api_key(hash_secret(api_key), company_id)

@@ -33,7 +33,14 @@ SHOWN_FIELDS: dict[RecordType, frozenset[str]] = {
 #: Fields a PATCH may change (creator_flag is set once; contact links only grow).
 _PATCHABLE_COMMON = ("source", "channel_integration_room_id")
 
+#: What any of our ids (records, contacts) looks like: bounded, and safe in a key and a URL path.
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def valid_id(value: object) -> bool:
+    """Whether ``value`` could be one of our record or contact ids. An id that could not is
+    answered (404, a warning) before any store call: nothing unbounded reaches a key."""
+    return isinstance(value, str) and _ID_PATTERN.match(value) is not None
 
 
 def iso_ms(moment: datetime) -> str:
@@ -70,7 +77,7 @@ def contact_candidates(contact_id: str | None, crm_lead_ids: Iterable[str] | Non
     ids: list[str] = []
     warnings: list[dict[str, str]] = []
     for field, value in sent:
-        if not _ID_PATTERN.match(value):
+        if not valid_id(value):
             warnings.append(warning("invalid_contact_id", field, "not a valid contact id; not linked"))
         elif value not in ids:
             ids.append(value)
@@ -178,9 +185,11 @@ def public(record: Mapping[str, Any], url_template: str) -> dict[str, Any]:
 
 
 def plain(value: Any) -> Any:
-    """DynamoDB's Decimals back to JSON numbers (integral → int, else float), recursively."""
+    """DynamoDB's Decimals as JSON-ready numbers, recursively: an integral one becomes an int; any
+    other stays a ``Decimal`` (exact: a float would round ``999999999999999.99``), which
+    ``parity.jsonio.dumps`` writes as its own decimal text."""
     if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
+        return int(value) if value == value.to_integral_value() else value
     if isinstance(value, dict):
         return {k: plain(v) for k, v in value.items()}
     if isinstance(value, list):

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from parity import events, preview, webhooks
+from parity import events, preview, records, webhooks
+from parity.adapters.dynamodb import storable_number
 from parity.adapters.previews import PreviewStore
+from parity.auth import COMPANY_ID
 from parity.errors import Unauthorized, ValidationFailed
 
 _REQUIRED = ("id", "type", "created_at", "version", "channel_integration_room_id")
@@ -30,19 +33,29 @@ class Received:
         return {"status": self.status, "event_id": self.event_id}
 
 
+#: A webhook-id longer than this is refused (ours are ``evt_`` + 32 hex digits); it becomes a key.
+MAX_WEBHOOK_ID = 255
+
+
 def receive(store: PreviewStore, body: bytes | str, headers: Mapping[str, str], *, secrets: Sequence[str]) -> Received:
-    """Verify, dedupe on ``webhook-id``, apply. 401 and nothing applied on a bad signature."""
+    """Verify, dedupe on ``webhook-id``, apply. 401 and nothing applied on a bad signature; 422 and
+    nothing applied on a signed body that is not a record event DynamoDB can hold; a ``webhook-id``
+    seen before with another body has no effect."""
     try:
         event = webhooks.verify(body, headers, secrets)
     except webhooks.InvalidSignature as exc:
         raise Unauthorized(f"webhook signature rejected: {exc}") from exc
+    except webhooks.UnreadableBody as exc:
+        raise ValidationFailed("the event is not JSON", details=[{"field": "body", "message": f"not JSON ({exc})", "type": "json_invalid"}]) from exc
+    webhook_id = {k.lower(): v for k, v in headers.items()}["webhook-id"]
     problems = _problems(event)
+    if len(webhook_id) > MAX_WEBHOOK_ID:
+        problems.append({"field": "webhook-id", "message": f"at most {MAX_WEBHOOK_ID} characters", "type": "string_too_long"})
     if problems:
         raise ValidationFailed("the event is not a CRM record event", details=problems)
     _record_type, action = events.parse_type(event["eventType"])  # type: ignore[misc]
-    entry = preview.entry_from_event(action, event["data"])
-    webhook_id = {k.lower(): v for k, v in headers.items()}["webhook-id"]
-    status = store.apply(str(event["company_id"]), entry, webhook_id=webhook_id)
+    entry = preview.entry_from_event(action, event["data"], reason=event.get("reason"))
+    status = store.apply(str(event["company_id"]), entry, webhook_id=webhook_id, body=body)
     data = event["data"]
     return Received(status, str(event.get("event_id", webhook_id)), str(event["company_id"]), str(data["channel_integration_room_id"]), str(data["id"]), str(data["type"]))
 
@@ -51,6 +64,11 @@ def receive(store: PreviewStore, body: bytes | str, headers: Mapping[str, str], 
 #: without importing pydantic into the preview function.
 _MAX_ROOM_ID = 128
 _ROOM_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+_ROOM_RULE = f"1 to {_MAX_ROOM_ID} characters, no control characters"
+
+
+def _room_id_ok(room_id: Any) -> bool:
+    return isinstance(room_id, str) and bool(room_id.strip()) and len(room_id) <= _MAX_ROOM_ID and not _ROOM_CONTROL.search(room_id)
 
 
 def room_preview(store: PreviewStore, company_id: str, room_id: str) -> dict[str, Any]:
@@ -58,11 +76,8 @@ def room_preview(store: PreviewStore, company_id: str, room_id: str) -> dict[str
 
     A room id no record could carry (empty, over 128 characters, control characters) is a 422.
     """
-    if not room_id.strip() or len(room_id) > _MAX_ROOM_ID or _ROOM_CONTROL.search(room_id):
-        raise ValidationFailed(
-            "room_id is not a room id",
-            details=[{"field": "room_id", "message": f"1 to {_MAX_ROOM_ID} characters, no control characters", "type": "value_error"}],
-        )
+    if not _room_id_ok(room_id):
+        raise ValidationFailed("room_id is not a room id", details=[{"field": "room_id", "message": _ROOM_RULE, "type": "value_error"}])
     return {"room_id": room_id, **preview.shown(store.entries(company_id, room_id))}
 
 
@@ -73,8 +88,10 @@ def _problems(event: Any) -> list[dict[str, str]]:
     parsed = events.parse_type(event.get("eventType", "")) if isinstance(event.get("eventType"), str) else None
     if parsed is None:
         problems.append({"field": "eventType", "message": "not a qontak.crm deal/ticket create/update/delete", "type": "value_error"})
-    if not isinstance(event.get("company_id"), str) or not event.get("company_id"):
-        problems.append({"field": "company_id", "message": "required", "type": "missing"})
+    if not isinstance(event.get("company_id"), str) or not COMPANY_ID.match(event["company_id"]):
+        problems.append({"field": "company_id", "message": "required: a company id", "type": "value_error"})
+    if event.get("reason") not in (None, events.DELETED, events.LEFT_ROOM) or (event.get("reason") is not None and parsed and parsed[1] != "delete"):
+        problems.append({"field": "reason", "message": f"only a delete has a reason: {events.DELETED} or {events.LEFT_ROOM}", "type": "value_error"})
     data = event.get("data")
     if not isinstance(data, dict):
         problems.append({"field": "data", "message": "must be an object", "type": "object_type"})
@@ -84,6 +101,24 @@ def _problems(event: Any) -> list[dict[str, str]]:
             problems.append({"field": f"data.{name}", "message": "required", "type": "missing"})
     if parsed and data.get("type") not in (None, parsed[0]):
         problems.append({"field": "data.type", "message": "does not match eventType", "type": "value_error"})
-    if not isinstance(data.get("version", 0), int) or isinstance(data.get("version"), bool):
-        problems.append({"field": "data.version", "message": "must be an integer", "type": "int_type"})
+    if data.get("id") not in (None, "") and not records.valid_id(data.get("id")):
+        problems.append({"field": "data.id", "message": "not a record id", "type": "value_error"})
+    version = data.get("version", 1)
+    if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version < 2**63:
+        problems.append({"field": "data.version", "message": "must be an integer from 1", "type": "int_type"})
+    room = data.get("channel_integration_room_id")
+    if room not in (None, "") and not _room_id_ok(room):
+        problems.append({"field": "data.channel_integration_room_id", "message": _ROOM_RULE, "type": "value_error"})
+    problems.extend({"field": f"data.{path}", "message": "a number DynamoDB cannot hold (38 digits, magnitude 1E-130 to 1E+126)", "type": "number_range"} for path in _unstorable_numbers(data))
     return problems
+
+
+def _unstorable_numbers(value: Any, path: str = "") -> list[str]:
+    """The paths of the numbers in ``value`` that DynamoDB cannot hold exactly."""
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in _unstorable_numbers(v, f"{path}.{k}" if path else str(k))]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in _unstorable_numbers(v, f"{path}[{i}]")]
+    if isinstance(value, (int, Decimal)) and not isinstance(value, bool) and not storable_number(value):
+        return [path]
+    return []

@@ -37,7 +37,7 @@ def route_change(
             action,
             record,
             event_id=events.event_id(stream_event_id, action),
-            occurred_at=record["updated_at"] if action != "delete" else now_iso,
+            occurred_at=record["updated_at"] if action in ("create", "update") else now_iso,
             url_template=url_template,
         )
         for action, record in decided

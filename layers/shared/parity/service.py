@@ -8,13 +8,14 @@ import json
 import re
 import secrets
 import time
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from parity import records
-from parity.adapters.dynamodb import CreateRejected, CrmStore, IdempotencyEntry, VersionMismatch
+from parity import jsonio, records
+from parity.adapters.dynamodb import CreateRejected, CrmStore, IdempotencyEntry, VersionMismatch, email_lookup_sk, phone_lookup_sk
 from parity.auth import hash_secret, new_token, token_company
 from parity.errors import Conflict, IdempotencyInProgress, IdempotencyKeyReused, NotFound, Unauthorized, ValidationFailed
 from parity.settings import IDEMPOTENCY_TTL_SECONDS
@@ -52,15 +53,7 @@ class ApiResult:
     ids: Mapping[str, str | None] = field(default_factory=dict)
 
 
-def to_json(payload: Any) -> str:
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False, default=_json_default)
-
-
-def _json_default(value: Any) -> Any:
-    converted = records.plain(value)
-    if converted is value:
-        raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-    return converted
+to_json = jsonio.dumps
 
 
 # ---- auth ------------------------------------------------------------------------------------
@@ -235,11 +228,26 @@ def delete_record(store: CrmStore, company_id: str, record_type: records.RecordT
 
 # ---- contacts --------------------------------------------------------------------------------
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+#: An email is at most 254 bytes (RFC 5321 path limit) — bytes, not characters: it is part of a key.
+MAX_EMAIL_BYTES = 254
 
 
 def normalise_phone(phone: str) -> str:
-    """Digits only: "+62 812-3456" and "62812 3456" find the same contact."""
-    return "".join(ch for ch in phone if ch.isdigit())
+    """Decimal digits only, as ASCII: "+62 812-3456", "62812 3456" and "６２８１２３４５６" find the
+    same contact (a superscript "²" is not a digit of a phone number)."""
+    return "".join(str(unicodedata.decimal(ch)) for ch in phone if ch.isdecimal())
+
+
+def _phone_problem(phone: str) -> dict[str, str] | None:
+    if not 5 <= len(normalise_phone(phone)) <= 20:
+        return {"field": "phone", "message": "must hold 5 to 20 digits", "type": "value_error"}
+    return None
+
+
+def _email_problem(email: str) -> dict[str, str] | None:
+    if len(email.encode("utf-8")) > MAX_EMAIL_BYTES or not _EMAIL.match(email):
+        return {"field": "email", "message": f"not an email address (at most {MAX_EMAIL_BYTES} bytes)", "type": "value_error"}
+    return None
 
 
 def create_contact(store: CrmStore, company_id: str, body: Mapping[str, Any], *, clock: Clock = Clock()) -> dict[str, Any]:
@@ -247,10 +255,10 @@ def create_contact(store: CrmStore, company_id: str, body: Mapping[str, Any], *,
     problems = []
     if not payload.phone and not payload.email:
         problems.append({"field": "phone", "message": "phone or email is required", "type": "missing"})
-    if payload.phone and not 5 <= len(normalise_phone(payload.phone)) <= 20:
-        problems.append({"field": "phone", "message": "must hold 5 to 20 digits", "type": "value_error"})
-    if payload.email and not _EMAIL.match(payload.email):
-        problems.append({"field": "email", "message": "not an email address", "type": "value_error"})
+    if payload.phone and (problem := _phone_problem(payload.phone)):
+        problems.append(problem)
+    if payload.email and (problem := _email_problem(payload.email)):
+        problems.append(problem)
     if problems:
         raise ValidationFailed("the request has invalid fields", details=problems)
     now = clock.now()
@@ -264,9 +272,9 @@ def create_contact(store: CrmStore, company_id: str, body: Mapping[str, Any], *,
     }
     lookups = []
     if payload.phone:
-        lookups.append(f"CONTACT_PHONE#{normalise_phone(payload.phone)}#{contact['id']}")
+        lookups.append(phone_lookup_sk(normalise_phone(payload.phone), contact["id"]))
     if payload.email:
-        lookups.append(f"CONTACT_EMAIL#{payload.email.lower()}#{contact['id']}")
+        lookups.append(email_lookup_sk(payload.email.lower(), contact["id"]))
     store.create_contact(contact, lookup_sks=lookups)
     return {"data": _public_contact(contact)}
 
@@ -275,15 +283,10 @@ def find_contacts(store: CrmStore, company_id: str, *, phone: str | None, email:
     """The producers' phone → lead lookup (RFC IB3): exact match on phone digits or email."""
     if bool(phone) == bool(email):
         raise ValidationFailed("give exactly one of phone or email", details=[{"field": "phone", "message": "exactly one of phone or email is required", "type": "missing"}])
-    if phone:
-        digits = normalise_phone(phone)
-        if not 5 <= len(digits) <= 20:
-            raise ValidationFailed("invalid phone", details=[{"field": "phone", "message": "must hold 5 to 20 digits", "type": "value_error"}])
-        prefix = f"CONTACT_PHONE#{digits}#"
-    else:
-        if len(email) > 254 or not _EMAIL.match(email):
-            raise ValidationFailed("invalid email", details=[{"field": "email", "message": "not an email address", "type": "value_error"}])
-        prefix = f"CONTACT_EMAIL#{email.lower()}#"
+    problem = _phone_problem(phone) if phone else _email_problem(email or "")
+    if problem:
+        raise ValidationFailed(f"invalid {problem['field']}", details=[problem])
+    prefix = phone_lookup_sk(normalise_phone(phone)) if phone else email_lookup_sk((email or "").lower())
     return {"data": [_public_contact(c) for c in store.find_contacts(company_id, prefix)]}
 
 

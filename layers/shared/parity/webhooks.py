@@ -4,14 +4,14 @@ sender's retry schedule. Pure: no network, the clock is a parameter."""
 from __future__ import annotations
 
 import email.utils
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from decimal import Decimal
 from typing import Any
 
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+from parity import jsonio
 
 #: Default delays between attempts, in seconds: ~31.7 h in all (≥ 24 h, like Svix's ~28 h),
 #: backing off from 10 s to 8 h. ``WEBHOOK_RETRY_SCHEDULE`` overrides it (the local stack
@@ -23,6 +23,10 @@ MAX_DELAY_SECONDS = 12 * 3600
 
 class InvalidSignature(Exception):
     """Missing, malformed, stale, future or simply wrong signature headers."""
+
+
+class UnreadableBody(ValueError):
+    """A validly signed body that is not JSON (or holds ``NaN``/``Infinity``)."""
 
 
 def parse_secrets(value: str | None) -> list[str]:
@@ -53,21 +57,30 @@ def sign(event_id: str, body: str, secrets: Sequence[str], *, now: datetime) -> 
 
 
 def verify(body: bytes | str, headers: Mapping[str, str], secrets: Sequence[str]) -> Any:
-    """The parsed body when any secret verifies any signature within ±5 minutes; else raises."""
+    """The parsed body when any secret verifies any signature within ±5 minutes.
+
+    Raises ``InvalidSignature`` for a missing, malformed, stale or wrong signature, and
+    ``UnreadableBody`` for a validly signed body that is not JSON with JSON numbers (``NaN`` is not
+    one): a caller's mistake, not a forgery. Fractions are read as ``Decimal`` (exact, as stored).
+    """
     if not secrets:
         raise InvalidSignature("no webhook secret configured")
     for secret in secrets:
         try:
             Webhook(secret).verify(body, dict(headers), json_parse=False)
-            # Numbers with a fraction as Decimal: exact, and what DynamoDB stores.
-            return json.loads(body, parse_float=Decimal)
+            break
         except WebhookVerificationError as exc:
             problem = str(exc)
             if "timestamp" in problem or "headers" in problem.lower():
                 raise InvalidSignature(problem) from exc  # the same for every secret
-        except (ValueError, TypeError) as exc:  # malformed headers, or a body that is not UTF-8/JSON
+        except (ValueError, TypeError) as exc:  # malformed headers, or a body that is not UTF-8
             raise InvalidSignature("malformed signature headers or body") from exc
-    raise InvalidSignature("no matching signature")
+    else:
+        raise InvalidSignature("no matching signature")
+    try:
+        return jsonio.loads(body)
+    except (ValueError, RecursionError) as exc:
+        raise UnreadableBody(str(exc).split(":")[0]) from exc
 
 
 @dataclass(frozen=True)

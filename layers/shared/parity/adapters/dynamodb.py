@@ -9,13 +9,14 @@ idempotency entries (single-table design; the key layout is below and nowhere el
     COMPANY#<cid>         DEAL#<id> | TICKET#<id>     a record (entity = "record"; the stream's payload)
     COMPANY#<cid>         CONTACT#<id>                a contact
     COMPANY#<cid>         CONTACT_PHONE#<digits>#<id> phone lookup (a copy of the contact)
-    COMPANY#<cid>         CONTACT_EMAIL#<email>#<id>  email lookup (a copy of the contact)
+    COMPANY#<cid>         CONTACT_EMAIL#<email>#<id>  email lookup (a copy of the contact; the whole email)
     COMPANY#<cid>         IDEMPOTENCY#<sha256>        a remembered create response (TTL 24 h)
     COMPANY#<cid>         NOTE#<TYPE>#<id>#chat_history#<room>
                                                       a record's timeline note for one room
                                                       (entity = "note"; TTL 365 days)
 
-Every key starts with the company: a record of another company cannot be addressed at all.
+Every key starts with the company: a record of another company cannot be addressed at all. The
+parts of a key are escaped (``key``): no id, email or room can hold the "#" that separates them.
 
 A record in a chat room also carries ``room_key`` = ``<cid>#<room>``: the sparse index
 ``RoomRecords`` (room_key, sk; keys only) finds a room's records for ``parity ops reconcile``.
@@ -28,10 +29,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from boto3.dynamodb.types import DYNAMODB_CONTEXT, TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from parity.errors import ServiceUnavailable
@@ -61,17 +63,26 @@ def new_client() -> DynamoDBClient:
     return client("dynamodb", read_timeout=3, attempts=3)
 
 
+def key(*parts: str) -> str:
+    """A key made of ``parts`` joined by "#", each part escaped ("%" → "%25", "#" → "%23") so that
+    no value, whatever characters it holds, can reach into the next part: two different part
+    lists never make one key, and a prefix ``key(a, "")`` matches exactly the keys whose first
+    part is ``a``. Every key of both tables is built here (issue 12: a company id holding "#"
+    read another company's room)."""
+    return "#".join(part.replace("%", "%25").replace("#", "%23") for part in parts)
+
+
 def company_pk(company_id: str) -> str:
-    return f"COMPANY#{company_id}"
+    return key("COMPANY", company_id)
 
 
 def record_sk(record_type: str, record_id: str) -> str:
-    return f"{record_type.upper()}#{record_id}"
+    return key(record_type.upper(), record_id)
 
 
 def room_key(company_id: str, room_id: str) -> str:
     """The ``RoomRecords`` index key of a company's chat room."""
-    return f"{company_id}#{room_id}"
+    return key(company_id, room_id)
 
 
 def key_id(key_hash: str) -> str:
@@ -79,18 +90,41 @@ def key_id(key_hash: str) -> str:
     return key_hash[:12]
 
 
+def api_key_pk(key_hash: str) -> str:
+    return key("APIKEY", key_hash)
+
+
+def token_pk(token_hash: str) -> str:
+    return key("TOKEN", token_hash)
+
+
+def idempotency_sk(key_hash: str) -> str:
+    return key("IDEMPOTENCY", key_hash)
+
+
 def contact_sk(contact_id: str) -> str:
-    return f"CONTACT#{contact_id}"
+    return key("CONTACT", contact_id)
+
+
+def phone_lookup_sk(digits: str, contact_id: str = "") -> str:
+    """A contact's phone lookup key; without ``contact_id``, the prefix of every contact with
+    exactly these digits."""
+    return key("CONTACT_PHONE", digits, contact_id)
+
+
+def email_lookup_sk(email: str, contact_id: str = "") -> str:
+    """A contact's email lookup key (the email as given, lower-cased by the caller); without
+    ``contact_id``, the prefix of every contact with exactly this email."""
+    return key("CONTACT_EMAIL", email, contact_id)
 
 
 def notes_prefix(record_type: str, record_id: str) -> str:
-    """The sort-key prefix of a record's timeline notes (record ids hold no "#")."""
-    return f"NOTE#{record_type.upper()}#{record_id}#"
+    """The sort-key prefix of a record's timeline notes."""
+    return key("NOTE", record_type.upper(), record_id, "")
 
 
 def note_sk(record_type: str, record_id: str, kind: str, room_id: str) -> str:
-    # The room id comes last: whatever characters it holds, the key stays unambiguous.
-    return f"{notes_prefix(record_type, record_id)}{kind}#{room_id}"
+    return key("NOTE", record_type.upper(), record_id, kind, room_id)
 
 
 @dataclass(frozen=True)
@@ -182,8 +216,8 @@ class CrmStore(TableAdapter):
     def put_api_key(self, key_hash: str, company_id: str) -> None:
         """Register a key (by its hash) for a company, and the company's copy of it, in one write."""
         now = int(time.time())
-        item = {"pk": f"APIKEY#{key_hash}", "sk": "#APIKEY", "entity": "api_key", "company_id": company_id, "created_at": now}
-        ref = {"pk": company_pk(company_id), "sk": f"APIKEY#{key_hash}", "entity": "api_key_ref", "company_id": company_id, "key_id": key_id(key_hash), "created_at": now}
+        item = {"pk": api_key_pk(key_hash), "sk": "#APIKEY", "entity": "api_key", "company_id": company_id, "created_at": now}
+        ref = {"pk": company_pk(company_id), "sk": api_key_pk(key_hash), "entity": "api_key_ref", "company_id": company_id, "key_id": key_id(key_hash), "created_at": now}
         self._call(
             "transact_write_items",
             TransactItems=[{"Put": {"TableName": self.table_name, "Item": dump_item(item)}}, {"Put": {"TableName": self.table_name, "Item": dump_item(ref)}}],
@@ -196,7 +230,7 @@ class CrmStore(TableAdapter):
         query: dict[str, Any] = {
             "TableName": self.table_name,
             "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
-            "ExpressionAttributeValues": dump_item({":pk": company_pk(company_id), ":prefix": "APIKEY#"}),
+            "ExpressionAttributeValues": dump_item({":pk": company_pk(company_id), ":prefix": api_key_pk("")}),
         }
         while True:
             resp = self._call("query", **query)
@@ -216,8 +250,8 @@ class CrmStore(TableAdapter):
             self._call(
                 "transact_write_items",
                 TransactItems=[
-                    {"Update": {"TableName": self.table_name, "Key": dump_item({"pk": f"APIKEY#{key_hash}", "sk": "#APIKEY"}), "UpdateExpression": update, "ConditionExpression": "company_id = :c", "ExpressionAttributeValues": values}},
-                    {"Update": {"TableName": self.table_name, "Key": dump_item({"pk": company_pk(company_id), "sk": f"APIKEY#{key_hash}"}), "UpdateExpression": update, "ConditionExpression": "company_id = :c", "ExpressionAttributeValues": values}},
+                    {"Update": {"TableName": self.table_name, "Key": dump_item({"pk": api_key_pk(key_hash), "sk": "#APIKEY"}), "UpdateExpression": update, "ConditionExpression": "company_id = :c", "ExpressionAttributeValues": values}},
+                    {"Update": {"TableName": self.table_name, "Key": dump_item({"pk": company_pk(company_id), "sk": api_key_pk(key_hash)}), "UpdateExpression": update, "ConditionExpression": "company_id = :c", "ExpressionAttributeValues": values}},
                 ],
                 _raise_cancel=True,
             )
@@ -235,13 +269,13 @@ class CrmStore(TableAdapter):
         return bool(item["parity_enabled"])
 
     def company_for_api_key(self, key_hash: str) -> str | None:
-        item = self._get(f"APIKEY#{key_hash}", "#APIKEY")
+        item = self._get(api_key_pk(key_hash), "#APIKEY")
         if item is None or item.get("revoked"):
             return None
         return item["company_id"]
 
     def put_token(self, token_hash: str, company_id: str, *, sso_id: str, expires_at: int, key_hash: str | None = None) -> None:
-        item = {"pk": f"TOKEN#{token_hash}", "sk": "#TOKEN", "entity": "token", "company_id": company_id, "sso_id": sso_id, "ttl": expires_at}
+        item = {"pk": token_pk(token_hash), "sk": "#TOKEN", "entity": "token", "company_id": company_id, "sso_id": sso_id, "ttl": expires_at}
         if key_hash:
             item["key_hash"] = key_hash
         self._call("put_item", TableName=self.table_name, Item=dump_item(item))
@@ -249,7 +283,7 @@ class CrmStore(TableAdapter):
     def token(self, token_hash: str) -> Token | None:
         """The token's company, expiry and the API key it was issued from, or None. Expiry is the
         caller's to check: DynamoDB's TTL deletes lazily."""
-        item = self._get(f"TOKEN#{token_hash}", "#TOKEN")
+        item = self._get(token_pk(token_hash), "#TOKEN")
         if item is None:
             return None
         return Token(item["company_id"], int(item["ttl"]), item.get("key_hash"))
@@ -298,7 +332,7 @@ class CrmStore(TableAdapter):
 
     def remembered(self, company_id: str, key_hash: str, *, now: int) -> IdempotencyEntry | None:
         """A live idempotency entry (used when a transaction could not return it)."""
-        item = self._get(company_pk(company_id), f"IDEMPOTENCY#{key_hash}")
+        item = self._get(company_pk(company_id), idempotency_sk(key_hash))
         if item is None or int(item["ttl"]) <= now:
             return None
         return _entry(item)
@@ -467,7 +501,7 @@ class CrmStore(TableAdapter):
 def _idempotency_put(table: str, company_id: str, entry: IdempotencyEntry, now: int) -> dict[str, Any]:
     item = {
         "pk": company_pk(company_id),
-        "sk": f"IDEMPOTENCY#{entry.key_hash}",
+        "sk": idempotency_sk(entry.key_hash),
         "entity": "idempotency",
         "fingerprint": entry.fingerprint,
         "status": entry.status,
@@ -549,6 +583,21 @@ def dump_item(item: Mapping[str, Any]) -> dict[str, Any]:
 
 #: Integers this short are exact in DynamoDB's number context (38 digits): no rounding check needed.
 _SAFE_INT = 10**37
+_SMALLEST = Decimal("1E-130")
+_TOO_BIG = Decimal("1E+126")
+
+
+def storable_number(value: Any) -> bool:
+    """Whether DynamoDB can hold ``value`` exactly: an int or a finite Decimal that boto3's number
+    context takes without rounding (38 significant digits), of magnitude 0 or 1E-130 up to below
+    1E+126 (boto3 lets 1E-131 through; DynamoDB refuses it). Floats are never stored."""
+    if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
+        return False
+    try:
+        number = DYNAMODB_CONTEXT.create_decimal(value)
+    except (ArithmeticError, TypeError, ValueError):
+        return False
+    return number.is_finite() and (not number or _SMALLEST <= abs(number) < _TOO_BIG)
 
 
 def dump_value(value: Any) -> dict[str, Any]:

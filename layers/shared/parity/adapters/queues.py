@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
+
+from parity import jsonio
 
 if TYPE_CHECKING:  # pragma: no cover
     from mypy_boto3_sqs import SQSClient
@@ -43,7 +44,7 @@ class Queues:
         entries = [
             {
                 "Id": str(i),
-                "MessageBody": json.dumps(message, separators=(",", ":"), ensure_ascii=False),
+                "MessageBody": jsonio.dumps(message),
                 "MessageAttributes": {
                     "event_id": {"DataType": "String", "StringValue": str(message.get("event_id", ""))},
                     "event_type": {"DataType": "String", "StringValue": str(message.get("eventType", ""))},
