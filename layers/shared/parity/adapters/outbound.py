@@ -18,6 +18,14 @@ explicit ``Timeout`` on every call; HTTPS certificates verified against the CA b
 uses (``botocore.httpsession.where()``: certifi when present, else botocore's own). Errors are
 urllib3's: ``urllib3.exceptions.HTTPError`` and its subclasses, sorted by ``timed_out``. A read
 blocked in one thread can be cut off from another with ``abort`` (the hub's time budget).
+
+An IPv6 address that carries an IPv4 address is judged by the IPv4 address it leads to, not by
+the IPv6 tables (``ipaddress`` calls NAT64 and 6to4 addresses global whatever they carry): IPv4-
+mapped ``::ffff:0:0/96``, IPv4-compatible ``::/96``, NAT64 ``64:ff9b::/96`` and 6to4 ``2002::/16``
+are public exactly when their IPv4 address is; a Teredo address (``2001::/32``) is refused when its
+server or its client address is not public (and the rest of ``2001::/23`` is not global anyway);
+the local-use NAT64 prefix ``64:ff9b:1::/48`` is refused whole (where its IPv4 address sits depends
+on the operator's prefix length, and it is not globally reachable by definition, RFC 8215).
 """
 
 from __future__ import annotations
@@ -70,11 +78,40 @@ def _authority(host: str, port: int, scheme: str) -> str:
     return shown if port == _DEFAULT_PORTS[scheme] else f"{shown}:{port}"
 
 
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # RFC 6052, the well-known prefix
+_NAT64_LOCAL = ipaddress.IPv6Network("64:ff9b:1::/48")  # RFC 8215, local use
+_IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")  # deprecated (RFC 4291), ``::a.b.c.d``
+
+
 def is_public(address: str) -> bool:
+    """Whether ``address`` (IPv4 or IPv6, a zone id ignored) may be connected to: globally
+    routable and not multicast, and for an IPv6 address carrying an IPv4 address, that IPv4
+    address too (see the module docstring)."""
     ip = ipaddress.ip_address(address.split("%")[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip in _NAT64_LOCAL:
+            return False
+        carried = _carried_ipv4(ip)
+        if carried is not None:
+            return _public(carried)
+        if ip.teredo is not None and not all(_public(embedded) for embedded in ip.teredo):
+            return False
+    return _public(ip)
+
+
+def _public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     return ip.is_global and not ip.is_multicast
+
+
+def _carried_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address a connection to ``ip`` leads to, when ``ip`` is one that carries it."""
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if ip in _NAT64 or ip in _IPV4_COMPATIBLE:
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
 
 
 def resolve(url: str, *, allow_private: bool, resolver=socket.getaddrinfo) -> Target:
