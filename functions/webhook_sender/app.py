@@ -4,6 +4,11 @@ Each SQS message is one event. A failed attempt hides the message for the next d
 retry schedule and reports the item as failed; a message we give up on (410, schedule exhausted,
 a refused target) goes to the dead-letter queue with the reason and leaves the queue.
 
+A refused target is one ``parity.adapters.outbound`` will not connect to: not a valid URL, or a
+name resolving to an address that is not public. A name that does not resolve right now (a
+resolver error such as EAI_AGAIN, or no address) is not refused: it is a failed attempt like a
+timeout, retried on the schedule. The decision is ``delivery.Reply.refused``, never the wording.
+
 Signed with the operator-rotated secret(s) (``parity.adapters.secrets``); the message's correlation
 id goes along as ``X-Correlation-Id``. Counts ``webhook_delivered`` (with the latency from the
 event's ``occurred_at``) and ``webhook_delivery_failed`` per failed attempt.
@@ -51,7 +56,9 @@ def _post(body: str, headers: dict[str, str]) -> delivery.Reply:
     try:
         target = outbound.resolve(config.require("omnichannel_webhook_url"), allow_private=config.allow_private_targets)
     except outbound.BlockedTarget as exc:
-        return delivery.Reply(status=None, problem=f"target refused: {exc}")
+        return delivery.Reply(status=None, problem=str(exc), refused=True)
+    except outbound.Unresolvable as exc:
+        return delivery.Reply(status=None, problem=str(exc))
     from urllib3.exceptions import HTTPError  # loaded already (botocore)
 
     try:
@@ -110,7 +117,7 @@ def _deliver(record: SQSRecord, event: dict[str, Any], correlation_id: str) -> N
         logger.info("webhook delivered", extra={**log, "latency_ms": None if latency is None else round(latency)})
         return
     count(WEBHOOK_DELIVERY_FAILED)
-    if outcome.give_up or outcome.reason.startswith("target refused"):
+    if outcome.give_up:  # 410, the schedule exhausted, or a refused target (Reply.refused)
         queues().dead_letter(
             config.require("webhook_dlq_url"), record.body, reason=outcome.reason, attempts=attempt, source="webhook",
             attributes={CORRELATION_ATTRIBUTE: correlation_id},

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import gzip
 import json
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
 
 import pytest
 
+from parity.adapters import outbound
 from parity.adapters.hub import BUDGET_SECONDS, HubClient, history_url
 
 TOKEN = "hub-test-token"
@@ -239,6 +242,26 @@ def test_a_private_address_is_refused_without_connecting(hub):
     # THEN no request reaches it, and the note will go without preview
     assert not history.available and history.problem.startswith("target refused")
     assert hub.requests == []
+
+
+def test_a_name_that_does_not_resolve_at_first_is_retried_within_the_budget(hub, monkeypatch):
+    # GIVEN a deployed client (private targets refused) whose hub name fails to resolve once
+    # (EAI_AGAIN, a DNS hiccup), then resolves; loopback stands in for the hub's public address
+    monkeypatch.setattr(outbound, "is_public", lambda address: True)
+    lookups: list[str] = []
+
+    def flaky(host, port, type=None):
+        lookups.append(host)
+        if len(lookups) == 1:
+            raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
+
+    base = f"http://hub.example.com:{urlsplit(hub.url).port}"
+    # WHEN the history is fetched
+    history = HubClient(base, TOKEN, allow_private=False, resolver=flaky).chat_history(ROOM)
+    # THEN the failed lookup was a retryable failure: the second attempt got the history
+    assert history.available and history.attempts == 2
+    assert lookups == ["hub.example.com", "hub.example.com"] and len(hub.requests) == 1
 
 
 @pytest.mark.parametrize(("base", "token", "problem"), [(None, TOKEN, "HUB_API_BASE_URL"), ("http://127.0.0.1:9", None, "HUB_API_TOKEN")])

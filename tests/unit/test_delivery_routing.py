@@ -155,6 +155,27 @@ def test_allow_private_is_an_explicit_opt_in():
     assert target.address == target.host == "127.0.0.1" and target.host_header == "127.0.0.1:3000"
 
 
-def test_unresolvable_host_is_refused():
-    with pytest.raises(outbound.BlockedTarget):
-        outbound.resolve("https://nowhere.invalid/", allow_private=False, resolver=fake_resolver({}))
+def raising_resolver(error):
+    def resolve(host, port, type=None):
+        raise error
+
+    return resolve
+
+
+@pytest.mark.parametrize(
+    "resolver",
+    [
+        fake_resolver({}),  # socket.gaierror
+        raising_resolver(socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")),
+        raising_resolver(OSError("the resolver is down")),
+        lambda host, port, type=None: [],  # resolves to nothing
+    ],
+    ids=["gaierror", "EAI_AGAIN", "OSError", "nothing"],
+)
+def test_a_host_that_does_not_resolve_now_is_unresolvable_not_refused(resolver):
+    # GIVEN a resolver that fails or finds nothing (a DNS hiccup may pass: no verdict on the target)
+    # WHEN the URL is checked
+    with pytest.raises(outbound.Unresolvable) as raised:
+        outbound.resolve("https://nowhere.example/", allow_private=False, resolver=resolver)
+    # THEN it is its own outcome, which callers retry; only a forbidden address or a bad URL is refused
+    assert not isinstance(raised.value, outbound.BlockedTarget)

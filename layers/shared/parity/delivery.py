@@ -13,11 +13,15 @@ from parity import webhooks
 
 @dataclass(frozen=True)
 class Reply:
-    """What the receiver answered; ``status`` None when no answer came (timeout, refused…)."""
+    """What the receiver answered; ``status`` None when no answer came (timeout, connection
+    failed, the name not resolving now…: ``problem`` says which). ``refused``: the target itself
+    is refused (not a valid URL, or not a public address), so no attempt was made and no retry
+    would change that."""
 
     status: int | None
     retry_after: str | None = None
     problem: str = ""
+    refused: bool = False
 
 
 @dataclass(frozen=True)
@@ -42,14 +46,17 @@ def attempt(
     """Sign ``body`` afresh (same ``webhook-id``, new timestamp) and post it once, with
     ``extra_headers`` (the correlation id) beside the signature headers.
 
-    2xx → delivered. 410 → give up now. Anything else (3xx: redirects are never followed; 4xx;
-    5xx; no answer) → retry along the schedule, honouring ``Retry-After``; give up past it.
+    2xx → delivered. 410 or a refused target → give up now. Anything else (3xx: redirects are
+    never followed; 4xx; 5xx; no answer, the name not resolving included) → retry along the
+    schedule, honouring ``Retry-After``; give up past it.
     """
     event_id = _event_id(body)
     headers = {"content-type": "application/json", **(extra_headers or {}), **webhooks.sign(event_id, body, secrets, now=now)}
     reply = post(body, headers)
     if reply.status is not None and 200 <= reply.status < 300:
         return Outcome(delivered=True, status=reply.status)
+    if reply.refused:
+        return Outcome(delivered=False, give_up=True, reason=f"target refused: {reply.problem}")
     if reply.status is None:
         reason = reply.problem or "no answer"
     elif 300 <= reply.status < 400:

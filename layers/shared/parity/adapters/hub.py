@@ -21,8 +21,9 @@ the reason.
 * Address: through ``parity.adapters.outbound`` (urllib3): private, loopback and link-local
   targets are refused without connecting unless ``allow_private`` (the local stack only);
   redirects are not followed (a 3xx is a failure).
-* Retry: at most one, only after an answer that says "try again" (connection failure, 429, 5xx)
-  and only when at least ``MIN_RETRY_SECONDS`` of the budget remain.
+* Retry: at most one, only after a failure that says "try again" (the name not resolving now,
+  connection failure, 429, 5xx) and only when at least ``MIN_RETRY_SECONDS`` of the budget remain.
+  A refused target (``outbound.BlockedTarget``) is not retried.
 * Shape: a 2xx body that is not JSON or not the documented shape is a failure too
   (``parity.timeline.parse_history``).
 """
@@ -175,6 +176,8 @@ class HubClient:
             target = outbound.resolve(url, allow_private=self.allow_private, resolver=self._resolver)
         except outbound.BlockedTarget as exc:
             return _Attempt(None, f"target refused: {exc}")
+        except outbound.Unresolvable as exc:  # EAI_AGAIN and the like: may well work a moment later
+            return _Attempt(None, str(exc), retryable=True)
         left = deadline - time.monotonic()
         if left <= 0:
             return _Attempt(None, "timed out")

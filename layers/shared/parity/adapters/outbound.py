@@ -19,6 +19,11 @@ uses (``botocore.httpsession.where()``: certifi when present, else botocore's ow
 urllib3's: ``urllib3.exceptions.HTTPError`` and its subclasses, sorted by ``timed_out``. A read
 blocked in one thread can be cut off from another with ``abort`` (the hub's time budget).
 
+A target is *refused* (``BlockedTarget``: not a valid URL, or an address that is not public) or
+*unresolvable* (``Unresolvable``: the resolver failed, EAI_AGAIN included, or found nothing). The
+two are different outcomes on purpose: a refusal is about the configured URL and no retry changes
+it; a resolution failure is a failed attempt like a timeout, worth trying again.
+
 An IPv6 address that carries an IPv4 address is judged by the IPv4 address it leads to, not by
 the IPv6 tables (``ipaddress`` calls NAT64 and 6to4 addresses global whatever they carry): IPv4-
 mapped ``::ffff:0:0/96``, IPv4-compatible ``::/96``, NAT64 ``64:ff9b::/96`` and 6to4 ``2002::/16``
@@ -50,7 +55,13 @@ _QUERY_SAFE = _PATH_SAFE + "?"
 
 
 class BlockedTarget(Exception):
-    """The URL is not one we will connect to; no connection was made."""
+    """The URL is not one we will connect to (not a valid URL, or not a public address); no
+    connection was made, and trying again will not change that."""
+
+
+class Unresolvable(Exception):
+    """The host name could not be resolved now (a resolver error, EAI_AGAIN included, or no
+    address at all); no connection was made. A failed attempt like any other: worth a retry."""
 
 
 @dataclass(frozen=True)
@@ -115,7 +126,9 @@ def _carried_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
 
 
 def resolve(url: str, *, allow_private: bool, resolver=socket.getaddrinfo) -> Target:
-    """Check ``url`` and pin it to a vetted address. Raises ``BlockedTarget`` without connecting."""
+    """Check ``url`` and pin it to a vetted address, without connecting. Raises ``BlockedTarget``
+    when the URL or an address it resolves to is refused, ``Unresolvable`` when the name cannot be
+    resolved now."""
     if not isinstance(url, str):
         raise BlockedTarget("not a valid URL: not a string")
     if any(ord(c) < 0x20 or ord(c) == 0x7F for c in url):
@@ -148,11 +161,13 @@ def resolve(url: str, *, allow_private: bool, resolver=socket.getaddrinfo) -> Ta
         return Target(scheme=scheme, host=host, port=port, address=host, path=path, pinned=False)
     try:
         infos = resolver(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError, OSError) as exc:
-        raise BlockedTarget(f"cannot resolve {host}") from exc
+    except UnicodeError as exc:  # a label the resolver cannot encode (empty, over 63 characters)
+        raise BlockedTarget(f"not a valid URL: the host name cannot be encoded ({exc})") from exc
+    except OSError as exc:  # socket.gaierror included: EAI_AGAIN, EAI_NONAME, EAI_FAIL…
+        raise Unresolvable(f"cannot resolve {host} ({exc})") from exc
     addresses = sorted({info[4][0] for info in infos})
     if not addresses:
-        raise BlockedTarget(f"{host} resolves to nothing")
+        raise Unresolvable(f"{host} resolves to nothing")
     blocked = [a for a in addresses if not is_public(a)]
     if blocked:
         raise BlockedTarget(f"{host} resolves to a non-public address")
