@@ -9,6 +9,13 @@ name resolving to an address that is not public. A name that does not resolve ri
 resolver error such as EAI_AGAIN, or no address) is not refused: it is a failed attempt like a
 timeout, retried on the schedule. The decision is ``delivery.Reply.refused``, never the wording.
 
+Each attempt has a total deadline of ``DEADLINE_SECONDS`` (10 s): name resolution, connect, request,
+the answer's headers and its body together (``outbound.within``); the connection must be made
+within ``CONNECT_SECONDS`` (2 s) and ``READ_SECONDS`` (5 s) of silence ends it earlier. A receiver
+that drips its answer a byte at a time costs the deadline and no more: the attempt is "timed out"
+and retried on the schedule, and its connection is cut. With the SQS batch of 5, a batch takes
+at most about 5 x 10 s, within the function's 60 s timeout.
+
 Signed with the operator-rotated secret(s) (``parity.adapters.secrets``); the message's correlation
 id goes along as ``X-Correlation-Id``. Counts ``webhook_delivered`` (with the latency from the
 event's ``occurred_at``) and ``webhook_delivery_failed`` per failed attempt.
@@ -19,6 +26,7 @@ from __future__ import annotations
 import parity.coldstart  # noqa: F401  (first: the imports below run without cyclic GC)
 
 import json
+import time
 from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any
@@ -41,6 +49,11 @@ from parity.observability import (
 from parity.runtime import queues, settings, signing_secrets
 
 
+DEADLINE_SECONDS = 10.0
+CONNECT_SECONDS = 2.0
+READ_SECONDS = 5.0
+
+
 class RetryLater(Exception):
     """Marks the batch item failed; its visibility already says when it comes back."""
 
@@ -48,21 +61,38 @@ class RetryLater(Exception):
 @lru_cache(maxsize=1)
 def _http():
     # One keep-alive client per warm container: consecutive deliveries reuse the connection.
-    return outbound.new_client(connect=2.0, read=5.0)
+    return outbound.new_client(connect=CONNECT_SECONDS, read=READ_SECONDS)
 
 
 def _post(body: str, headers: dict[str, str]) -> delivery.Reply:
+    """One attempt, within ``DEADLINE_SECONDS`` whatever the receiver does."""
     config = settings()
+    url = config.require("omnichannel_webhook_url")
+    deadline = time.monotonic() + DEADLINE_SECONDS
     try:
-        target = outbound.resolve(config.require("omnichannel_webhook_url"), allow_private=config.allow_private_targets)
+        return outbound.within(
+            deadline, lambda: _attempt(url, config.allow_private_targets, body, headers, deadline), name="webhook-send"
+        )
+    except outbound.Expired:
+        return delivery.Reply(status=None, problem="timed out")
+
+
+def _attempt(url: str, allow_private: bool, body: str, headers: dict[str, str], deadline: float) -> delivery.Reply:
+    try:
+        target = outbound.resolve(url, allow_private=allow_private)
     except outbound.BlockedTarget as exc:
         return delivery.Reply(status=None, problem=str(exc), refused=True)
     except outbound.Unresolvable as exc:
         return delivery.Reply(status=None, problem=str(exc))
-    from urllib3.exceptions import HTTPError  # loaded already (botocore)
+    from urllib3 import Timeout  # loaded already (botocore)
+    from urllib3.exceptions import HTTPError
 
+    left = deadline - time.monotonic()
+    if left <= 0:
+        return delivery.Reply(status=None, problem="timed out")
+    timeout = Timeout(connect=min(CONNECT_SECONDS, left), read=min(READ_SECONDS, left))
     try:
-        response = outbound.send(_http(), "POST", target, body=body.encode("utf-8"), headers=headers)
+        response = outbound.send(_http(), "POST", target, body=body.encode("utf-8"), headers=headers, timeout=timeout)
     except HTTPError as exc:
         if outbound.timed_out(exc):
             return delivery.Reply(status=None, problem="timed out")

@@ -149,6 +149,35 @@ def test_a_body_dripped_a_byte_at_a_time_cannot_stretch_the_budget(hub):
     assert cut_off and cut_off[0] - started < 2.5, cut_off
 
 
+def test_headers_dripped_a_byte_at_a_time_cannot_stretch_the_budget(hub):
+    # GIVEN a hub that sends its status line and headers one byte every 0.2 s
+    cut_off: list[float] = []
+
+    def drip(h, n):
+        h.wfile.flush()
+        try:
+            for byte in b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Padding: " + b"x" * 100:
+                h.wfile.write(bytes([byte]))
+                h.wfile.flush()
+                if hub.stop.wait(0.2):
+                    return
+        except OSError:
+            cut_off.append(time.monotonic())
+        h.close_connection = True
+
+    hub.script = drip
+    started = time.monotonic()
+    history, elapsed = timed(lambda: client(hub, budget_seconds=1.0).chat_history(ROOM))
+    # THEN the fetch gives up at the budget, not when the hub is done (about 30 s)
+    assert not history.available and elapsed < 2.5, elapsed
+    # AND the abandoned worker does not read on: its connection is cut before any answer came
+    for _ in range(30):
+        if cut_off:
+            break
+        time.sleep(0.1)
+    assert cut_off and cut_off[0] - started < 2.5, cut_off
+
+
 # ---- failing answers -------------------------------------------------------------------------------
 def test_a_5xx_is_retried_once_then_given_up(hub):
     hub.script = lambda h, n: send(h, 500, {"error": "boom"})

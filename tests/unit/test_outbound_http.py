@@ -2,10 +2,10 @@
 vetted address but presents the original name (Host header; over TLS, SNI and the certificate check,
 which is against the name, never the address); consecutive calls share one keep-alive connection; a
 body left unread closes its connection instead of poisoning the next call; ``abort`` unblocks a read
-from another thread.
+from another thread; ``within`` ends a call at its deadline and the client stays usable.
 
 Loopback is not public, so to pin to it these tests let ``is_public`` pass every address; the guard
-itself is tested in test_delivery_routing.py and test_ssrf_no_connection.py."""
+itself is tested in test_delivery_routing.py, test_ssrf_no_connection.py and test_ssrf_embedded_ipv4.py."""
 
 from __future__ import annotations
 
@@ -225,3 +225,28 @@ def test_abort_unblocks_a_read_from_another_thread(http_server):
         ended.append(time.monotonic() - started)
     # THEN the read ended at the abort, not at the stall's end or the 5 s read timeout
     assert ended[0] < 1.5, ended
+
+
+def test_within_gives_the_attempts_result_or_what_it_raised_or_expired_at_the_deadline():
+    assert outbound.within(time.monotonic() + 2, lambda: 42) == 42
+    with pytest.raises(ZeroDivisionError):
+        outbound.within(time.monotonic() + 2, lambda: 1 / 0)
+    started = time.monotonic()
+    with pytest.raises(outbound.Expired):
+        outbound.within(started + 0.3, lambda: time.sleep(3))
+    assert 0.25 <= time.monotonic() - started < 1.0
+
+
+def test_an_answer_cut_off_at_the_deadline_leaves_the_client_usable(http_server):
+    # GIVEN a client, and a server that sends one byte of a 200 kB body and then stalls for 3 s
+    client = outbound.new_client(connect=2, read=5)
+    drip = outbound.resolve(f"http://127.0.0.1:{http_server.port}/drip", allow_private=True)
+    # WHEN a call to it is given 0.3 s
+    started = time.monotonic()
+    with pytest.raises(outbound.Expired):
+        outbound.within(started + 0.3, lambda: outbound.send(client, "GET", drip))
+    # THEN it ends then, and the next call on the client works, on a new connection (the cut one
+    # did not go back to the pool)
+    assert time.monotonic() - started < 1.0
+    again = outbound.send(client, "GET", outbound.resolve(f"http://127.0.0.1:{http_server.port}/small", allow_private=True))
+    assert again.status == 200 and http_server.connections == 2

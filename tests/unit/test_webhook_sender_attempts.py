@@ -1,11 +1,15 @@
 """One attempt of the webhook sender, through its own record handler: a name that does not resolve
 right now is a failed attempt retried on the schedule, while a refused target is dead-lettered at
-once (decided on ``Reply.refused``, never on the wording). The queues are fakes."""
+once (decided on ``Reply.refused``, never on the wording); and a receiver that drips its answer a
+byte at a time costs the attempt's deadline and no more. The queues are fakes; the receiver is a
+real server on 127.0.0.1."""
 
 from __future__ import annotations
 
 import socket
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -145,3 +149,78 @@ def test_giving_up_on_a_refused_target_is_decided_by_the_reply_not_its_wording()
     # AND a failure that merely reads like one is an ordinary failure, retried on the schedule
     lookalike = attempt_with(delivery.Reply(status=None, problem="target refused: cannot resolve example.com"))
     assert not lookalike.give_up and lookalike.delay == 7
+
+
+# ---- a receiver dripping its answer ----------------------------------------------------------------
+@pytest.fixture
+def dripping_receiver() -> Iterator[tuple[str, list[float]]]:
+    """A receiver that reads the request, then answers one byte every 0.1 s for up to 8 s: from its
+    status line (path /headers) or after complete headers announcing a 1,000-byte body (path /body).
+    Yields its URL and the moments it found its connection cut."""
+    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    stop = threading.Event()
+    cut: list[float] = []
+
+    def serve(connection: socket.socket) -> None:
+        with connection:
+            request = b""
+            while b"\r\n\r\n" not in request:
+                request += connection.recv(65536)
+            head, _, body = request.partition(b"\r\n\r\n")
+            length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length"))
+            while len(body) < length:
+                body += connection.recv(65536)
+            answer = b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n" + b" " * 1000
+            if head.split(b" ")[1] == b"/body":
+                headers_end = answer.index(b"\r\n\r\n") + 4
+                connection.sendall(answer[:headers_end])
+                answer = answer[headers_end:]
+            try:
+                for byte in answer[:80]:
+                    connection.sendall(bytes([byte]))
+                    if stop.wait(0.1):
+                        return
+            except OSError:
+                cut.append(time.monotonic())
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                connection, _ = server.accept()
+            except OSError:
+                return
+            threading.Thread(target=serve, args=(connection,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}", cut
+    stop.set()
+    server.close()
+
+
+@pytest.mark.parametrize("part", ["headers", "body"])
+def test_a_receiver_dripping_its_answer_costs_the_deadline_and_is_retried(sender, monkeypatch, dripping_receiver, part):
+    # GIVEN a receiver that answers a byte every 0.1 s (each byte well within the 5 s read timeout),
+    # and the sender's attempt deadline set to 1 s for the test (10 s deployed)
+    base, cut = dripping_receiver
+    sender.aim(f"{base}/{part}", allow_private=True)
+    monkeypatch.setattr(sender, "DEADLINE_SECONDS", 1.0, raising=False)
+    # WHEN one attempt is made
+    started = time.monotonic()
+    outcome = deliver(sender)
+    elapsed = time.monotonic() - started
+    # THEN it ends at the deadline, not when the receiver is done (8 s), as a timed-out attempt
+    # retried on the schedule
+    assert 0.9 <= elapsed < 1.6, elapsed
+    assert outcome == "postponed" and sender.fake_queues.postponed == [7]
+    # AND the abandoned read does not go on: the receiver finds its connection cut right after
+    for _ in range(20):
+        if cut:
+            break
+        time.sleep(0.05)
+    assert cut and cut[0] - started < 1.8, (cut, started)
+
+
+def test_the_deployed_deadline_is_ten_seconds_with_a_two_second_connect(sender):
+    assert (sender.DEADLINE_SECONDS, sender.CONNECT_SECONDS) == (10.0, 2.0)

@@ -8,13 +8,12 @@ and never raises for hub trouble: ``HubClient.chat_history`` returns the message
 the reason.
 
 * Time: one total budget (``BUDGET_SECONDS``, 3 s) for everything, name resolution, connect,
-  request, headers, body and the retry included. Each attempt runs in a worker thread that the
-  caller stops waiting for at the deadline, so nothing (a DNS stall, a server dripping its body a
-  byte at a time) stretches it; inside, every socket operation times out at the budget left and
-  the body read stops at the deadline. A urllib3 read waits for a whole chunk (64 KiB) or the end
-  of the body, so a drip would keep an abandoned worker reading: when the caller stops waiting it
-  shuts the answer's socket down (``outbound.abort``), and the worker ends at once. Before an
-  answer, an abandoned worker ends on its own timeouts.
+  request, headers, body and the retry included. Each attempt runs through ``outbound.within``:
+  in a worker thread that the caller stops waiting for at the deadline, so nothing (a DNS stall,
+  a server dripping its headers or body a byte at a time) stretches it; inside, every socket
+  operation times out at the budget left and the body read stops at the deadline. When the caller
+  stops waiting, the attempt's connection is shut down, so an abandoned worker ends at once
+  instead of reading on (a name resolution still under way ends on its own timeouts).
 * Size: the body is streamed raw (urllib3 does not decode it) and dropped past
   ``MAX_BODY_BYTES`` (1 MiB), before and after decompression (``identity`` is asked for;
   gzip/deflate are decoded here with the same cap).
@@ -31,13 +30,11 @@ the reason.
 from __future__ import annotations
 
 import json
-import queue
 import socket
 import threading
 import time
 import zlib
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -63,34 +60,6 @@ class _Attempt:
     messages: list[timeline.ChatMessage] | None
     problem: str = ""
     retryable: bool = False
-
-
-class _Call:
-    """One attempt's open answer, so that the caller can cut it off when it stops waiting."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._response: urllib3.HTTPResponse | None = None
-        self._cut = False
-
-    @contextmanager
-    def holding(self, response: urllib3.HTTPResponse) -> Iterator[None]:
-        """While the worker reads ``response``; let go before its connection returns to the pool."""
-        with self._lock:
-            self._response = response
-            if self._cut:  # the caller gave up before the answer came
-                outbound.abort(response)
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._response = None
-
-    def cut(self) -> None:
-        with self._lock:
-            self._cut = True
-            if self._response is not None:
-                outbound.abort(self._response)
 
 
 def history_url(base_url: str, room_id: str) -> str:
@@ -154,24 +123,15 @@ class HubClient:
 
     # ---- one attempt -----------------------------------------------------------------------
     def _attempt_within(self, url: str, room_id: str, deadline: float) -> _Attempt:
-        """Run one attempt in a worker thread; at the deadline, stop waiting and cut its answer off."""
-        box: queue.SimpleQueue[_Attempt] = queue.SimpleQueue()
-        call = _Call()
-
-        def work() -> None:
-            try:
-                box.put(self._attempt(url, room_id, deadline, call))
-            except Exception as exc:  # a bug or an odd library error: still an outcome, never a raise
-                box.put(_Attempt(None, f"unexpected error ({type(exc).__name__})"))
-
-        threading.Thread(target=work, name="hub-history", daemon=True).start()
+        """One attempt, given up at the deadline (``outbound.within`` cuts its connection off)."""
         try:
-            return box.get(timeout=max(0.0, deadline - time.monotonic()))
-        except queue.Empty:
-            call.cut()
+            return outbound.within(deadline, lambda: self._attempt(url, room_id, deadline), name="hub-history")
+        except outbound.Expired:
             return _Attempt(None, f"no complete answer within {self.budget_seconds:g} s")
+        except Exception as exc:  # a bug or an odd library error: still an outcome, never a raise
+            return _Attempt(None, f"unexpected error ({type(exc).__name__})")
 
-    def _attempt(self, url: str, room_id: str, deadline: float, call: _Call) -> _Attempt:
+    def _attempt(self, url: str, room_id: str, deadline: float) -> _Attempt:
         try:
             target = outbound.resolve(url, allow_private=self.allow_private, resolver=self._resolver)
         except outbound.BlockedTarget as exc:
@@ -184,7 +144,7 @@ class HubClient:
         headers = {"Authorization": f"Bearer {self._token}", "Accept": "application/json", "Accept-Encoding": "identity"}
         try:
             timeout = urllib3.Timeout(connect=left, read=left)
-            with outbound.stream(self.client, "GET", target, headers=headers, timeout=timeout) as response, call.holding(response):
+            with outbound.stream(self.client, "GET", target, headers=headers, timeout=timeout) as response:
                 status = response.status
                 if 300 <= status < 400:
                     return _Attempt(None, f"answered {status} (redirects are not followed)")

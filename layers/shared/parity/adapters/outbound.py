@@ -16,8 +16,7 @@ keyed by the vetted address, port, scheme and the name presented over TLS, so co
 in a warm container reuse one keep-alive connection; ``retries=False`` and ``redirect=False``; an
 explicit ``Timeout`` on every call; HTTPS certificates verified against the CA bundle the AWS SDK
 uses (``botocore.httpsession.where()``: certifi when present, else botocore's own). Errors are
-urllib3's: ``urllib3.exceptions.HTTPError`` and its subclasses, sorted by ``timed_out``. A read
-blocked in one thread can be cut off from another with ``abort`` (the hub's time budget).
+urllib3's: ``urllib3.exceptions.HTTPError`` and its subclasses, sorted by ``timed_out``.
 
 A target is *refused* (``BlockedTarget``: not a valid URL, or an address that is not public) or
 *unresolvable* (``Unresolvable``: the resolver failed, EAI_AGAIN included, or found nothing). The
@@ -31,20 +30,35 @@ are public exactly when their IPv4 address is; a Teredo address (``2001::/32``) 
 server or its client address is not public (and the rest of ``2001::/23`` is not global anyway);
 the local-use NAT64 prefix ``64:ff9b:1::/48`` is refused whole (where its IPv4 address sits depends
 on the operator's prefix length, and it is not globally reachable by definition, RFC 8215).
+
+Deadlines: ``within(deadline, attempt)`` runs one attempt in a worker thread and stops waiting at
+``deadline``. Per-operation socket timeouts alone cannot bound an attempt: a server that sends its
+headers or body a byte at a time resets them with every byte. At the deadline the caller gets
+``Expired`` and everything the attempt opened through this module is cut off (its connection's
+socket shut down, before or after the answer's headers; ``abort`` for the answer), so the abandoned
+worker ends at once too. The chat-history hub and the webhook sender both use it.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import queue
 import socket
-from collections.abc import Iterator, Mapping
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 
 import urllib3  # already imported by botocore: free at cold start
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import NewConnectionError
 from urllib3.exceptions import TimeoutError as _UrllibTimeout
+
+T = TypeVar("T")
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _CHUNK = 64 * 1024
@@ -62,6 +76,10 @@ class BlockedTarget(Exception):
 class Unresolvable(Exception):
     """The host name could not be resolved now (a resolver error, EAI_AGAIN included, or no
     address at all); no connection was made. A failed attempt like any other: worth a retry."""
+
+
+class Expired(Exception):
+    """``within``: the deadline came before the attempt finished; what it had open was cut off."""
 
 
 @dataclass(frozen=True)
@@ -181,7 +199,7 @@ def new_client(*, connect: float, read: float, total_pool: int = 10, ca_certs: s
         from botocore.httpsession import where  # loaded already by any boto3 client
 
         ca_certs = where()
-    return urllib3.PoolManager(
+    client = urllib3.PoolManager(
         num_pools=total_pool,
         maxsize=total_pool,
         block=False,
@@ -190,6 +208,10 @@ def new_client(*, connect: float, read: float, total_pool: int = 10, ca_certs: s
         cert_reqs="CERT_REQUIRED",
         ca_certs=ca_certs,
     )
+    # Connections that tell a running ``within`` attempt which socket it is on (an instance
+    # attribute read by PoolManager._new_pool, in urllib3 1.26 and 2.x alike).
+    client.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
+    return client
 
 
 def send(
@@ -232,22 +254,32 @@ def stream(
         )
     else:
         pool = client.connection_from_host(target.address, target.port, "http")
-    response = pool.urlopen(
-        method,
-        target.path,
-        body=body,
-        headers={**{k: v for k, v in (headers or {}).items() if k.lower() != "host"}, "Host": target.host_header},
-        retries=False,
-        redirect=False,
-        assert_same_host=False,
-        preload_content=False,
-        decode_content=False,
-        release_conn=False,
-        **({} if timeout is None else {"timeout": timeout}),
-    )
+    call = _running_call()
     try:
+        response = pool.urlopen(
+            method,
+            target.path,
+            body=body,
+            headers={**{k: v for k, v in (headers or {}).items() if k.lower() != "host"}, "Host": target.host_header},
+            retries=False,
+            redirect=False,
+            assert_same_host=False,
+            preload_content=False,
+            decode_content=False,
+            release_conn=False,
+            **({} if timeout is None else {"timeout": timeout}),
+        )
+    except BaseException:
+        if call is not None:
+            call.let_go()
+        raise
+    try:
+        if call is not None:
+            call.hold(response)
         yield response
     finally:
+        if call is not None:
+            call.let_go()  # before the connection can go back to the pool and serve another call
         if not response.closed:  # the body was not read to its end: the connection cannot be reused
             response.close()
         response.release_conn()
@@ -269,11 +301,125 @@ def abort(response: urllib3.HTTPResponse) -> None:
     if sock is None:
         raw = getattr(getattr(getattr(response, "_fp", None), "fp", None), "raw", None)
         sock = getattr(raw, "_sock", None)
+    _shutdown(sock)
+
+
+def _shutdown(sock: Any) -> None:
     if isinstance(sock, socket.socket):
         try:
             socket.socket.shutdown(sock, socket.SHUT_RDWR)  # the plain socket's, under TLS too
         except OSError:
             pass
+
+
+# ---- one attempt within a deadline ------------------------------------------------------------
+class _Call:
+    """What one running attempt has open (its connection, then its answer), so that the thread
+    waiting for it can cut it off at the deadline. Registered by the connections and ``stream``
+    themselves; let go before the connection returns to the pool, so a late cut never touches a
+    connection that serves another call."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._connection: HTTPConnection | None = None
+        self._response: urllib3.HTTPResponse | None = None
+        self._cut = False
+
+    def use(self, connection: HTTPConnection) -> None:
+        with self._lock:
+            self._connection = connection
+            if self._cut:  # the caller gave up before the attempt got this far
+                _shutdown(getattr(connection, "sock", None))
+
+    def hold(self, response: urllib3.HTTPResponse) -> None:
+        with self._lock:
+            self._response = response
+            if self._cut:
+                abort(response)
+
+    def let_go(self) -> None:
+        with self._lock:
+            self._connection = None
+            self._response = None
+
+    def cut(self) -> None:
+        with self._lock:
+            self._cut = True
+            if self._connection is not None:
+                _shutdown(getattr(self._connection, "sock", None))
+            if self._response is not None:
+                abort(self._response)
+
+
+_running = threading.local()
+
+
+def _running_call() -> _Call | None:
+    return getattr(_running, "call", None)
+
+
+class _Tracked:
+    """Mixed into urllib3's connections: each tells the attempt running in its thread (if any)
+    that it is the connection in use, when it connects and when it sends a request (a kept-alive
+    connection is already connected)."""
+
+    def connect(self) -> None:
+        super().connect()  # type: ignore[misc]
+        call = _running_call()
+        if call is not None:
+            call.use(self)  # type: ignore[arg-type]
+
+    def request(self, *args: Any, **kwargs: Any) -> Any:
+        call = _running_call()
+        if call is not None:
+            call.use(self)  # type: ignore[arg-type]
+        return super().request(*args, **kwargs)  # type: ignore[misc]
+
+
+class _TrackedHTTPConnection(_Tracked, HTTPConnection):
+    pass
+
+
+class _TrackedHTTPSConnection(_Tracked, HTTPSConnection):
+    pass
+
+
+class _HTTPPool(HTTPConnectionPool):
+    ConnectionCls = _TrackedHTTPConnection
+
+
+class _HTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _TrackedHTTPSConnection
+
+
+def within(deadline: float, attempt: Callable[[], T], *, name: str = "outbound") -> T:
+    """Run ``attempt()`` in a worker thread and wait for it until ``deadline`` (``time.monotonic()``):
+    its result, or what it raised, raised here. At the deadline, raise ``Expired`` and cut off the
+    connection and answer it has open through ``stream``/``send`` on a ``new_client`` client (its
+    socket is shut down), so the abandoned worker ends at once instead of reading on. Whatever the
+    attempt does before it has a connection (name resolution) ends on its own timeouts: give every
+    operation inside at most the time left."""
+    box: queue.SimpleQueue[tuple[bool, Any]] = queue.SimpleQueue()
+    call = _Call()
+
+    def work() -> None:
+        _running.call = call
+        try:
+            box.put((True, attempt()))
+        except BaseException as exc:  # handed to the waiting thread, raised there
+            box.put((False, exc))
+        finally:
+            _running.call = None
+
+    threading.Thread(target=work, name=name, daemon=True).start()
+    try:
+        finished, outcome = box.get(timeout=max(0.0, deadline - time.monotonic()))
+    except queue.Empty:
+        call.cut()
+        raise Expired("no complete answer before the deadline") from None
+    if finished:
+        return outcome
+    raise outcome
 
 
 def timed_out(exc: BaseException) -> bool:
