@@ -1,5 +1,6 @@
 """Template checks over the SAM-translated template (what CloudFormation would deploy): least-privilege
-IAM, batch item failures and dead-letter queues on every SQS consumer, backups on every written table."""
+IAM, batch item failures and dead-letter queues on every SQS consumer, backups on every written table,
+throttling on the HTTP API's stage."""
 
 from __future__ import annotations
 
@@ -111,3 +112,25 @@ def test_every_table_the_code_writes_has_point_in_time_recovery(resources):
     assert written == {"CrmTable", "PreviewTable"}
     for table in written:
         assert resources[table]["Properties"]["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}, table
+
+
+ACCOUNT_RATE_LIMIT = 10_000  # API Gateway's default steady-state limit per account and Region, shared by every API
+KEY_EXCHANGE = "POST /api/v3.1/teams/company_token"
+
+
+def test_the_http_api_stage_throttles_every_route_and_the_key_exchange_tighter(resources):
+    # GIVEN the HTTP API and the stage SAM generated for it
+    (api_id,) = [name for name, r in resources.items() if r["Type"] == "AWS::ApiGatewayV2::Api"]
+    (stage,) = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::ApiGatewayV2::Stage"]
+    assert stage["ApiId"] == {"Ref": api_id} and stage["StageName"] == "$default"
+    route_keys = {f"{method.upper()} {path}" for path, item in resources[api_id]["Properties"]["Body"]["paths"].items() for method in item}
+    # THEN every route has a default limit that serves requests at all
+    default = stage["DefaultRouteSettings"]
+    assert default["ThrottlingRateLimit"] > 0 and default["ThrottlingBurstLimit"] >= 1
+    # AND a flood on every route at once stays under the account's limit (the account's other APIs keep a share)
+    assert len(route_keys) * default["ThrottlingRateLimit"] <= ACCOUNT_RATE_LIMIT / 2
+    # AND the key exchange names a real route (API Gateway refuses any other key) and is throttled tighter
+    assert set(stage["RouteSettings"]) <= route_keys and KEY_EXCHANGE in stage["RouteSettings"]
+    exchange = stage["RouteSettings"][KEY_EXCHANGE]
+    assert 0 < exchange["ThrottlingRateLimit"] < default["ThrottlingRateLimit"]
+    assert 1 <= exchange["ThrottlingBurstLimit"] < default["ThrottlingBurstLimit"]
