@@ -3,7 +3,8 @@
 Behaviour follows the HTTP API with Lambda proxy integrations, payload format 2.0: route selection
 (most specific route wins, unknown routes and unknown methods are 404), Lambda REQUEST authorizers
 (identity source missing → 401 without calling the authorizer, denied → 403, broken → 500),
-the 2.0 event and response formats, and the 10 MB request limit. The same ``Gateway`` serves
+the 2.0 event and response formats, the 10 MB request limit, and the stage's route throttling (a token
+bucket per route: over it, 429 before the authorizer or the function runs). The same ``Gateway`` serves
 in-process calls (functional tests) and a real HTTP server (the local stack).
 """
 
@@ -17,6 +18,7 @@ import json as jsonlib
 import logging
 import os
 import re
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -33,7 +35,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from collections.abc import Mapping, Sequence
 
     from parity_dev.lambdas import LambdaRuntime
-    from parity_dev.stack import Authorizer, DeployedStack, Route
+    from parity_dev.stack import Authorizer, DeployedStack, Route, Throttle
 
 log = logging.getLogger("parity_dev.gateway")
 
@@ -91,14 +93,46 @@ def _compile(route: Route) -> _CompiledRoute:
     return _CompiledRoute(route, pattern, (0, greedy, params, int(route.method == "ANY")))
 
 
-class Gateway:
-    """The HTTP API(s) of one deployed stack, invoking functions through a ``LambdaRuntime``."""
+class _TokenBucket:
+    """API Gateway's throttling algorithm: ``burst_limit`` tokens, refilled at ``rate_limit`` per second;
+    a request takes one token or is refused. Thread-safe (the HTTP server serves requests in threads)."""
 
-    def __init__(self, stack: DeployedStack, runtime: LambdaRuntime, *, max_body_bytes: int = MAX_BODY_BYTES) -> None:
+    def __init__(self, throttle: Throttle, clock: Callable[[], float]) -> None:
+        self.rate, self.capacity, self.clock = throttle.rate_limit, float(throttle.burst_limit), clock
+        self.tokens, self.updated = self.capacity, clock()
+        self.lock = threading.Lock()
+
+    def take(self) -> bool:
+        with self.lock:
+            now = self.clock()
+            self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
+            self.updated = now
+            if self.tokens < 1:
+                return False
+            self.tokens -= 1
+            return True
+
+
+class Gateway:
+    """The HTTP API(s) of one deployed stack, invoking functions through a ``LambdaRuntime``.
+
+    ``clock`` (seconds, monotonic) drives the throttling buckets; tests pass their own.
+    """
+
+    def __init__(
+        self,
+        stack: DeployedStack,
+        runtime: LambdaRuntime,
+        *,
+        max_body_bytes: int = MAX_BODY_BYTES,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.stack = stack
         self.runtime = runtime
         self.max_body_bytes = max_body_bytes
         self._routes = sorted((_compile(r) for r in stack.routes), key=lambda c: c.specificity)
+        # One bucket per route of the stage, filled at start, as a freshly deployed stage is.
+        self._buckets = {(r.api, r.route_key): _TokenBucket(r.throttle, clock) for r in stack.routes if r.throttle is not None}
 
     def api_id(self, api_logical_id: str) -> str:
         """A stable stand-in for the API id moto cannot give us (it creates no ApiGatewayV2 resources)."""
@@ -181,6 +215,9 @@ class Gateway:
         if found is None:
             return _error(404, "Not Found")
         route, path_parameters = found
+        bucket = self._buckets.get((route.api, route.route_key))
+        if bucket is not None and not bucket.take():
+            return _error(429, "Too Many Requests")  # before the authorizer and the function, as API Gateway
         headers = _joined_headers(header_pairs)
         headers.setdefault("x-forwarded-for", source_ip)
         headers.setdefault("x-forwarded-proto", "http")

@@ -16,7 +16,7 @@ import re
 import warnings
 import zipfile
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,9 @@ _OUTPUT_PREFIX = "ParityDevResolved"
 _HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 _ANY_METHOD = "x-amazon-apigateway-any-method"
 _SUB_VARIABLE = re.compile(r"\$\{([^}!][^}]*)\}")
+# API Gateway's default account-level throttling per Region: what a route without a limit of its own gets.
+ACCOUNT_RATE_LIMIT = 10_000
+ACCOUNT_BURST_LIMIT = 5_000
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,15 @@ class Authorizer:
 
 
 @dataclass(frozen=True)
+class Throttle:
+    """A route's throttling on the ``$default`` stage: a token bucket of ``burst_limit`` tokens refilled
+    at ``rate_limit`` per second (``ThrottlingRateLimit`` / ``ThrottlingBurstLimit``)."""
+
+    rate_limit: float
+    burst_limit: int
+
+
+@dataclass(frozen=True)
 class Route:
     """One route of an HTTP API: ``method`` is upper-case or ``ANY``; ``path`` may hold ``{param}``."""
 
@@ -85,6 +97,7 @@ class Route:
     function: str  # logical id of the integration function
     authorizer: Authorizer | None
     payload_format_version: str = "2.0"
+    throttle: Throttle | None = None  # None: only the account-level limit applies (not emulated)
 
     @property
     def route_key(self) -> str:
@@ -518,7 +531,52 @@ def parse_http_apis(template: dict[str, Any]) -> tuple[list[Route], dict[str, Au
     duplicates = {k for k in keys if keys.count(k) > 1}
     if duplicates:
         raise ValueError(f"the local gateway serves every API on one port; routes defined twice: {sorted(duplicates)}")
-    return routes, authorizers
+    return _throttled(routes, resources), authorizers
+
+
+def _throttled(routes: list[Route], resources: dict[str, Any]) -> list[Route]:
+    """``routes`` with the throttling of their API's ``$default`` stage, as API Gateway applies it.
+
+    A route with an entry in ``RouteSettings`` takes that entry alone: a limit it leaves out is the
+    account's, not ``DefaultRouteSettings``' (so a route entry should set both limits). Every other
+    route takes ``DefaultRouteSettings``. A ``RouteSettings`` key naming no route of the API is refused,
+    as API Gateway refuses it ("Unable to find Route by key ... within the provided RouteSettings").
+    """
+    stages: dict[str, dict[str, Any]] = {}
+    for stage_id, resource in resources.items():
+        if resource["Type"] != "AWS::ApiGatewayV2::Stage":
+            continue
+        properties = resource.get("Properties", {})
+        if properties.get("StageName") != "$default":
+            if properties.get("DefaultRouteSettings") or properties.get("RouteSettings"):
+                raise NotImplementedError(f"{stage_id}: route settings of a stage other than $default are not emulated")
+            continue
+        for api_id in _referenced_ids(properties.get("ApiId"))[:1]:
+            stages[api_id] = properties
+    for api_id, properties in stages.items():
+        unknown = sorted(set(properties.get("RouteSettings") or {}) - {r.route_key for r in routes if r.api == api_id})
+        if unknown:
+            raise ValueError(f"{api_id}: RouteSettings name no route of the API: {unknown}")
+    throttled = []
+    for route in routes:
+        properties = stages.get(route.api, {})
+        own = (properties.get("RouteSettings") or {}).get(route.route_key)
+        settings = own if own is not None else properties.get("DefaultRouteSettings") or {}
+        rate, burst = settings.get("ThrottlingRateLimit"), settings.get("ThrottlingBurstLimit")
+        if rate is None and burst is None:
+            throttled.append(route)
+            continue
+        try:
+            throttle = Throttle(
+                rate_limit=float(ACCOUNT_RATE_LIMIT if rate is None else rate),
+                burst_limit=int(ACCOUNT_BURST_LIMIT if burst is None else burst),
+            )
+        except (TypeError, ValueError):  # e.g. a !Ref to a parameter: resolve it in the template first
+            raise NotImplementedError(f"{route.api} {route.route_key}: throttling limits must be numbers, got rate {rate!r}, burst {burst!r}") from None
+        if throttle.rate_limit < 0 or throttle.burst_limit < 0:
+            raise ValueError(f"{route.api} {route.route_key}: throttling limits must be >= 0, got rate {rate!r}, burst {burst!r}")
+        throttled.append(replace(route, throttle=throttle))
+    return throttled
 
 
 def _authorizer(api_id: str, name: str, spec: dict[str, Any], resources: dict[str, Any]) -> Authorizer:

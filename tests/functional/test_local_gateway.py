@@ -8,6 +8,7 @@ by their own suites). Names read GIVEN_..._WHEN_..._THEN_... where the scenario 
 
 from __future__ import annotations
 
+import copy
 import json
 import textwrap
 import threading
@@ -24,7 +25,7 @@ from parity_dev.aws import Clients
 from parity_dev.gateway import MAX_BODY_BYTES, Gateway, make_server
 from parity_dev.lambdas import LambdaRuntime, load_handler
 from parity_dev.pollers import Pollers
-from parity_dev.stack import DeployedStack, deploy
+from parity_dev.stack import DeployedStack, Throttle, deploy, parse_http_apis
 
 # --- a throwaway HTTP API --------------------------------------------------------------------------
 
@@ -348,6 +349,186 @@ def test_event_source_mappings_of_the_template_resolve_to_physical_arns(stack: D
         else:
             stream_arns = {aws.client("dynamodb").describe_table(TableName=t)["Table"].get("LatestStreamArn") for t in stack.tables.values()}
             assert mapping.source_arn in stream_arns
+
+
+# --- throttling: the stage's token buckets -------------------------------------------------------
+
+THROTTLED_TEMPLATE = """
+Transform: AWS::Serverless-2016-10-31
+Globals:
+  Function: {Runtime: python3.12, Handler: app.handler, Timeout: 3, MemorySize: 192}
+Resources:
+  Api:
+    Type: AWS::Serverless::HttpApi
+    Properties:
+      DefaultRouteSettings: {ThrottlingRateLimit: 2, ThrottlingBurstLimit: 3}
+      RouteSettings:
+        "POST /tight": {ThrottlingRateLimit: 0.5, ThrottlingBurstLimit: 1}
+      Auth:
+        DefaultAuthorizer: Gate
+        Authorizers:
+          Gate:
+            FunctionArn: !GetAtt GateFunction.Arn
+            AuthorizerPayloadFormatVersion: "2.0"
+            EnableSimpleResponses: true
+            Identity: {Headers: [Authorization], ReauthorizeEvery: 0}
+  GateFunction:
+    Type: AWS::Serverless::Function
+    Properties: {CodeUri: gate}
+  EchoFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: echo
+      Events:
+        Loose: {Type: HttpApi, Properties: {ApiId: !Ref Api, Method: GET, Path: /loose}}
+        Tight: {Type: HttpApi, Properties: {ApiId: !Ref Api, Method: POST, Path: /tight, Auth: {Authorizer: NONE}}}
+"""
+
+
+class _Clock:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class _CountingRuntime:
+    """The stack's runtime, recording which functions (authorizer included) each request ran."""
+
+    def __init__(self, runtime: LambdaRuntime) -> None:
+        self.runtime, self.invoked = runtime, []
+
+    def invoke(self, function: str, event: dict[str, Any]) -> Any:
+        self.invoked.append(function)
+        return self.runtime.invoke(function, event)
+
+
+@pytest.fixture(scope="module")
+def throttled_stack(_aws_session: Clients, tmp_path_factory: pytest.TempPathFactory) -> DeployedStack:
+    root = tmp_path_factory.mktemp("throttled-api")
+    _write_app(root / "gate", GATE_CODE)
+    _write_app(root / "echo", ECHO_CODE)
+    (root / "template.yaml").write_text(THROTTLED_TEMPLATE)
+    return deploy(root / "template.yaml", stack_name=f"throttle-test-{uuid.uuid4().hex[:8]}", clients=_aws_session)
+
+
+def _fresh_gateway(stack: DeployedStack, runtime: LambdaRuntime | None = None) -> tuple[Gateway, _Clock, _CountingRuntime]:
+    """A gateway with full buckets (as a freshly deployed stage), on a clock the test moves."""
+    clock, counting = _Clock(), _CountingRuntime(runtime or LambdaRuntime(stack))
+    return Gateway(stack, counting, clock=clock), clock, counting  # type: ignore[arg-type]
+
+
+def test_each_route_gets_its_route_settings_over_the_stage_defaults(throttled_stack: DeployedStack) -> None:
+    throttles = {r.route_key: r.throttle for r in throttled_stack.routes}
+    assert throttles == {"GET /loose": Throttle(rate_limit=2, burst_limit=3), "POST /tight": Throttle(rate_limit=0.5, burst_limit=1)}
+
+
+def test_GIVEN_a_burst_of_3_WHEN_4_immediate_requests_THEN_the_4th_is_429_and_neither_authorizer_nor_function_ran(
+    throttled_stack: DeployedStack,
+) -> None:
+    api, clock, runtime = _fresh_gateway(throttled_stack)
+    # GIVEN GET /loose at 2 requests/s with bursts of 3, and a full bucket
+    served = [api.invoke("GET", "/loose", headers={"Authorization": "Bearer ok"}).status for _ in range(3)]
+    assert served == [200, 200, 200]
+    assert runtime.invoked == ["GateFunction", "EchoFunction"] * 3
+    runtime.invoked.clear()
+    # WHEN a 4th request comes at the same instant (with a token or without one)
+    throttled = api.invoke("GET", "/loose", headers={"Authorization": "Bearer ok"})
+    unauthenticated = api.invoke("GET", "/loose")
+    # THEN both are API Gateway's 429, before the authorizer: nothing ran
+    assert (throttled.status, throttled.json()) == (429, {"message": "Too Many Requests"})
+    assert throttled.headers["content-type"] == "application/json"
+    assert unauthenticated.status == 429  # not 401: throttling comes before authorization
+    assert runtime.invoked == []
+
+
+def test_GIVEN_an_empty_bucket_WHEN_the_refill_interval_passed_THEN_one_more_request_is_served(throttled_stack: DeployedStack) -> None:
+    api, clock, runtime = _fresh_gateway(throttled_stack)
+    # GIVEN POST /tight (0.5 requests/s, bursts of 1) with its one token spent
+    assert api.invoke("POST", "/tight", json={}).status == 200
+    assert api.invoke("POST", "/tight", json={}).status == 429
+    # WHEN less than the refill interval (2 s) has passed THEN still 429
+    clock.now += 1.5
+    assert api.invoke("POST", "/tight", json={}).status == 429
+    # WHEN the interval has passed THEN one request is served, and the next one is 429 again
+    clock.now += 0.5
+    assert api.invoke("POST", "/tight", json={}).status == 200
+    assert api.invoke("POST", "/tight", json={}).status == 429
+    # AND a long pause refills no more than the burst
+    clock.now += 60
+    assert [api.invoke("POST", "/tight", json={}).status for _ in range(2)] == [200, 429]
+    assert runtime.invoked == ["EchoFunction"] * 3
+
+
+def test_GIVEN_one_route_throttled_THEN_the_other_routes_are_still_served(throttled_stack: DeployedStack) -> None:
+    api, _, _ = _fresh_gateway(throttled_stack)
+    # GIVEN POST /tight out of tokens
+    api.invoke("POST", "/tight", json={})
+    assert api.invoke("POST", "/tight", json={}).status == 429
+    # THEN GET /loose has its own bucket
+    assert api.invoke("GET", "/loose", headers={"Authorization": "Bearer ok"}).status == 200
+
+
+def test_over_http_a_throttled_request_is_a_429_json_answer(throttled_stack: DeployedStack) -> None:
+    # GIVEN the real server and the real clock: POST /tight refills one token every 2 s
+    server = make_server(Gateway(throttled_stack, LambdaRuntime(throttled_stack)), "127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/tight"
+        # WHEN two requests follow each other at once THEN the second is throttled
+        assert httpx.post(url, json={}).status_code == 200
+        second = httpx.post(url, json={})
+        assert (second.status_code, second.json()) == (429, {"message": "Too Many Requests"})
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _with_route_settings(stack: DeployedStack, route_settings: dict[str, Any]) -> dict[str, Any]:
+    """The stack's translated template with other ``RouteSettings`` on its stage."""
+    template = copy.deepcopy(stack.template)
+    (stage,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::ApiGatewayV2::Stage"]
+    stage["Properties"]["RouteSettings"] = route_settings
+    return template
+
+
+def test_GIVEN_route_settings_for_a_route_the_api_lacks_THEN_the_template_is_refused(throttled_stack: DeployedStack) -> None:
+    # GIVEN a route key that is off by one character (no route has it)
+    template = _with_route_settings(throttled_stack, {"POST /tight/": {"ThrottlingRateLimit": 1, "ThrottlingBurstLimit": 1}})
+    # THEN it is refused, as API Gateway refuses it, instead of leaving the route silently unthrottled
+    with pytest.raises(ValueError, match="RouteSettings name no route"):
+        parse_http_apis(template)
+
+
+def test_GIVEN_a_route_entry_with_a_rate_only_THEN_its_burst_is_the_accounts_not_the_stage_default(throttled_stack: DeployedStack) -> None:
+    # GIVEN POST /tight's own entry sets a rate but no burst (the stage default has a burst of 3)
+    template = _with_route_settings(throttled_stack, {"POST /tight": {"ThrottlingRateLimit": 1}})
+    routes, _ = parse_http_apis(template)
+    throttles = {r.route_key: r.throttle for r in routes}
+    # THEN the entry replaces the defaults as a whole, as API Gateway applies it; other routes keep them
+    assert throttles["POST /tight"] == Throttle(rate_limit=1, burst_limit=5_000)
+    assert throttles["GET /loose"] == Throttle(rate_limit=2, burst_limit=3)
+
+
+def test_GIVEN_the_template_WHEN_keys_are_exchanged_at_once_THEN_the_burst_is_served_and_the_next_is_429_unrun(
+    gateway: Gateway, stack: DeployedStack, runtime: LambdaRuntime,
+) -> None:
+    # GIVEN template.yaml's stage, freshly deployed (its own buckets, not the shared gateway's)
+    (route,) = [r for r in stack.routes if r.route_key == "POST /api/v3.1/teams/company_token"]
+    assert route.throttle is not None
+    api, _, counting = _fresh_gateway(stack, runtime)
+    # WHEN a burst of exchanges with guessed keys arrives at one instant
+    answers = [
+        api.invoke("POST", route.path, headers={"X-Crm-Api-Key": f"guess-{i}"}, json={"sso_id": "s"}).status
+        for i in range(route.throttle.burst_limit + 1)
+    ]
+    # THEN the burst reaches the function (a 401 each) and the one after it is a 429 that ran nothing
+    assert answers == [401] * route.throttle.burst_limit + [429]
+    assert counting.invoked == ["CompanyTokenFunction"] * route.throttle.burst_limit
 
 
 # --- pollers on a throwaway template ---------------------------------------------------------------
