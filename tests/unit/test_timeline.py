@@ -1,9 +1,12 @@
 """The timeline note, pure: the preview's bounds and masking, the deeplink, the expiry, and the
 validation of the hub's answer (RFC CDTC-S04, CDTC-S05, ERR-2)."""
 
-from datetime import datetime, timedelta, timezone
+import unicodedata
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from parity import timeline
@@ -42,7 +45,7 @@ def wire(n, **overrides):
         ("+44 20 7946 0958", "+** ** **** *958"),
         ("my number is 081234567890: call me", "my number is *********890: call me"),
         ("kartu 4111 1111 1111 1111", "kartu **** **** **** *111"),
-        ("０８１２３４５６７８９０", "*********８９０"),
+        ("０８１２３４５６７８９０", "*********890"),  # NFKC: full-width digits are read (and kept) as ASCII
         ("a@b.co or 0812-3456-7890", "a***@b.co or ****-****-*890"),
     ],
 )
@@ -68,6 +71,186 @@ def test_emails_and_phone_numbers_are_masked(text, masked):
 )
 def test_ordinary_numbers_and_text_are_left_alone(text):
     assert timeline.mask(text) == text
+
+
+# ---- masking: the gaps of issue 12 (defect 6) ---------------------------------------------------
+#: Every dash a number may be written with: hyphen, non-breaking hyphen, figure dash, en dash,
+#: em dash, horizontal bar, minus sign, small em dash, small and full-width hyphen-minus.
+DASHES = ["-", "\u2010", "\u2011", "\u2012", "\u2013", "\u2014", "\u2015", "\u2212", "\ufe58", "\ufe63", "\uff0d"]
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("WA 0812/3456/7890 ya", "WA ****/****/*890 ya"),
+        ("WA 0812\u20133456\u20137890 ya", "WA ****-****-*890 ya"),  # en dash
+        ("WA 0812_3456_7890 ya", "WA ****_****_*890 ya"),
+        ("WA 0812,3456,7890 ya", "WA ****,****,*890 ya"),
+        ("email budi\uff20example.com", "email b***@example.com"),  # full-width @
+        ("email budi\ufe6bexample.com", "email b***@example.com"),  # small commercial at
+        ("+62\u2009812\u20143456\u20147890", "+** ***-****-*890"),  # thin space, em dash
+        ("\uff10\uff18\uff11\uff12\uff0d\uff13\uff14\uff15\uff16\uff0d\uff17\uff18\uff19\uff10", "****-****-*890"),
+        ("\uff0b\uff16\uff12 \uff18\uff11\uff12\uff0f\uff13\uff14\uff15\uff16\uff0f\uff17\uff18\uff19\uff10", "+** ***/****/*890"),
+        ("_081234567890_ dan _budi@example.com_", "_*********890_ dan _***@example.com_"),  # WhatsApp italics
+        ("0812-3456-7890,081298765432", "****-****-****,*********432"),
+        ("pesan 23/11/2026 WA 0812 3456 7890 ya", "pesan 23/11/2026 WA **** **** *890 ya"),
+        ("23/11/2026 081234567890", "23/11/2026 *********890"),  # a date beside a number: the number goes
+        ("0812 3456 7890 10.30", "**** **** *890 10.30"),
+        ("012.345.678", "***.***.678"),  # a leading zero is no amount
+        ("+62 812.345.678", "+** ***.***.678"),  # nor is anything after a "+"
+        ("0812-12-12", "****-*2-12"),  # no year 0812: not a date
+        ("2026-13-45", "****-*3-45"),  # no month 13, no day 45: not a date
+        ("23/11/2026 0812 3456 7890", "23/11/2026 **** **** *890"),  # the module docstring's example
+        ("+62 812 3456 7890 10.30", "+** *** **** **** *0.30"),  # after "+", the whole run is the number
+    ],
+)
+def test_separators_dash_variants_and_full_width_forms_cannot_hide_a_number(text, masked):
+    # GIVEN a number or address written with "/", "_", ",", any dash, full-width forms
+    # WHEN masked / THEN it is masked as its plain ASCII spelling would be
+    assert timeline.mask(text) == masked
+
+
+@pytest.mark.parametrize("dash", DASHES)
+def test_every_dash_variant_is_read_as_a_hyphen(dash):
+    assert timeline.mask(f"HP 0812{dash}3456{dash}7890") == "HP ****-****-*890"
+    assert timeline.mask(f"periode 2024{dash}2026, tanggal 2026{dash}11{dash}23") == "periode 2024-2026, tanggal 2026-11-23"
+
+
+@pytest.mark.parametrize(
+    ("text", "readable"),
+    [
+        ("tanggal 23/11/2026, 2026/11/23, 11/23/2026, 1/2/2026", None),
+        ("tanggal 23\u201311\u20132026 dan 2026\u201411\u201423", "tanggal 23-11-2026 dan 2026-11-23"),
+        ("\uff12\uff10\uff12\uff16-\uff11\uff11-\uff12\uff13", "2026-11-23"),  # full-width date
+        ("menginap 23/11/2026-25/11/2026", None),
+        ("pesan 23/11/2026 3 unit, kirim 23/11/2026 10.30", None),
+        ("23/11/2026,24/11/2026", None),
+        ("total 1,500,000 / 15,000,000 / Rp 1,500,000,000 / USD 1,500,000.50 / 2.500.000,50", None),
+        ("\uff11,\uff15\uff10\uff10,\uff10\uff10\uff10 dan Rp \uff11\uff15\uff10\uff10\uff10\uff10\uff10\uff10\uff10", "1,500,000 dan Rp 150000000"),
+        ("periode 2024/2026 dan 2024\u20132026", "periode 2024/2026 dan 2024-2026"),
+        ("jam 10.30-12.00, 08.00\u201317.00", "jam 10.30-12.00, 08.00-17.00"),
+        ("order #12345678, INV20261123001, ref/12345678", None),
+    ],
+)
+def test_dates_amounts_years_times_and_references_stay_readable(text, readable):
+    # GIVEN ordinary numbers, some written with new separators, dash variants or full-width digits
+    # WHEN masked / THEN they read as before, only normalised (NFKC, "-" for every dash)
+    assert timeline.mask(text) == (readable if readable is not None else text)
+
+
+# ---- masking: properties ---------------------------------------------------------------------
+FULL_WIDTH = {str(d): chr(0xFF10 + d) for d in range(10)}
+#: How a number's groups may be joined: ASCII, every dash, their full-width forms, odd spaces.
+SEPARATORS = [" ", ".", "/", "_", ",", *DASHES, "\u3000", "\u2009", "\u00a0", "\uff0e", "\uff0f", "\uff3f", "\uff0c"]
+
+
+def widen(text: str, which: list[bool]) -> str:
+    """``text`` with the digits at the flagged positions written full-width."""
+    return "".join(FULL_WIDTH[ch] if ch in FULL_WIDTH and wide else ch for ch, wide in zip(text, which + [False] * len(text)))
+
+
+@st.composite
+def phone_numbers(draw) -> tuple[str, str]:
+    """A phone-like number (its written form, its ASCII digits): 8+ digits in groups, one separator
+    between groups, the digits ASCII or full-width; local ("0812…") or international ("+62 812…")."""
+    international = draw(st.booleans())
+    first = draw(st.from_regex(r"[1-9][0-9]{0,2}" if international else r"0[0-9]{2,4}", fullmatch=True))
+    rest = draw(st.lists(st.from_regex(r"[0-9]{2,5}", fullmatch=True), min_size=1, max_size=5))
+    groups = [first, *rest]
+    digits = "".join(groups)
+    if len(digits) < timeline.PHONE_MIN_DIGITS:
+        groups.append(draw(st.from_regex(rf"[0-9]{{{timeline.PHONE_MIN_DIGITS - len(digits)}}}", fullmatch=True)))
+        digits = "".join(groups)
+    separator = draw(st.sampled_from(SEPARATORS))
+    written = ("+" + draw(st.sampled_from(["", " "])) if international else "") + separator.join(groups)
+    return widen(written, draw(st.lists(st.booleans(), max_size=len(written)))), digits
+
+
+@given(phone_numbers(), st.sampled_from(["hubungi {} ya", "{}", "WA: {}.", "({})", "_{}_", "*{}*", "nomor {}, terima kasih"]))
+@example(("0812/3456/7890", "081234567890"), "{}")
+@example(("0812\u20133456\u20137890", "081234567890"), "{}")
+@example(("0812_3456_7890", "081234567890"), "{}")
+@example(("0812,3456,7890", "081234567890"), "{}")
+def test_any_phone_like_number_keeps_only_its_last_three_digits(phone, context):
+    # GIVEN a number of 8+ digits, its groups joined by any separator, ASCII or full-width, in a sentence
+    written, digits = phone
+    # WHEN masked
+    masked = timeline.mask(context.format(written))
+    # THEN the only digits left are its last three
+    assert [ch for ch in masked if ch.isdigit()] == list(digits[-timeline.PHONE_KEEP_DIGITS :])
+
+
+#: Text that reaches the masking's corners: digits (ASCII and full-width), every separator, signs
+#: that glue or unglue a number, currency words, "@", letters, and anything else.
+_MASKABLE = st.text(
+    st.sampled_from([*"0123456789", *FULL_WIDTH.values(), *SEPARATORS, *"+()#$:@*aRpk", "\u200d", "\u00ad"]) | st.characters(),
+    max_size=80,
+)
+
+
+@given(_MASKABLE)
+@example("０８１２－３４５６－７８９０ budi＠example.com")
+@example("23/11/2026 0812 3456 7890 10.30")
+def test_masking_is_idempotent(text):
+    once = timeline.mask(text)
+    assert timeline.mask(once) == once
+
+
+@given(_MASKABLE.filter(lambda text: "@" not in unicodedata.normalize("NFKC", text)))
+@example("WA ０８１２–３４５６–７８９０ ya")
+def test_outside_emails_masking_only_turns_digits_into_stars(text):
+    # GIVEN any text without an email address / WHEN masked
+    masked, normalised = timeline.mask(text), timeline.normalise(text)
+    # THEN it is the normalised text, the same length, with some digits replaced by "*"
+    assert len(masked) == len(normalised)
+    assert all(m == n or (m == "*" and n.isdigit()) for m, n in zip(masked, normalised))
+
+
+def written_date(day: date, style: str, separator: str) -> str:
+    y, m, d = f"{day.year:04d}", day.month, day.day
+    return {
+        "dmy": f"{d:02d}{separator}{m:02d}{separator}{y}",
+        "dmy-short": f"{d}{separator}{m}{separator}{y}",
+        "mdy": f"{m:02d}{separator}{d:02d}{separator}{y}",
+        "ymd": f"{y}{separator}{m:02d}{separator}{d:02d}",
+        "ymd-short": f"{y}{separator}{m}{separator}{d}",
+    }[style]
+
+
+@given(
+    st.dates(min_value=date(1000, 1, 1), max_value=date(2999, 12, 31)),
+    st.sampled_from(["dmy", "dmy-short", "mdy", "ymd", "ymd-short"]),
+    st.sampled_from(["/", ".", *DASHES, "\uff0f", "\uff0e"]),
+    st.sampled_from(["tanggal {} ya", "{}", "{} 10.30", "{} 3 unit", "{}, {}", "{}-{}", "dari {} sampai {}"]),
+    st.lists(st.booleans(), max_size=24),
+)
+def test_masking_never_changes_a_date(day, style, separator, context, wide):
+    # GIVEN a valid day, written in any usual order, separator and width, in a sentence
+    text = context.format(*[widen(written_date(day, style, separator), wide)] * context.count("{}"))
+    # WHEN masked / THEN the text reads the same (only normalised)
+    assert timeline.mask(text) == timeline.normalise(text)
+
+
+#: Inputs built to make a backtracking matcher work hard: long runs of digits and separators that
+#: fail at their very end, parentheses, signs, almost-emails.
+_ADVERSARIAL = st.sampled_from(
+    ["1", "0812", "1-", "1_", "1,", "1/", "1.", "1 ", "(1)", "(+1)", "+1 ", "12:", "1:1", "0812-3456-7890,", "a@", "a.", "a-", "@a.", "1\u2013", "\uff11\uff0d", "Rp 12345678 ", "23/11/2026 "]
+)
+
+
+@settings(max_examples=25, deadline=timedelta(seconds=2))
+@example(["0812"], 10_000, "a")  # one 40,000-digit run glued to a word at its very end
+@example(["1_"], 10_000, "a")
+@example(["0812-3456-7890,"], 10_000, "@")
+@example(["a."], 10_000, "@")
+@given(st.lists(_ADVERSARIAL, min_size=1, max_size=3), st.integers(1, 10_000), st.sampled_from(["", "a", "@", ":1", "_x", "@a.b"]))
+def test_masking_stays_linear_on_adversarial_input(pieces, times, tail):
+    # GIVEN up to ~450,000 characters of digits and separators built to make a matcher backtrack
+    # WHEN masked / THEN it completes within the deadline (catastrophic or quadratic backtracking
+    # would take minutes), changing no more than masking may (an email grows by "***" at most)
+    text = "".join(pieces) * times + tail
+    masked = timeline.mask(text)
+    assert len(masked) <= len(timeline.normalise(text)) + 3 * text.count("@")
 
 
 def test_invisible_characters_cannot_hide_a_number():
