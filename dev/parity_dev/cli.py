@@ -247,7 +247,7 @@ def _stack_info(stack, endpoint_url: str):
 
 
 def _seed(companies: Sequence[tuple[str, str]]) -> None:
-    from parity.provisioning import provision_company
+    from parity.crm.provisioning import provision_company
 
     table_name = os.environ.get("CRM_TABLE_NAME")
     if not table_name:

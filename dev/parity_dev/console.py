@@ -61,9 +61,9 @@ class Console:
         return 200, {"content-type": content_type, "cache-control": "no-store"}, payload
 
     def _rooms(self, headers: Iterable[tuple[str, str]] | Mapping[str, str]) -> Reply:
-        from parity.auth import bearer_token
-        from parity.runtime import crm_store
-        from parity.service import company_for_token
+        from parity.crm.credentials import bearer_token
+        from parity.crm.store import crm_store
+        from parity.crm.service import company_for_token
 
         pairs = headers.items() if isinstance(headers, Mapping) else headers
         authorization = next((v for k, v in pairs if k.lower() == "authorization"), None)
@@ -81,8 +81,8 @@ class Console:
 
 def _preview_rooms(company_id: str) -> set[str]:
     """Room ids the preview table holds for ``company_id`` (a Scan: fine for a local table only)."""
-    from parity.adapters.previews import room_pk
-    from parity.runtime import preview_store
+    from parity.inbox.store import room_pk
+    from parity.inbox.store import preview_store
 
     store = preview_store()
     kwargs: dict[str, Any] = {

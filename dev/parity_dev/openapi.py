@@ -1,8 +1,8 @@
 """The HTTP API as an OpenAPI 3.1 document, generated from the code (dev only, never deployed).
 
-Paths and methods come from the routes each function's router registered (the ``parity.http.Router``
+Paths and methods come from the routes each function's router registered (the ``parity.core.http.Router``
 ``app`` of ``functions/<name>/app.py``, found through the template's ``CodeUri``); request bodies
-are the pydantic models' JSON schemas (``parity.models``). A route with a ``<collection>``
+are the pydantic models' JSON schemas (``parity.crm.models``). A route with a ``<collection>``
 segment is expanded over the module's ``_TYPES`` (the records function serves deals and tickets).
 Served by the local stack at ``GET /openapi.json``; ``tests/functional/test_openapi.py`` checks it
 against template.yaml's HttpApi routes in both directions.
@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from parity.models import ContactCreate, DealCreate, DealUpdate, TicketCreate, TicketUpdate, TokenRequest
+from parity.crm.models import ContactCreate, DealCreate, DealUpdate, TicketCreate, TicketUpdate, TokenRequest
 
 ROOT = Path(__file__).resolve().parents[2]
 _PARAM = re.compile(r"<(\w+)>")
@@ -160,7 +160,7 @@ def build(template_path: Path = ROOT / "template.yaml") -> dict[str, Any]:
         paths.setdefault(path, {})[method.lower()] = _operation(key)
     return {
         "openapi": "3.1.0",
-        "info": {"title": "Parity", "version": "3.1", "description": "Generated from the functions' routers and parity.models."},
+        "info": {"title": "Parity", "version": "3.1", "description": "Generated from the functions' routers and parity.crm.models."},
         "paths": paths,
         "components": {"securitySchemes": {"company_token": {"type": "http", "scheme": "bearer"}}},
         "security": [{"company_token": []}],

@@ -80,7 +80,7 @@ class Target:
         return self.clients.client(service)
 
     def crm(self) -> Any:
-        from parity.adapters.dynamodb import CrmStore
+        from parity.crm.store import CrmStore
 
         return CrmStore(self.output("CrmTableName"), client=self.client("dynamodb"))
 
@@ -377,9 +377,9 @@ def _replay_stream_batch(target: Target, body: str) -> list[dict[str, Any]]:
 
 
 def _route(target: Target, stream_event_id: str, old: Any, new: Any, correlation_id: str) -> list[dict[str, Any]]:
-    from parity import routing
-    from parity.adapters.queues import Queues
-    from parity.records import iso_ms
+    from parity.outbox import router
+    from parity.core.queues import Queues
+    from parity.core.clock import iso_ms
 
     crm = target.crm()
     queues = Queues(client=target.client("sqs"))
@@ -395,7 +395,7 @@ def _route(target: Target, stream_event_id: str, old: Any, new: Any, correlation
         if creates:
             queues.publish(target.output("TimelineQueueUrl"), creates, attributes=attributes)
 
-    sent = routing.route_change(
+    sent = router.route_change(
         stream_event_id, old, new, parity_enabled=enabled, publish=publish,
         url_template=target.outputs.get("CrmRecordUrlTemplate") or "https://crm.example.com/{type}s/{id}",
         now_iso=iso_ms(datetime.now(timezone.utc)),
@@ -416,10 +416,10 @@ as a delete whose reason is ``left_room`` (a newer version may bring it back). W
     ``notes`` the creates also go to the timeline queue, so a missing note is written (an existing
     one is kept: one note per record and room).
     """
-    from parity import events
-    from parity.adapters.previews import PreviewStore
-    from parity.adapters.queues import Queues
-    from parity.records import iso_ms
+    from parity.outbox import events
+    from parity.inbox.store import PreviewStore
+    from parity.core.queues import Queues
+    from parity.core.clock import iso_ms
 
     state = flag_show(target, company_id)
     if not state["effective"]:
@@ -468,8 +468,8 @@ def _fresh_event_id() -> str:
 def key_issue(target: Target, company_id: str) -> dict[str, Any]:
     """A new API key for the company (created, flag unset, when it does not exist yet). The key is
     returned once and stored only as its hash."""
-    from parity.adapters.dynamodb import key_id
-    from parity.auth import hash_secret, new_api_key
+    from parity.crm.store import key_id
+    from parity.crm.credentials import hash_secret, new_api_key
 
     crm = target.crm()
     created = crm.ensure_company(company_id)
@@ -514,7 +514,7 @@ def _fingerprint(secret: str) -> str:
 
 def _stored_secrets(target: Target) -> tuple[list[str], datetime | None]:
     """The secrets in the parameter and when it was last written; ([], None) before the first rotation."""
-    from parity.webhooks import parse_secrets
+    from parity.outbox.signing import parse_secrets
 
     ssm = target.client("ssm")
     try:
@@ -527,7 +527,7 @@ def _stored_secrets(target: Target) -> tuple[list[str], datetime | None]:
 
 def _deploy_time_secrets(target: Target) -> list[str]:
     """What signs until the parameter exists: the sender's ``WEBHOOK_SIGNING_SECRET``."""
-    from parity.webhooks import parse_secrets
+    from parity.outbox.signing import parse_secrets
 
     config = target.client("lambda").get_function_configuration(FunctionName=target.output("WebhookSenderFunctionName"))
     return parse_secrets(config.get("Environment", {}).get("Variables", {}).get("WEBHOOK_SIGNING_SECRET"))
@@ -599,8 +599,8 @@ def secret_finish(target: Target, *, overlap_seconds: float = DEFAULT_OVERLAP_SE
 
 # ---- the command line ----------------------------------------------------------------------------
 def company_arg(value: str) -> str:
-    """A command-line company id, checked as every entry checks it (``parity.auth.COMPANY_ID``)."""
-    from parity.auth import check_company_id
+    """A command-line company id, checked as every entry checks it (``parity.crm.credentials.COMPANY_ID``)."""
+    from parity.crm.credentials import check_company_id
 
     try:
         return check_company_id(value)

@@ -3,23 +3,23 @@
 The contract (DESIGN "Auth") wants 401 for an unknown or expired token, but an HTTP API
 authorizer that says ``isAuthorized: false`` makes API Gateway answer 403. So the authorizer
 always lets the request through, with either ``company_id`` or ``auth_error`` in its context,
-and the shared resolver (``parity.http.caller_company``) answers 401 before any route code runs.
+and the shared resolver (``parity.core.http.caller_company``) answers 401 before any route code runs.
 A missing Authorization header never reaches us: API Gateway answers 401 itself.
 
 Token lookups are cached in the warm container for at most 60 s and never past the token's
 expiry, so a busy producer costs no DynamoDB read per request. A token whose API key was revoked
-stops working within those 60 s (``parity.auth.token_company``).
+stops working within those 60 s (``parity.crm.credentials.token_company``).
 """
 
 from __future__ import annotations
 
-import parity.coldstart  # noqa: F401  (first: the imports below run without cyclic GC)
+import parity.core.coldstart  # noqa: F401  (first: the imports below run without cyclic GC)
 
 import time
 from typing import Any
 
-from parity.auth import bearer_token, hash_secret, token_company
-from parity.runtime import crm_store
+from parity.crm.credentials import bearer_token, hash_secret, token_company
+from parity.crm.store import crm_store
 
 _CACHE_SECONDS = 60.0
 _CACHE_MAX = 2048
@@ -53,5 +53,5 @@ def _deny(reason: str) -> dict[str, Any]:
     return {"isAuthorized": True, "context": {"auth_error": reason}}
 
 
-# Last statement of the module (the others do this in parity.observability.instrumented).
-parity.coldstart.resume()
+# Last statement of the module (the others do this in parity.core.observability.instrumented).
+parity.core.coldstart.resume()

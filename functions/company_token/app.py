@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import parity.coldstart  # noqa: F401  (first: the imports below run without cyclic GC)
+import parity.core.coldstart  # noqa: F401  (first: the imports below run without cyclic GC)
 
 from typing import Any
 
-from parity import service
-from parity.http import Router, header, json_body, json_response
-from parity.observability import bind, instrumented, logger
-from parity.runtime import crm_store, settings
+from parity.crm import service
+from parity.core.http import Router, header, json_body, json_response
+from parity.core.observability import bind, instrumented, logger
+from parity.core.settings import settings
+from parity.crm.store import crm_store
 
 app = Router(require_company=False)
 

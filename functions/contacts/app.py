@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import parity.coldstart  # noqa: F401  (first: the imports below run without cyclic GC)
+import parity.core.coldstart  # noqa: F401  (first: the imports below run without cyclic GC)
 
 from typing import Any
 
-from parity import service
-from parity.http import Router, caller_company, json_body, json_response
-from parity.observability import instrumented
-from parity.runtime import crm_store
+from parity.crm import service
+from parity.core.http import Router, caller_company, json_body, json_response
+from parity.core.observability import instrumented
+from parity.crm.store import crm_store
 
 app = Router()
 

@@ -10,16 +10,19 @@ the previews displayed, so companies not yet rolled out cannot trip them.
 
 from __future__ import annotations
 
-import parity.coldstart  # noqa: F401  (first: the imports below run without cyclic GC)
+import parity.core.coldstart  # noqa: F401  (first: the imports below run without cyclic GC)
 
 from datetime import datetime, timezone
 from typing import Any
 
-from parity import flags, routing
-from parity.batch import DynamoDBRecord, process_partial_response
-from parity.observability import CORRELATION_ATTRIBUTE, bound, count, instrumented, logger
-from parity.records import iso_ms
-from parity.runtime import crm_store, queues, settings
+from parity.crm import flags
+from parity.outbox import router
+from parity.core.batch import DynamoDBRecord, process_partial_response
+from parity.core.observability import CORRELATION_ATTRIBUTE, bound, count, instrumented, logger
+from parity.core.clock import iso_ms
+from parity.core.queues import queues
+from parity.core.settings import settings
+from parity.crm.store import crm_store
 
 
 def _publish(messages: list[dict[str, Any]], correlation_id: str) -> None:
@@ -44,7 +47,7 @@ def record_handler(record: DynamoDBRecord) -> None:
     image = new or old or {}
     correlation_id = str(image.get("correlation_id") or f"stream-{record.event_id}")
     with bound(correlation_id=correlation_id, company_id=image.get("company_id"), record_id=image.get("id"), room_id=image.get("channel_integration_room_id")):
-        sent = routing.route_change(
+        sent = router.route_change(
             record.event_id or "",
             old,
             new,
@@ -53,7 +56,7 @@ def record_handler(record: DynamoDBRecord) -> None:
             url_template=config.crm_record_url_template,
             now_iso=iso_ms(datetime.now(timezone.utc)),
         )
-        created = routing.created_signal(old, new)
+        created = router.created_signal(old, new)
         if created and _parity_enabled(str(image.get("company_id"))):
             count(created)
         for event in sent:

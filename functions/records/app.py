@@ -4,14 +4,17 @@ company)."""
 
 from __future__ import annotations
 
-import parity.coldstart  # noqa: F401  (first: the imports below run without cyclic GC)
+import parity.core.coldstart  # noqa: F401  (first: the imports below run without cyclic GC)
 
 from typing import Any
 
-from parity import notes, service
-from parity.http import Response, Router, caller_company, json_body, json_response
-from parity.observability import bind, correlation_id, instrumented
-from parity.runtime import crm_store, settings
+from parity.timeline import writer
+from parity.timeline.store import note_table
+from parity.crm import service
+from parity.core.http import Response, Router, caller_company, json_body, json_response
+from parity.core.observability import bind, correlation_id, instrumented
+from parity.core.settings import settings
+from parity.crm.store import crm_store
 
 app = Router()
 _TYPES = {"deals": "deal", "tickets": "ticket"}
@@ -45,14 +48,14 @@ def delete_record(collection: str, record_id: str):
 @app.get("/api/v3.1/<collection>/<record_id>/timeline")
 def record_timeline(collection: str, record_id: str):
     bind(record_id=record_id)
-    return json_response(200, notes.timeline_of(crm_store(), caller_company(app), _type(collection, record_id), record_id))
+    return json_response(200, writer.timeline_of(note_table(), crm_store(), caller_company(app), _type(collection, record_id), record_id))
 
 
 def _type(collection: str, record_id: str) -> Any:
     """The record type of a route; a record id none of ours could be (say 1,000 bytes) is a 404
     before any store call (nothing unbounded reaches a key)."""
-    from parity.errors import NotFound
-    from parity.records import valid_id
+    from parity.core.errors import NotFound
+    from parity.crm.records import valid_id
 
     # Only the template's routes reach us; anything else is a route we do not have.
     if collection not in _TYPES:

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import parity.coldstart  # noqa: F401  (first: the imports below run without cyclic GC)
+import parity.core.coldstart  # noqa: F401  (first: the imports below run without cyclic GC)
 
 from typing import Any
 from urllib.parse import unquote
 
-from parity import rooms
-from parity.http import Router, caller_company, json_response
-from parity.observability import PREVIEW_DISPLAYED, bind, count, instrumented
-from parity.runtime import preview_store
+from parity.inbox import receiver
+from parity.core.http import Router, caller_company, json_response
+from parity.core.observability import PREVIEW_DISPLAYED, bind, count, instrumented
+from parity.inbox.store import preview_store
 
 app = Router()
 
@@ -20,7 +20,7 @@ def room_preview(room_id: str):
     # Path parameters arrive URL-encoded; room ids are compared as the producer sent them.
     room = unquote(room_id)
     bind(room_id=room)
-    shown = rooms.room_preview(preview_store(), caller_company(app), room)
+    shown = receiver.room_preview(preview_store(), caller_company(app), room)
     for slot, metric in PREVIEW_DISPLAYED.items():
         if shown[slot] is not None:
             count(metric)  # the sidebar shows a bot/AI record instead of "Create …" (RFC §4 signal)

@@ -5,7 +5,7 @@ Partial batch failures: a message whose note could not be written fails alone an
 after the visibility timeout; after the queue's maxReceiveCount it moves to TimelineDLQ. A hub
 that is slow or failing never fails a message: the note is written without preview (ERR-2). A
 record deleted before its message is handled gets no note: the message succeeds as ``skipped``
-(one consistent read of the record decides; ``notes.write_note`` says what race is left).
+(one consistent read of the record decides; ``writer.write_note`` says what race is left).
 
 Counts ``timeline_log_created``, ``timeline_preview_unavailable`` (a note without its chat excerpt)
 and ``timeline_log_creation_failed`` (an attempt that wrote nothing; the queue retries it). Logs the
@@ -14,15 +14,16 @@ ids and outcome under the record's correlation id, never the chat texts.
 
 from __future__ import annotations
 
-import parity.coldstart  # noqa: F401  (first: the imports below run without cyclic GC)
+import parity.core.coldstart  # noqa: F401  (first: the imports below run without cyclic GC)
 
 import json
 from typing import Any
 
-from parity import notes
-from parity.batch import SQSRecord, process_partial_response
-from parity.errors import ParityError
-from parity.observability import (
+from parity.timeline import writer
+from parity.timeline.store import note_table
+from parity.core.batch import SQSRecord, process_partial_response
+from parity.core.errors import ParityError
+from parity.core.observability import (
     TIMELINE_LOG_CREATED,
     TIMELINE_LOG_CREATION_FAILED,
     TIMELINE_PREVIEW_UNAVAILABLE,
@@ -32,7 +33,9 @@ from parity.observability import (
     logger,
     sqs_correlation_id,
 )
-from parity.runtime import crm_store, hub, settings
+from parity.core.settings import settings
+from parity.crm.store import crm_store
+from parity.timeline.hub import hub
 
 
 def _ids(body: str) -> dict[str, Any]:
@@ -49,16 +52,17 @@ def record_handler(record: SQSRecord) -> None:
     ids = _ids(record.body)
     with bound(correlation_id=sqs_correlation_id(record.raw_event) or ids.get("event_id") or record.message_id, **ids):
         try:
-            outcome = notes.write_note(
+            outcome = writer.write_note(
                 record.body,
-                store=crm_store(),
+                notes=note_table(),
+                records=crm_store(),
                 fetch_history=hub().chat_history,
                 deeplink_template=settings().room_deeplink_template,
             )
         except Exception as exc:
             count(TIMELINE_LOG_CREATION_FAILED)
             # The type, and the message only of our own errors: a driver's message may quote data.
-            problem = f"{type(exc).__name__}: {exc}" if isinstance(exc, (notes.UnreadableMessage, ParityError)) else type(exc).__name__
+            problem = f"{type(exc).__name__}: {exc}" if isinstance(exc, (writer.UnreadableMessage, ParityError)) else type(exc).__name__
             logger.error("timeline note not written; the queue retries it", extra={"message_id": record.message_id, "problem": problem})
             raise
         log: dict[str, Any] = {"message_id": record.message_id, "status": outcome.status}

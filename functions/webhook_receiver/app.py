@@ -1,19 +1,20 @@
 """POST /webhooks/qontak-crm (omnichannel side): verified, deduped, applied to the room preview.
 Authenticated by the Standard Webhooks signature, not by a company token; the secrets are the
-operator-rotated ones (``parity.adapters.secrets``). The sender's ``X-Correlation-Id`` header is
+operator-rotated ones (``parity.outbox.secrets``). The sender's ``X-Correlation-Id`` header is
 this request's correlation id, so the receiver's log line joins the record's trail."""
 
 from __future__ import annotations
 
-import parity.coldstart  # noqa: F401  (first: the imports below run without cyclic GC)
+import parity.core.coldstart  # noqa: F401  (first: the imports below run without cyclic GC)
 
 from typing import Any
 
-from parity import rooms
-from parity.errors import Unauthorized
-from parity.http import Router, body_bytes, json_response
-from parity.observability import bind, instrumented, logger
-from parity.runtime import preview_store, signing_secrets
+from parity.inbox import receiver
+from parity.core.errors import Unauthorized
+from parity.core.http import Router, body_bytes, json_response
+from parity.core.observability import bind, instrumented, logger
+from parity.inbox.store import preview_store
+from parity.outbox.secrets import signing_secrets
 
 app = Router(require_company=False)
 
@@ -23,7 +24,7 @@ def receive():
     event = app.current_event
     body = body_bytes(app)  # the bytes as signed; over 64 KiB → 413 (no record event is that big)
     try:
-        received = rooms.receive(preview_store(), body, event.headers, secrets=signing_secrets().current())
+        received = receiver.receive(preview_store(), body, event.headers, secrets=signing_secrets().current())
     except Unauthorized as exc:
         # Worth a line: a burst of these after a rotation means a side is missing the new secret.
         logger.warning("webhook rejected", extra={"reason": exc.message, "webhook_id": event.headers.get("webhook-id")})

@@ -4,10 +4,10 @@ Each SQS message is one event. A failed attempt hides the message for the next d
 retry schedule and reports the item as failed; a message we give up on (410, schedule exhausted,
 a refused target) goes to the dead-letter queue with the reason and leaves the queue.
 
-A refused target is one ``parity.adapters.outbound`` will not connect to: not a valid URL, or a
+A refused target is one ``parity.core.outbound`` will not connect to: not a valid URL, or a
 name resolving to an address that is not public. A name that does not resolve right now (a
 resolver error such as EAI_AGAIN, or no address) is not refused: it is a failed attempt like a
-timeout, retried on the schedule. The decision is ``delivery.Reply.refused``, never the wording.
+timeout, retried on the schedule. The decision is ``sender.Reply.refused``, never the wording.
 
 Each attempt has a total deadline of ``DEADLINE_SECONDS`` (10 s): name resolution, connect, request,
 the answer's headers and its body together (``outbound.within``); the connection must be made
@@ -16,14 +16,14 @@ that drips its answer a byte at a time costs the deadline and no more: the attem
 and retried on the schedule, and its connection is cut. With the SQS batch of 5, a batch takes
 at most about 5 x 10 s, within the function's 60 s timeout.
 
-Signed with the operator-rotated secret(s) (``parity.adapters.secrets``); the message's correlation
+Signed with the operator-rotated secret(s) (``parity.outbox.secrets``); the message's correlation
 id goes along as ``X-Correlation-Id``. Counts ``webhook_delivered`` (with the latency from the
 event's ``occurred_at``) and ``webhook_delivery_failed`` per failed attempt.
 """
 
 from __future__ import annotations
 
-import parity.coldstart  # noqa: F401  (first: the imports below run without cyclic GC)
+import parity.core.coldstart  # noqa: F401  (first: the imports below run without cyclic GC)
 
 import json
 import time
@@ -31,10 +31,10 @@ from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any
 
-from parity import delivery, webhooks
-from parity.adapters import outbound
-from parity.batch import SQSRecord, process_partial_response
-from parity.observability import (
+from parity.outbox import sender, signing
+from parity.core import outbound
+from parity.core.batch import SQSRecord, process_partial_response
+from parity.core.observability import (
     CORRELATION_ATTRIBUTE,
     WEBHOOK_DELIVERED,
     WEBHOOK_DELIVERY_FAILED,
@@ -46,7 +46,9 @@ from parity.observability import (
     milliseconds,
     sqs_correlation_id,
 )
-from parity.runtime import queues, settings, signing_secrets
+from parity.core.queues import queues
+from parity.core.settings import settings
+from parity.outbox.secrets import signing_secrets
 
 
 DEADLINE_SECONDS = 10.0
@@ -64,7 +66,7 @@ def _http():
     return outbound.new_client(connect=CONNECT_SECONDS, read=READ_SECONDS)
 
 
-def _post(body: str, headers: dict[str, str]) -> delivery.Reply:
+def _post(body: str, headers: dict[str, str]) -> sender.Reply:
     """One attempt, within ``DEADLINE_SECONDS`` whatever the receiver does."""
     config = settings()
     url = config.require("omnichannel_webhook_url")
@@ -74,30 +76,30 @@ def _post(body: str, headers: dict[str, str]) -> delivery.Reply:
             deadline, lambda: _attempt(url, config.allow_private_targets, body, headers, deadline), name="webhook-send"
         )
     except outbound.Expired:
-        return delivery.Reply(status=None, problem="timed out")
+        return sender.Reply(status=None, problem="timed out")
 
 
-def _attempt(url: str, allow_private: bool, body: str, headers: dict[str, str], deadline: float) -> delivery.Reply:
+def _attempt(url: str, allow_private: bool, body: str, headers: dict[str, str], deadline: float) -> sender.Reply:
     try:
         target = outbound.resolve(url, allow_private=allow_private)
     except outbound.BlockedTarget as exc:
-        return delivery.Reply(status=None, problem=str(exc), refused=True)
+        return sender.Reply(status=None, problem=str(exc), refused=True)
     except outbound.Unresolvable as exc:
-        return delivery.Reply(status=None, problem=str(exc))
+        return sender.Reply(status=None, problem=str(exc))
     from urllib3 import Timeout  # loaded already (botocore)
     from urllib3.exceptions import HTTPError
 
     left = deadline - time.monotonic()
     if left <= 0:
-        return delivery.Reply(status=None, problem="timed out")
+        return sender.Reply(status=None, problem="timed out")
     timeout = Timeout(connect=min(CONNECT_SECONDS, left), read=min(READ_SECONDS, left))
     try:
         response = outbound.send(_http(), "POST", target, body=body.encode("utf-8"), headers=headers, timeout=timeout)
     except HTTPError as exc:
         if outbound.timed_out(exc):
-            return delivery.Reply(status=None, problem="timed out")
-        return delivery.Reply(status=None, problem=f"connection failed ({type(exc).__name__})")
-    return delivery.Reply(status=response.status, retry_after=response.headers.get("retry-after"))
+            return sender.Reply(status=None, problem="timed out")
+        return sender.Reply(status=None, problem=f"connection failed ({type(exc).__name__})")
+    return sender.Reply(status=response.status, retry_after=response.headers.get("retry-after"))
 
 
 def _peek(body: str) -> dict[str, Any]:
@@ -129,12 +131,12 @@ def _deliver(record: SQSRecord, event: dict[str, Any], correlation_id: str) -> N
     config = settings()
     attempt = int(record.attributes.approximate_receive_count or 1)
     now = datetime.now(timezone.utc)
-    outcome = delivery.attempt(
+    outcome = sender.attempt(
         record.body,
         attempt,
         secrets=signing_secrets().current(),
         post=_post,
-        schedule=webhooks.parse_schedule(config.webhook_retry_schedule),
+        schedule=signing.parse_schedule(config.webhook_retry_schedule),
         now=now,
         extra_headers={"X-Correlation-Id": correlation_id},
     )

@@ -128,7 +128,7 @@ class Company:
 @pytest.fixture
 def company(stack: DeployedStack, stack_environment: dict[str, str]) -> Callable[..., Company]:
     """Factory: ``company()`` provisions a fresh company (parity flag on) and returns its id and API key."""
-    from parity.provisioning import provision_company
+    from parity.crm.provisioning import provision_company
 
     table_name = stack_environment["CRM_TABLE_NAME"]
 

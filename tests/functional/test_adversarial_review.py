@@ -12,7 +12,7 @@ from decimal import Decimal
 import botocore.client
 import pytest
 
-from parity import webhooks
+from parity.outbox import signing
 
 from .conftest import TEST_SIGNING_SECRET
 from .wiring import new_room, ops, wired  # noqa: F401
@@ -40,7 +40,7 @@ def _dynamodb_calls(monkeypatch) -> list[str]:
 
 
 def _signed(gateway, body: str, *, webhook_id: str | None = None):
-    headers = webhooks.sign(webhook_id or f"evt_{uuid.uuid4().hex}", body, [TEST_SIGNING_SECRET], now=datetime.now(timezone.utc))
+    headers = signing.sign(webhook_id or f"evt_{uuid.uuid4().hex}", body, [TEST_SIGNING_SECRET], now=datetime.now(timezone.utc))
     return gateway.invoke("POST", "/webhooks/qontak-crm", headers={**headers, "content-type": "application/json"}, body=body.encode())
 
 
@@ -147,7 +147,7 @@ def test_an_amount_is_answered_exactly_in_the_record_the_event_and_the_preview(w
 
 # ---- 5. key separators inside ids -------------------------------------------------------------------
 def test_a_company_id_with_a_separator_is_refused_at_provisioning(stack, stack_environment):
-    from parity.provisioning import provision_company
+    from parity.crm.provisioning import provision_company
 
     for bad in ("a#b", "a b", "", "x" * 65, "-a", "ä"):
         with pytest.raises(ValueError, match="company id"):

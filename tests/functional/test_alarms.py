@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from parity import observability
+from parity.core import observability
 
 from .wiring import wired  # noqa: F401
 

@@ -12,7 +12,7 @@ import botocore.client
 import pytest
 from botocore.exceptions import ClientError
 
-from parity import service
+from parity.crm import service
 
 from .wiring import new_room, wired  # noqa: F401
 
@@ -131,7 +131,7 @@ HOSTILE = {
     "nul byte": b'{"name": "a\\u0000b", "sso_id": "a\\u0000b", "phone": "1\\u0000"}',
     "lone surrogate": b'{"name": "\\ud800", "sso_id": "\\udfff", "email": "\\ud800@x"}',
     # (Bytes that are not UTF-8 in a JSON body reach a function as U+FFFD through API Gateway, a
-    # valid character; base64-encoded ones are refused by parity.http, tests/unit/test_http_edge.py.)
+    # valid character; base64-encoded ones are refused by parity.core.http, tests/unit/test_http_edge.py.)
     "not an object": b'["name"]',
 }
 BODY_ROUTES = [

@@ -15,8 +15,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from parity.adapters import outbound
-from parity.adapters.hub import BUDGET_SECONDS, HubClient, history_url
+from parity.core import outbound
+from parity.timeline.hub import BUDGET_SECONDS, HubClient, history_url
 
 TOKEN = "hub-test-token"
 ROOM = "room-123"

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from parity.observability import logger
+from parity.core.observability import logger
 
 from .wiring import wired  # noqa: F401
 

@@ -9,7 +9,7 @@ import json
 import uuid
 from datetime import datetime, timezone
 
-from parity.adapters.dynamodb import dump_item
+from parity.core.dynamodb import dump_item
 from parity_dev.lambdas import load_handler
 from parity_dev.ops import stack_target
 from parity_dev.pollers import DynamoDbStreamPoller
@@ -254,7 +254,7 @@ def test_a_key_is_issued_once_listed_by_id_and_revoked_with_its_tokens(wired, op
 
 # ---- the signing secret ----------------------------------------------------------------------------------
 def test_rotating_the_signing_secret_loses_no_delivery(wired, company, ops, stack):
-    from parity import webhooks
+    from parity.outbox import signing
 
     made = company()
     auth = wired.login(made.api_key)
@@ -268,7 +268,7 @@ def test_rotating_the_signing_secret_loses_no_delivery(wired, company, ops, stac
         assert code == 0 and rotated["secrets"][1:] == before["secrets"] and "new_secret" not in rotated
         stored = ssm.get_parameter(Name=parameter, WithDecryption=True)["Parameter"]
         assert ssm.get_parameter(Name=parameter)["Parameter"]["Type"] == "SecureString"
-        new, old = webhooks.parse_secrets(stored["Value"])
+        new, old = signing.parse_secrets(stored["Value"])
         # AND deliveries go on during the overlap
         during = wired.create(auth)
         wired.drain()
@@ -284,7 +284,7 @@ def test_rotating_the_signing_secret_loses_no_delivery(wired, company, ops, stac
         wired.drain()
         assert wired.preview(auth, after["channel_integration_room_id"])["deal"]["id"] == after["id"]
         body = json.dumps({"eventType": "qontak.crm.deal.create", "event_id": "evt_old", "company_id": made.id, "occurred_at": after["created_at"], "data": {**after, "id": "forged"}})
-        signed_with_old = webhooks.sign("evt_old", body, [old], now=datetime.now(timezone.utc))
+        signed_with_old = signing.sign("evt_old", body, [old], now=datetime.now(timezone.utc))
         assert wired.gateway.invoke("POST", "/webhooks/qontak-crm", headers={**signed_with_old, "content-type": "application/json"}, body=body).status == 401
         assert new != old and ops("secret", "show")[1]["secrets"] == [finished["secrets"][0]]
     finally:  # other tests sign with the deploy-time secret

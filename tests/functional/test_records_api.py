@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from parity.auth import hash_secret
+from parity.crm.credentials import hash_secret
 
 
 @pytest.fixture
@@ -161,7 +161,7 @@ def test_create_costs_one_dynamodb_request(gateway, token, runtime):
     """DESIGN budget: record + contact links + idempotency entry in one request."""
     _, auth = token()
     contact_id = new_contact(gateway, auth)
-    from parity.runtime import crm_store
+    from parity.crm.store import crm_store
 
     calls: list[str] = []
     client = crm_store().client

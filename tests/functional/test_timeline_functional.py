@@ -85,12 +85,7 @@ def hub_at(gateway) -> Iterator[Callable[[str], None]]:
     The runtime library caches its settings and hub client per process (a warm container), so they
     are forgotten when the variables change and again when they are restored.
     """
-    from parity import runtime
-    from parity.settings import get_settings
-
-    def forget() -> None:
-        get_settings.cache_clear()
-        runtime.hub.cache_clear()
+    from parity.core.warm import forget
 
     with contextlib.ExitStack() as stack:
 
@@ -233,9 +228,9 @@ def test_a_record_deleted_before_the_worker_runs_gets_no_note(gateway, token, ru
     result = runtime.invoke(FUNCTION, sqs_event(stack, create_event(made.id, deal)))
     # THEN the message succeeds (nothing to retry or dead-letter) and the table holds no note
     assert result == {"batchItemFailures": []}
-    from parity.runtime import crm_store
+    from parity.timeline.store import note_table
 
-    assert crm_store().notes(made.id, "deal", deal["id"]) == []
+    assert note_table().notes(made.id, "deal", deal["id"]) == []
 
 
 def test_the_existence_check_costs_one_consistent_read_and_no_transaction(gateway, token, runtime, stack, demo_hub, hub_at):
@@ -243,23 +238,26 @@ def test_the_existence_check_costs_one_consistent_read_and_no_transaction(gatewa
     hub_at(demo_hub[0])
     made, auth = token()
     deal = create(gateway, auth)
-    from parity.runtime import crm_store
+    from parity.crm.store import crm_store
+    from parity.timeline.store import note_table
 
     calls: list[tuple[str, object]] = []
-    client = crm_store().client
+    clients = {crm_store().client, note_table().client}
 
     def seen(params, model, **_):
         calls.append((model.name, params.get("ConsistentRead")))
 
-    client.meta.events.register("provide-client-params.dynamodb", seen)
+    for client in clients:
+        client.meta.events.register("provide-client-params.dynamodb", seen)
     try:
         assert runtime.invoke(FUNCTION, sqs_event(stack, create_event(made.id, deal))) == {"batchItemFailures": []}
     finally:
-        client.meta.events.unregister("provide-client-params.dynamodb", seen)
+        for client in clients:
+            client.meta.events.unregister("provide-client-params.dynamodb", seen)
     # THEN: one strongly consistent GetItem of the record (1 read unit) and the note's one PutItem;
     # no transaction (it would double the write units of every note)
     assert calls == [("GetItem", True), ("PutItem", None)]
-    assert len(crm_store().notes(made.id, "deal", deal["id"])) == 1
+    assert len(note_table().notes(made.id, "deal", deal["id"])) == 1
 
 
 def test_an_unreadable_message_fails_alone(gateway, token, runtime, stack, demo_hub, hub_at):

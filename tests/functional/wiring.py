@@ -25,12 +25,10 @@ from parity_dev.pollers import Pollers
 
 def forget_caches() -> None:
     """What a warm container remembers between invocations: settings, clients, flags, secrets."""
-    from parity import flags, runtime
-    from parity.settings import get_settings
+    from parity.core import warm
+    from parity.crm import flags
 
-    get_settings.cache_clear()
-    runtime.hub.cache_clear()
-    runtime.signing_secrets.cache_clear()
+    warm.forget()
     flags.forget()
 
 

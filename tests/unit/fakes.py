@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from parity.adapters.dynamodb import CreateRejected, IdempotencyEntry, Token, VersionMismatch
+from parity.crm.store import CreateRejected, IdempotencyEntry, Token, VersionMismatch
 
 
 class FakeStore:

@@ -3,8 +3,8 @@
 import pytest
 from pydantic import ValidationError
 
-from parity.auth import bearer_token, hash_secret, new_api_key, new_token
-from parity.settings import Settings
+from parity.crm.credentials import bearer_token, hash_secret, new_api_key, new_token
+from parity.core.settings import Settings
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from parity.adapters import dynamodb, queues, secrets
+from parity.core import dynamodb, queues
+from parity.outbox import secrets
 
 
 @pytest.fixture(autouse=True)

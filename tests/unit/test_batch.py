@@ -1,4 +1,4 @@
-"""parity.batch: the partial batch response the SQS and stream consumers return (issue #7 replaced the
+"""parity.core.batch: the partial batch response the SQS and stream consumers return (issue #7 replaced the
 powertools batch utility on their cold path; the contract is the same)."""
 
 from decimal import Decimal
@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
-from parity.batch import DynamoDBRecord, SQSRecord, process_partial_response
+from parity.core.batch import DynamoDBRecord, SQSRecord, process_partial_response
 
 
 def sqs(*bodies):

@@ -1,4 +1,4 @@
-"""parity.coldstart: a function's module is imported with the cyclic GC paused, and the handler's
+"""parity.core.coldstart: a function's module is imported with the cyclic GC paused, and the handler's
 wrapping (the module's last statement) freezes what the import built and resumes collection."""
 
 from __future__ import annotations

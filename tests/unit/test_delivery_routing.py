@@ -7,8 +7,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from parity import delivery, routing, webhooks
-from parity.adapters import outbound
+from parity.outbox import router, sender, signing
+from parity.core import outbound
 
 SECRET = "whsec_" + base64.b64encode(b"k" * 24).decode()
 NOW = datetime(2026, 11, 23, tzinfo=timezone.utc)
@@ -22,20 +22,20 @@ def attempt(reply, number=1, schedule=(10, 20)):
         seen.append(headers)
         return reply
 
-    return delivery.attempt(BODY, number, secrets=[SECRET], post=post, schedule=schedule, now=NOW), seen
+    return sender.attempt(BODY, number, secrets=[SECRET], post=post, schedule=schedule, now=NOW), seen
 
 
 def test_2xx_is_delivered_with_stable_id_and_a_verifiable_signature():
-    outcome, seen = attempt(delivery.Reply(status=204))
+    outcome, seen = attempt(sender.Reply(status=204))
     assert outcome.delivered
     assert seen[0]["webhook-id"] == "evt_1"
     assert seen[0]["webhook-timestamp"] == str(int(NOW.timestamp()))
 
 
 def test_each_attempt_is_signed_afresh_with_the_same_id():
-    _, first = attempt(delivery.Reply(status=500), number=1)
+    _, first = attempt(sender.Reply(status=500), number=1)
     later = datetime(2026, 11, 23, 0, 0, 30, tzinfo=timezone.utc)
-    headers = webhooks.sign("evt_1", BODY, [SECRET], now=later)
+    headers = signing.sign("evt_1", BODY, [SECRET], now=later)
     assert headers["webhook-id"] == first[0]["webhook-id"]
     assert headers["webhook-timestamp"] != first[0]["webhook-timestamp"]
 
@@ -43,10 +43,10 @@ def test_each_attempt_is_signed_afresh_with_the_same_id():
 @pytest.mark.parametrize(
     ("reply", "reason"),
     [
-        (delivery.Reply(status=500), "answered 500"),
-        (delivery.Reply(status=302), "redirects are not followed"),
-        (delivery.Reply(status=None, problem="timed out"), "timed out"),
-        (delivery.Reply(status=400), "answered 400"),
+        (sender.Reply(status=500), "answered 500"),
+        (sender.Reply(status=302), "redirects are not followed"),
+        (sender.Reply(status=None, problem="timed out"), "timed out"),
+        (sender.Reply(status=400), "answered 400"),
     ],
 )
 def test_failures_retry_along_the_schedule(reply, reason):
@@ -56,18 +56,18 @@ def test_failures_retry_along_the_schedule(reply, reason):
 
 
 def test_429_retry_after_wins_over_a_shorter_schedule_delay():
-    outcome, _ = attempt(delivery.Reply(status=429, retry_after="90"))
+    outcome, _ = attempt(sender.Reply(status=429, retry_after="90"))
     assert outcome.delay == 90
 
 
 def test_410_and_exhaustion_give_up():
-    assert attempt(delivery.Reply(status=410))[0].give_up
-    assert attempt(delivery.Reply(status=500), number=3)[0].give_up
+    assert attempt(sender.Reply(status=410))[0].give_up
+    assert attempt(sender.Reply(status=500), number=3)[0].give_up
 
 
 def test_a_queued_message_without_event_id_is_an_error():
     with pytest.raises(ValueError):
-        delivery.attempt("{}", 1, secrets=[SECRET], post=lambda b, h: delivery.Reply(200), schedule=(1,), now=NOW)
+        sender.attempt("{}", 1, secrets=[SECRET], post=lambda b, h: sender.Reply(200), schedule=(1,), now=NOW)
 
 
 # ---- routing ---------------------------------------------------------------------------------
@@ -77,7 +77,7 @@ def record(**over):
 
 def route(old, new, *, enabled=True):
     published = []
-    sent = routing.route_change("stream-1", old, new, parity_enabled=lambda company: enabled, publish=published.extend, url_template="u/{type}/{id}", now_iso="2026-01-02T00:00:00.000Z")
+    sent = router.route_change("stream-1", old, new, parity_enabled=lambda company: enabled, publish=published.extend, url_template="u/{type}/{id}", now_iso="2026-01-02T00:00:00.000Z")
     return sent, published
 
 

@@ -11,8 +11,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from parity import timeline
-from parity.adapters.hub import HubClient
+from parity.timeline import excerpt, masking
+from parity.timeline import note as notes
+from parity.timeline.hub import HubClient
 from parity_dev.demo_hub import DemoHub
 
 TOKEN = "demo-hub-token"
@@ -36,7 +37,7 @@ def test_seeded_rooms_answer_in_the_hubs_shape(demo):
     # THEN it answers the documented shape, newest message first, which the note's parser accepts
     assert status == 200 and len(body["data"]) == 6
     assert body["data"][0]["created_at"] > body["data"][-1]["created_at"]
-    assert timeline.parse_history(body, "room-123") is not None
+    assert excerpt.parse_history(body, "room-123") is not None
 
 
 @pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN}])
@@ -96,7 +97,7 @@ def test_the_fetcher_reads_the_demo_hub_and_the_note_masks_it(demo):
         server.server_close()
     # WHEN the note is built / THEN its preview is the room's last 5 messages, contact details masked
     record = {"id": "r1", "type": "deal", "channel_integration_room_id": "room-123", "creator_flag": "bot", "creator_label": "Bot"}
-    note = timeline.build_note(record, messages=history.messages, deeplink_template="https://chat.example.com/inbox/{room_id}", now=NOW)
+    note = notes.build_note(record, messages=history.messages, deeplink_template="https://chat.example.com/inbox/{room_id}", now=NOW)
     texts = " ".join(m["text"] for m in note["preview"])
     assert note["preview_status"] == "ok" and len(note["preview"]) == 5
     assert "b***@example.com" in texts and "+** ***-****-*890" in texts and "(***) ***-*101" in texts

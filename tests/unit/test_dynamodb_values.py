@@ -1,4 +1,4 @@
-"""parity.adapters.dynamodb.dump_value: the fast path writes exactly what boto3's TypeSerializer
+"""parity.core.dynamodb.dump_value: the fast path writes exactly what boto3's TypeSerializer
 writes, and refuses exactly what it refuses."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from boto3.dynamodb.types import Binary, TypeSerializer
 from hypothesis import given
 from hypothesis import strategies as st
 
-from parity.adapters.dynamodb import dump_item, dump_value
+from parity.core.dynamodb import dump_item, dump_value
 
 _BOTO = TypeSerializer()
 

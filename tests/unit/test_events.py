@@ -2,7 +2,7 @@
 
 import pytest
 
-from parity import events
+from parity.outbox import events
 
 URL = "https://crm.example.com/{type}s/{id}"
 

@@ -7,8 +7,8 @@ import pytest
 
 from parity_dev.gateway import http_api_event
 
-from parity.http import Request, Response, Router, caller_company, json_body, json_response
-from parity.settings import MAX_BODY_BYTES
+from parity.core.http import Request, Response, Router, caller_company, json_body, json_response
+from parity.core.settings import MAX_BODY_BYTES
 
 app = Router()
 
@@ -90,7 +90,7 @@ def test_unexpected_error_is_a_500_that_leaks_nothing():
     assert "secret" not in json.dumps(body)
 
 
-# ---- the router itself (parity.http.Router) ---------------------------------------------------------
+# ---- the router itself (parity.core.http.Router) ---------------------------------------------------------
 seen: dict = {}
 
 
@@ -183,7 +183,7 @@ def test_decoded_body_undoes_api_gateways_base64(body, encoded):
 
 @pytest.mark.parametrize("body", ["not base64!", base64.b64encode(b"\xff\xfe").decode()])
 def test_a_body_that_is_not_base64_utf8_is_a_400(body):
-    from parity.errors import InvalidJson
+    from parity.core.errors import InvalidJson
 
     event = http_api_event("POST", "/x")
     event.update(body=body, isBase64Encoded=True)

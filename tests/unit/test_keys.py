@@ -1,4 +1,4 @@
-"""Every key of both tables is built by ``parity.adapters.dynamodb.key``: whatever characters the
+"""Every key of both tables is built by ``parity.core.dynamodb.key``: whatever characters the
 parts hold, two different part lists never make one key, and a prefix matches whole parts only
 (issue 12: a company id holding "#" read another company's room)."""
 
@@ -7,8 +7,10 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from parity.adapters.dynamodb import company_pk, email_lookup_sk, key, note_sk, room_key
-from parity.adapters.previews import room_pk
+from parity.core.dynamodb import key
+from parity.crm.store import company_pk, email_lookup_sk, room_key
+from parity.timeline.store import note_sk
+from parity.inbox.store import room_pk
 
 # Parts rich in the characters that matter: the separator, the escape and its escaped forms.
 parts = st.lists(st.sampled_from(["#", "%", "2", "3", "5", "a", "é", "23", "%23", "%25"]), max_size=5).map("".join)

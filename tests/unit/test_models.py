@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from parity.errors import ValidationFailed
-from parity.models import MAX_LEAD_IDS, DealCreate, DealUpdate, TicketCreate
-from parity.service import validate
+from parity.core.errors import ValidationFailed
+from parity.crm.models import MAX_LEAD_IDS, DealCreate, DealUpdate, TicketCreate
+from parity.crm.service import validate
 
 
 def fields_of(exc: ValidationFailed) -> set[str]:

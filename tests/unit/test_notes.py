@@ -10,9 +10,9 @@ from datetime import datetime, timezone
 
 import pytest
 
-from parity import notes
-from parity.errors import NotFound, ServiceUnavailable
-from parity.timeline import ChatHistory, ChatMessage
+from parity.timeline import writer
+from parity.core.errors import NotFound, ServiceUnavailable
+from parity.timeline.excerpt import ChatHistory, ChatMessage
 
 from .fakes import FakeStore
 
@@ -78,7 +78,7 @@ def event(action="create", record_type="deal", **data):
 
 
 def write(body, store, hub=None):
-    return notes.write_note(body, store=store, fetch_history=hub or FakeHub(HISTORY), deeplink_template=TEMPLATE, now=lambda: NOW)
+    return writer.write_note(body, notes=store, records=store, fetch_history=hub or FakeHub(HISTORY), deeplink_template=TEMPLATE, now=lambda: NOW)
 
 
 def test_a_bot_deal_with_a_room_gets_its_note():
@@ -225,7 +225,7 @@ def test_a_failed_record_check_raises_so_the_queue_retries():
     ],
 )
 def test_an_unreadable_message_fails_rather_than_vanishing(body):
-    with pytest.raises(notes.UnreadableMessage):
+    with pytest.raises(writer.UnreadableMessage):
         write(body, stored())
 
 
@@ -234,14 +234,14 @@ def test_timeline_lists_the_records_notes_newest_first():
     store = stored()
     write(event(), store)
     later = lambda: datetime(2026, 11, 24, tzinfo=timezone.utc)  # noqa: E731
-    notes.write_note(event(channel_integration_room_id="room-456"), store=store, fetch_history=FakeHub(ChatHistory(())), deeplink_template=TEMPLATE, now=later)
-    shown = notes.timeline_of(store, "c1", "deal", "r1")["data"]
+    writer.write_note(event(channel_integration_room_id="room-456"), notes=store, records=store, fetch_history=FakeHub(ChatHistory(())), deeplink_template=TEMPLATE, now=later)
+    shown = writer.timeline_of(store, store, "c1", "deal", "r1")["data"]
     assert [n["room_id"] for n in shown] == ["room-456", "room-123"]
 
 
 def test_a_record_without_notes_has_an_empty_timeline():
     store = stored()
-    assert notes.timeline_of(store, "c1", "deal", "r1") == {"data": []}
+    assert writer.timeline_of(store, store, "c1", "deal", "r1") == {"data": []}
 
 
 def test_another_companys_record_is_a_404():
@@ -249,4 +249,4 @@ def test_another_companys_record_is_a_404():
     store = stored()
     write(event(), store)
     with pytest.raises(NotFound):
-        notes.timeline_of(store, "c2", "deal", "r1")
+        writer.timeline_of(store, store, "c2", "deal", "r1")

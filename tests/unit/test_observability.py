@@ -16,14 +16,16 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
-from parity import flags, observability, webhooks
-from parity.auth import hash_secret
-from parity.delivery import Reply
-from parity.errors import ServiceUnavailable
-from parity.observability import logger
-from parity.preview import Entry
-from parity.settings import get_settings
-from parity.timeline import ChatHistory, ChatMessage
+from parity.crm import flags
+from parity.core import observability
+from parity.outbox import signing
+from parity.crm.credentials import hash_secret
+from parity.outbox.sender import Reply
+from parity.core.errors import ServiceUnavailable
+from parity.core.observability import logger
+from parity.inbox.sidebar import Entry
+from parity.core.settings import get_settings
+from parity.timeline.excerpt import ChatHistory, ChatMessage
 from parity_dev.gateway import http_api_event
 from parity_dev.lambdas import load_handler
 
@@ -244,6 +246,7 @@ def test_no_api_key_token_signing_secret_or_chat_text_in_any_log(captured, monke
     monkeypatch.setattr(create_app, "crm_store", lambda: store)
     notes_store = NoteStore()
     monkeypatch.setattr(note_app, "crm_store", lambda: notes_store)
+    monkeypatch.setattr(note_app, "note_table", lambda: notes_store)
     monkeypatch.setattr(note_app, "hub", lambda: Hub(HISTORY))
     applied: list[Entry] = []
 
@@ -260,7 +263,7 @@ def test_no_api_key_token_signing_secret_or_chat_text_in_any_log(captured, monke
     record = json.loads(created["body"])["data"]
     body = create_event(record)
     assert note_app.handler(sqs_event(body, correlation_id="apigw-request-1"), Ctx()) == {"batchItemFailures": []}
-    signed = webhooks.sign("evt_unit_1", body, [SECRET], now=datetime.now(timezone.utc))
+    signed = signing.sign("evt_unit_1", body, [SECRET], now=datetime.now(timezone.utc))
     received = receiver_app.handler(http_event("POST", "/webhooks/qontak-crm", None, company=None, headers=signed) | {"body": body}, Ctx())
     # WHEN every log line they wrote (debug included) is read
     assert received["statusCode"] == 200 and notes_store.notes and applied
@@ -360,7 +363,9 @@ def test_the_sender_counts_deliveries_with_latency_and_failed_attempts_and_sends
 def test_the_note_writer_counts_notes_notes_without_preview_and_failed_writes(captured, monkeypatch, env, history, failing, expected):
     env()
     module = app("timeline_note")
-    monkeypatch.setattr(module, "crm_store", lambda: NoteStore(failing=failing))
+    store = NoteStore(failing=failing)
+    monkeypatch.setattr(module, "crm_store", lambda: store)
+    monkeypatch.setattr(module, "note_table", lambda: store)
     monkeypatch.setattr(module, "hub", lambda: Hub(history))
     record = {"id": "d1", "type": "deal", "channel_integration_room_id": "room-9", "creator_flag": "bot", "creator_label": "Bot", "created_at": "2026-11-23T00:00:00.000Z"}
     if failing:

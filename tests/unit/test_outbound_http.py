@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from urllib3.exceptions import HTTPError, SSLError
 
-from parity.adapters import outbound
+from parity.core import outbound
 
 NAME = "hooks.example.com"
 

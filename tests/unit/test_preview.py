@@ -4,7 +4,8 @@ preview as a plain model (newest live record per slot; versions forward; deletes
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from parity import events, preview
+from parity.outbox import events
+from parity.inbox import sidebar
 
 
 def data(record_id, record_type="deal", version=1, created_at="2026-01-01T00:00:00.000Z", name=None):
@@ -12,14 +13,14 @@ def data(record_id, record_type="deal", version=1, created_at="2026-01-01T00:00:
 
 
 def apply_all(event_list):
-    state: dict[tuple[str, str], preview.Entry] = {}
+    state: dict[tuple[str, str], sidebar.Entry] = {}
     for action, d, *reason in event_list:
-        incoming = preview.entry_from_event(action, d, reason=reason[0] if reason else None)
+        incoming = sidebar.entry_from_event(action, d, reason=reason[0] if reason else None)
         key = (incoming.record_type, incoming.record_id)
-        decided = preview.decide(state.get(key), incoming)
+        decided = sidebar.decide(state.get(key), incoming)
         if decided is not None:
             state[key] = decided
-    return preview.shown(state.values())
+    return sidebar.shown(state.values())
 
 
 def test_newest_live_record_wins_and_delete_falls_back():

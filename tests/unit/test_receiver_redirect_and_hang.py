@@ -11,8 +11,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from urllib3.exceptions import HTTPError
 
-from parity import delivery
-from parity.adapters import outbound
+from parity.outbox import sender
+from parity.core import outbound
 
 SECRET = "whsec_" + "cGFyaXR5LXVuaXQtdGVzdHMtc2VjcmV0LWtleSEhIQ=="
 SCHEDULE = [10, 30, 120]
@@ -53,13 +53,13 @@ def world():
 def _post_to(url: str):
     client = outbound.new_client(connect=0.5, read=0.5)
 
-    def post(body: str, headers: dict[str, str]) -> delivery.Reply:
+    def post(body: str, headers: dict[str, str]) -> sender.Reply:
         target = outbound.resolve(url, allow_private=True)
         try:
             response = outbound.send(client, "POST", target, body=body.encode(), headers=headers)
         except HTTPError as exc:
-            return delivery.Reply(status=None, problem="timed out" if outbound.timed_out(exc) else type(exc).__name__)
-        return delivery.Reply(status=response.status, retry_after=response.headers.get("retry-after"))
+            return sender.Reply(status=None, problem="timed out" if outbound.timed_out(exc) else type(exc).__name__)
+        return sender.Reply(status=response.status, retry_after=response.headers.get("retry-after"))
 
     return post
 
@@ -68,7 +68,7 @@ def test_a_redirect_is_not_followed_and_is_retried_on_the_schedule(world):
     # GIVEN a receiver that answers 307 to another path it also serves
     base, hits = world
     # WHEN an event is delivered there
-    outcome = delivery.attempt(BODY, 1, secrets=[SECRET], post=_post_to(f"{base}/redirect"), schedule=SCHEDULE, now=datetime.now(timezone.utc))
+    outcome = sender.attempt(BODY, 1, secrets=[SECRET], post=_post_to(f"{base}/redirect"), schedule=SCHEDULE, now=datetime.now(timezone.utc))
     # THEN the redirect's target never got a request, and the attempt is a failure retried on the schedule
     assert hits == ["/redirect"]
     assert not outcome.delivered and not outcome.give_up and outcome.delay == SCHEDULE[0]
@@ -80,7 +80,7 @@ def test_a_hanging_receiver_costs_the_read_timeout_and_is_retried(world):
     base, hits = world
     started = time.monotonic()
     # WHEN an event is delivered there
-    outcome = delivery.attempt(BODY, 2, secrets=[SECRET], post=_post_to(f"{base}/hang"), schedule=SCHEDULE, now=datetime.now(timezone.utc))
+    outcome = sender.attempt(BODY, 2, secrets=[SECRET], post=_post_to(f"{base}/hang"), schedule=SCHEDULE, now=datetime.now(timezone.utc))
     # THEN the attempt ends at the read timeout, not when the receiver gives up, and is retried next on the schedule
     assert time.monotonic() - started < 1.5
     assert hits == ["/hang"] and outcome.reason == "timed out"

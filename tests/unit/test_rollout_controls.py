@@ -8,11 +8,11 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 from pydantic import ValidationError
 
-from parity import flags, service
-from parity.adapters.dynamodb import Token
-from parity.adapters.secrets import SigningSecrets
-from parity.auth import hash_secret, token_company
-from parity.settings import Settings
+from parity.crm import flags, service
+from parity.crm.store import Token
+from parity.outbox.secrets import SigningSecrets
+from parity.crm.credentials import hash_secret, token_company
+from parity.core.settings import Settings
 
 from .fakes import FakeStore
 

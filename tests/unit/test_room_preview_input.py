@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from parity import rooms
-from parity.errors import ValidationFailed
+from parity.inbox import receiver
+from parity.core.errors import ValidationFailed
 
 
 class _NoStore:
@@ -24,7 +24,7 @@ def test_a_room_id_no_record_could_carry_is_a_422_without_reading(room_id):
     store = _NoStore()
     # WHEN its preview is asked for
     with pytest.raises(ValidationFailed) as refused:
-        rooms.room_preview(store, "c", room_id)
+        receiver.room_preview(store, "c", room_id)
     # THEN it is a 422 naming room_id, and the store was not read
     assert refused.value.status == 422 and refused.value.details[0]["field"] == "room_id"
     assert store.read == []
@@ -33,5 +33,5 @@ def test_a_room_id_no_record_could_carry_is_a_422_without_reading(room_id):
 @pytest.mark.parametrize("room_id", ["r" * 128, "room-123", "ruang obrolan ☕"])
 def test_a_valid_room_id_is_read(room_id):
     store = _NoStore()
-    assert rooms.room_preview(store, "c", room_id) == {"room_id": room_id, "deal": None, "ticket": None}
+    assert receiver.room_preview(store, "c", room_id) == {"room_id": room_id, "deal": None, "ticket": None}
     assert store.read == [room_id]

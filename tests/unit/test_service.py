@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from parity import service
-from parity.auth import hash_secret
-from parity.errors import Conflict, IdempotencyInProgress, IdempotencyKeyReused, NotFound, Unauthorized, ValidationFailed
+from parity.crm import service
+from parity.crm.credentials import hash_secret
+from parity.core.errors import Conflict, IdempotencyInProgress, IdempotencyKeyReused, NotFound, Unauthorized, ValidationFailed
 
 from .fakes import FakeStore
 

@@ -8,7 +8,7 @@ import socket
 import pytest
 from urllib3.exceptions import HTTPError
 
-from parity.adapters import outbound
+from parity.core import outbound
 
 
 @pytest.fixture

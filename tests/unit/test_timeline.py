@@ -9,9 +9,10 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from parity import timeline
-from parity.settings import Settings
-from parity.timeline import ChatMessage
+from parity.timeline import excerpt, masking
+from parity.timeline import note as notes
+from parity.core.settings import Settings
+from parity.timeline.excerpt import ChatMessage
 
 NOW = datetime(2026, 11, 23, 3, 22, 22, 123456, tzinfo=timezone.utc)
 TEMPLATE = "https://chat.example.com/inbox/{room_id}"
@@ -51,7 +52,7 @@ def wire(n, **overrides):
 )
 def test_emails_and_phone_numbers_are_masked(text, masked):
     # GIVEN a chat text holding contact details / WHEN masked / THEN only the bounded hints remain
-    assert timeline.mask(text) == masked
+    assert masking.mask(text) == masked
 
 
 @pytest.mark.parametrize(
@@ -70,7 +71,7 @@ def test_emails_and_phone_numbers_are_masked(text, masked):
     ],
 )
 def test_ordinary_numbers_and_text_are_left_alone(text):
-    assert timeline.mask(text) == text
+    assert masking.mask(text) == text
 
 
 # ---- masking: the gaps of issue 12 (defect 6) ---------------------------------------------------
@@ -107,13 +108,13 @@ DASHES = ["-", "\u2010", "\u2011", "\u2012", "\u2013", "\u2014", "\u2015", "\u22
 def test_separators_dash_variants_and_full_width_forms_cannot_hide_a_number(text, masked):
     # GIVEN a number or address written with "/", "_", ",", any dash, full-width forms
     # WHEN masked / THEN it is masked as its plain ASCII spelling would be
-    assert timeline.mask(text) == masked
+    assert masking.mask(text) == masked
 
 
 @pytest.mark.parametrize("dash", DASHES)
 def test_every_dash_variant_is_read_as_a_hyphen(dash):
-    assert timeline.mask(f"HP 0812{dash}3456{dash}7890") == "HP ****-****-*890"
-    assert timeline.mask(f"periode 2024{dash}2026, tanggal 2026{dash}11{dash}23") == "periode 2024-2026, tanggal 2026-11-23"
+    assert masking.mask(f"HP 0812{dash}3456{dash}7890") == "HP ****-****-*890"
+    assert masking.mask(f"periode 2024{dash}2026, tanggal 2026{dash}11{dash}23") == "periode 2024-2026, tanggal 2026-11-23"
 
 
 @pytest.mark.parametrize(
@@ -135,7 +136,7 @@ def test_every_dash_variant_is_read_as_a_hyphen(dash):
 def test_dates_amounts_years_times_and_references_stay_readable(text, readable):
     # GIVEN ordinary numbers, some written with new separators, dash variants or full-width digits
     # WHEN masked / THEN they read as before, only normalised (NFKC, "-" for every dash)
-    assert timeline.mask(text) == (readable if readable is not None else text)
+    assert masking.mask(text) == (readable if readable is not None else text)
 
 
 # ---- masking: properties ---------------------------------------------------------------------
@@ -158,8 +159,8 @@ def phone_numbers(draw) -> tuple[str, str]:
     rest = draw(st.lists(st.from_regex(r"[0-9]{2,5}", fullmatch=True), min_size=1, max_size=5))
     groups = [first, *rest]
     digits = "".join(groups)
-    if len(digits) < timeline.PHONE_MIN_DIGITS:
-        groups.append(draw(st.from_regex(rf"[0-9]{{{timeline.PHONE_MIN_DIGITS - len(digits)}}}", fullmatch=True)))
+    if len(digits) < masking.PHONE_MIN_DIGITS:
+        groups.append(draw(st.from_regex(rf"[0-9]{{{masking.PHONE_MIN_DIGITS - len(digits)}}}", fullmatch=True)))
         digits = "".join(groups)
     separator = draw(st.sampled_from(SEPARATORS))
     written = ("+" + draw(st.sampled_from(["", " "])) if international else "") + separator.join(groups)
@@ -175,9 +176,9 @@ def test_any_phone_like_number_keeps_only_its_last_three_digits(phone, context):
     # GIVEN a number of 8+ digits, its groups joined by any separator, ASCII or full-width, in a sentence
     written, digits = phone
     # WHEN masked
-    masked = timeline.mask(context.format(written))
+    masked = masking.mask(context.format(written))
     # THEN the only digits left are its last three
-    assert [ch for ch in masked if ch.isdigit()] == list(digits[-timeline.PHONE_KEEP_DIGITS :])
+    assert [ch for ch in masked if ch.isdigit()] == list(digits[-masking.PHONE_KEEP_DIGITS :])
 
 
 #: Text that reaches the masking's corners: digits (ASCII and full-width), every separator, signs
@@ -192,15 +193,15 @@ _MASKABLE = st.text(
 @example("０８１２－３４５６－７８９０ budi＠example.com")
 @example("23/11/2026 0812 3456 7890 10.30")
 def test_masking_is_idempotent(text):
-    once = timeline.mask(text)
-    assert timeline.mask(once) == once
+    once = masking.mask(text)
+    assert masking.mask(once) == once
 
 
 @given(_MASKABLE.filter(lambda text: "@" not in unicodedata.normalize("NFKC", text)))
 @example("WA ０８１２–３４５６–７８９０ ya")
 def test_outside_emails_masking_only_turns_digits_into_stars(text):
     # GIVEN any text without an email address / WHEN masked
-    masked, normalised = timeline.mask(text), timeline.normalise(text)
+    masked, normalised = masking.mask(text), masking.normalise(text)
     # THEN it is the normalised text, the same length, with some digits replaced by "*"
     assert len(masked) == len(normalised)
     assert all(m == n or (m == "*" and n.isdigit()) for m, n in zip(masked, normalised))
@@ -228,7 +229,7 @@ def test_masking_never_changes_a_date(day, style, separator, context, wide):
     # GIVEN a valid day, written in any usual order, separator and width, in a sentence
     text = context.format(*[widen(written_date(day, style, separator), wide)] * context.count("{}"))
     # WHEN masked / THEN the text reads the same (only normalised)
-    assert timeline.mask(text) == timeline.normalise(text)
+    assert masking.mask(text) == masking.normalise(text)
 
 
 #: Inputs built to make a backtracking matcher work hard: long runs of digits and separators that
@@ -249,21 +250,21 @@ def test_masking_stays_linear_on_adversarial_input(pieces, times, tail):
     # WHEN masked / THEN it completes within the deadline (catastrophic or quadratic backtracking
     # would take minutes), changing no more than masking may (an email grows by "***" at most)
     text = "".join(pieces) * times + tail
-    masked = timeline.mask(text)
-    assert len(masked) <= len(timeline.normalise(text)) + 3 * text.count("@")
+    masked = masking.mask(text)
+    assert len(masked) <= len(masking.normalise(text)) + 3 * text.count("@")
 
 
 def test_invisible_characters_cannot_hide_a_number():
     # GIVEN a phone number split by zero-width spaces and a newline
     text = "call 0812\u200b3456\u200b7890\nthanks"
     # WHEN cleaned and masked / THEN it is seen, and masked, whole
-    assert timeline.mask(timeline.clean(text)) == "call *********890 thanks"
-    assert timeline.mask(timeline.clean("0812\u200d3456\u200d7890")) == "*********890"
+    assert masking.mask(excerpt.clean(text)) == "call *********890 thanks"
+    assert masking.mask(excerpt.clean("0812\u200d3456\u200d7890")) == "*********890"
 
 
 def test_emoji_sequences_survive_cleaning():
     family = "\U0001f468\u200d\U0001f469\u200d\U0001f467"
-    assert timeline.clean(f"thanks {family}\x00\u202e!") == f"thanks {family}!"
+    assert excerpt.clean(f"thanks {family}\x00\u202e!") == f"thanks {family}!"
 
 
 # ---- the preview -------------------------------------------------------------------------------
@@ -271,7 +272,7 @@ def test_preview_holds_the_last_messages_oldest_first():
     # GIVEN eight messages, delivered newest first as a hub page does
     messages = [msg(n, f"text {n}", minutes=10 - n) for n in range(8)][::-1]
     # WHEN previewed / THEN the last five, oldest → newest, in the documented shape
-    shown = timeline.preview(messages)
+    shown = excerpt.excerpt(messages)
     assert [m["text"] for m in shown] == ["text 3", "text 4", "text 5", "text 6", "text 7"]
     assert set(shown[0]) == {"sender_type", "sender_name", "text", "created_at"}
     assert shown[-1]["created_at"] == "2026-11-23T03:19:22.123Z"
@@ -279,34 +280,34 @@ def test_preview_holds_the_last_messages_oldest_first():
 
 def test_messages_without_text_are_left_out():
     messages = [msg(1, "first", minutes=3), msg(2, None, minutes=2), msg(3, "   ", minutes=1)]
-    assert [m["text"] for m in timeline.preview(messages)] == ["first"]
+    assert [m["text"] for m in excerpt.excerpt(messages)] == ["first"]
 
 
 def test_long_texts_and_names_are_cut_to_their_bounds():
-    shown = timeline.preview([msg(1, "x" * 1000, sender_name="N" * 500, sender_type="t" * 100)])[0]
-    assert len(shown["text"]) == timeline.MAX_TEXT_CHARS and shown["text"].endswith("…")
-    assert len(shown["sender_name"]) == timeline.MAX_SENDER_NAME_CHARS
-    assert len(shown["sender_type"]) == timeline.MAX_SENDER_TYPE_CHARS
+    shown = excerpt.excerpt([msg(1, "x" * 1000, sender_name="N" * 500, sender_type="t" * 100)])[0]
+    assert len(shown["text"]) == excerpt.MAX_TEXT_CHARS and shown["text"].endswith("…")
+    assert len(shown["sender_name"]) == excerpt.MAX_SENDER_NAME_CHARS
+    assert len(shown["sender_type"]) == excerpt.MAX_SENDER_TYPE_CHARS
 
 
 def test_a_number_straddling_the_cut_is_masked_before_the_cut():
     # GIVEN a phone number that starts just before the text bound
-    text = "x" * (timeline.MAX_TEXT_CHARS - 8) + " 081234567890 " + "y" * 50
-    shown = timeline.preview([msg(1, text)])[0]["text"]
+    text = "x" * (excerpt.MAX_TEXT_CHARS - 8) + " 081234567890 " + "y" * 50
+    shown = excerpt.excerpt([msg(1, text)])[0]["text"]
     # THEN none of its leading digits show
     assert "0812" not in shown and "*" in shown
 
 
 def test_sender_names_are_masked_too():
     # A WhatsApp customer without a saved name shows as their number.
-    shown = timeline.preview([msg(1, "hi", sender_name="+62 812-3456-7890")])[0]
+    shown = excerpt.excerpt([msg(1, "hi", sender_name="+62 812-3456-7890")])[0]
     assert shown["sender_name"] == "+** ***-****-*890"
 
 
 # ---- the note ----------------------------------------------------------------------------------
 def test_note_with_history():
     # GIVEN a bot deal in room-123 and its room's history
-    note = timeline.build_note(RECORD, messages=[msg(1, "budi@example.com")], deeplink_template=TEMPLATE, now=NOW)
+    note = notes.build_note(RECORD, messages=[msg(1, "budi@example.com")], deeplink_template=TEMPLATE, now=NOW)
     # THEN the note holds the masked preview, the label, the link back and a 365-day expiry
     assert note["type"] == "chat_history" and note["preview_status"] == "ok"
     assert (note["record_id"], note["record_type"], note["room_id"], note["creator_label"]) == ("r1", "deal", "room-123", "Bot")
@@ -319,19 +320,19 @@ def test_note_with_history():
 
 def test_note_without_history_is_still_made_without_preview():
     # GIVEN the history could not be had (ERR-2) / THEN the note keeps its link and label, preview null
-    note = timeline.build_note(RECORD, messages=None, deeplink_template=TEMPLATE, now=NOW)
+    note = notes.build_note(RECORD, messages=None, deeplink_template=TEMPLATE, now=NOW)
     assert note["preview"] is None and note["preview_status"] == "unavailable"
     assert note["deeplink"].endswith("/room-123") and note["creator_label"] == "Bot"
 
 
 def test_an_empty_room_is_an_empty_preview_not_an_unavailable_one():
-    note = timeline.build_note(RECORD, messages=[], deeplink_template=TEMPLATE, now=NOW)
+    note = notes.build_note(RECORD, messages=[], deeplink_template=TEMPLATE, now=NOW)
     assert note["preview"] == [] and note["preview_status"] == "ok"
 
 
 def test_the_label_comes_from_the_flag_when_the_event_has_none():
     record = {**RECORD, "creator_flag": "agentic_ai", "creator_label": None}
-    assert timeline.build_note(record, messages=None, deeplink_template=TEMPLATE, now=NOW)["creator_label"] == "AI"
+    assert notes.build_note(record, messages=None, deeplink_template=TEMPLATE, now=NOW)["creator_label"] == "AI"
 
 
 @pytest.mark.parametrize(
@@ -343,23 +344,23 @@ def test_the_label_comes_from_the_flag_when_the_event_has_none():
     ],
 )
 def test_the_deeplink_quotes_the_room_id_into_one_segment(room, link):
-    assert timeline.deeplink(TEMPLATE, room) == link
+    assert notes.deeplink(TEMPLATE, room) == link
 
 
 def test_the_note_id_is_stable_per_record_and_room():
-    a = timeline.note_id("deal", "r1", "room-1")
-    assert a == timeline.note_id("deal", "r1", "room-1")
-    assert a != timeline.note_id("deal", "r1", "room-2") and a != timeline.note_id("ticket", "r1", "room-1")
+    a = notes.note_id("deal", "r1", "room-1")
+    assert a == notes.note_id("deal", "r1", "room-1")
+    assert a != notes.note_id("deal", "r1", "room-2") and a != notes.note_id("ticket", "r1", "room-1")
 
 
 def test_timeline_lists_newest_first():
-    notes = [{"id": "a", "created_at": "2026-11-23T03:00:00.000Z"}, {"id": "b", "created_at": "2026-11-24T03:00:00.000Z"}]
-    assert [n["id"] for n in timeline.newest_first(notes)] == ["b", "a"]
+    listed = [{"id": "a", "created_at": "2026-11-23T03:00:00.000Z"}, {"id": "b", "created_at": "2026-11-24T03:00:00.000Z"}]
+    assert [n["id"] for n in notes.newest_first(listed)] == ["b", "a"]
 
 
 # ---- the hub's answer --------------------------------------------------------------------------
 def test_a_documented_answer_parses():
-    messages = timeline.parse_history({"data": [wire(1), wire(2, sender_name=None, text=None, created_at="2026-11-23T10:00:00+07:00")]}, "room-123")
+    messages = excerpt.parse_history({"data": [wire(1), wire(2, sender_name=None, text=None, created_at="2026-11-23T10:00:00+07:00")]}, "room-123")
     assert [m.id for m in messages] == ["m1", "m2"]
     assert messages[1].created_at == datetime(2026, 11, 23, 3, 0, tzinfo=timezone.utc)
 
@@ -386,7 +387,7 @@ def test_a_documented_answer_parses():
 )
 def test_anything_else_is_malformed(payload):
     # GIVEN an answer that is not the documented shape / THEN it counts as no history (ERR-2)
-    assert timeline.parse_history(payload, "room-123") is None
+    assert excerpt.parse_history(payload, "room-123") is None
 
 
 # ---- settings ----------------------------------------------------------------------------------

@@ -17,10 +17,11 @@ from typing import Any
 
 import pytest
 
-from parity import delivery, flags
-from parity.adapters import outbound
-from parity.batch import SQSRecord
-from parity.settings import get_settings
+from parity.outbox import sender as delivery
+from parity.crm import flags
+from parity.core import outbound
+from parity.core.batch import SQSRecord
+from parity.core.settings import get_settings
 from parity_dev.lambdas import load_handler
 
 FUNCTIONS = Path(__file__).resolve().parents[2] / "functions"

@@ -1,7 +1,7 @@
 """Figures 1 and 2: cold imports in fresh processes.
 
 Each sample is one fresh interpreter that imports a function's ``app`` module and forces the
-clients it uses (the ``parity.runtime`` factories its module imported, each adapter's lazily built
+clients it uses (the ``parity.core.warm`` factories its module imported, each adapter's lazily built
 client, the sender's HTTP client), timed inside the child from just before the first import. The
 baseline is ``import boto3; boto3.client("dynamodb")`` in a fresh interpreter, timed the same way.
 Samples are paired (a baseline, then a function; a venv import, then the built one) and each
@@ -49,9 +49,9 @@ if not code_dir:
     boto3.client("dynamodb")
 else:
     import app
-    import parity.runtime as runtime
-    for name, value in list(vars(app).items()):
-        if callable(value) and getattr(value, "__module__", None) == "parity.runtime" and name in vars(runtime):
+    from parity.core import warm
+    for value in list(vars(app).values()):
+        if value in warm.factories():
             made = value()
             getattr(made, "client", None)
     if hasattr(app, "_http"):

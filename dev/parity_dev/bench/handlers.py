@@ -80,12 +80,9 @@ def load(root: Path, name: str) -> Any:
 
 def reset_runtime() -> None:
     """Drop the cached adapters so the next ones are built under the current stub."""
-    import parity.runtime as runtime
-    from parity.settings import get_settings
+    from parity.core import warm
 
-    for name in ("crm_store", "preview_store", "queues", "hub", "signing_secrets"):
-        getattr(runtime, name).cache_clear()
-    get_settings.cache_clear()
+    warm.forget()
 
 
 COMPANY = "bench-co"
@@ -305,7 +302,7 @@ def _request_counts(root: Path, hub_url: str) -> dict[str, Any]:
         out["timeline_note"] = _measure(stub, note.handler, lambda i: _sqs_event([timeline_bodies[0].replace(record_item["id"]["S"], uuid.uuid4().hex)]))
 
         # The receiver on the webhook the sender would post (signed with the deploy-time secret).
-        from parity import webhooks
+        from parity.outbox import signing
 
         receiver = load(root, "webhook_receiver")
         secret = os.environ["WEBHOOK_SIGNING_SECRET"]

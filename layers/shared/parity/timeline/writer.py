@@ -14,18 +14,23 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Literal, Protocol
 
-from parity import events, timeline
-from parity.errors import NotFound
-from parity.records import RecordType
-from parity.timeline import ChatHistory
+from parity.outbox import events
+from parity.timeline.note import build_note, newest_first
+from parity.core.errors import NotFound
+from parity.crm.records import RecordType
+from parity.timeline.excerpt import ChatHistory
 
 
 class NoteStore(Protocol):
-    """What the use cases need of the CRM table (``parity.adapters.dynamodb.CrmStore``)."""
+    """Where notes are kept (``parity.timeline.store.NoteTable``)."""
 
     def put_note(self, company_id: str, note: Mapping[str, Any]) -> bool: ...
 
     def notes(self, company_id: str, record_type: str, record_id: str) -> list[dict[str, Any]]: ...
+
+
+class Records(Protocol):
+    """Whether a record exists in a company (``parity.crm.store.CrmStore``)."""
 
     def get_record(self, company_id: str, record_type: str, record_id: str) -> dict[str, Any] | None: ...
 
@@ -48,7 +53,8 @@ class NoteOutcome:
 def write_note(
     body: str,
     *,
-    store: NoteStore,
+    notes: NoteStore,
+    records: Records,
     fetch_history: Callable[[str], ChatHistory],
     deeplink_template: str,
     now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
@@ -72,7 +78,7 @@ def write_note(
     (ConditionCheck on the record + Put): transactions bill two units per item, the check
     included, so every note would cost several times the one write unit it costs now; we do not
     pay that for a rare race. Such a note is never shown (the timeline route answers 404 for a
-    missing record) and DynamoDB's TTL removes it after ``timeline.NOTE_TTL_SECONDS`` (365 days).
+    missing record) and DynamoDB's TTL removes it after ``parity.timeline.note.NOTE_TTL_SECONDS`` (365 days).
     """
     event = _event(body)
     parsed = events.parse_type(event["eventType"])
@@ -89,10 +95,10 @@ def write_note(
     except Exception as exc:  # the fetcher should not raise; if it does, the note still goes out
         history = ChatHistory(None, f"history fetch failed ({type(exc).__name__})")
     company_id, record_type, record_id = str(event["company_id"]), str(record["type"]), str(record["id"])
-    if store.get_record(company_id, record_type, record_id) is None:
+    if records.get_record(company_id, record_type, record_id) is None:
         return NoteOutcome("skipped", "the record no longer exists (deleted before its note)")
-    note = timeline.build_note(record, messages=history.messages, deeplink_template=deeplink_template, now=now())
-    written = store.put_note(company_id, note)
+    note = build_note(record, messages=history.messages, deeplink_template=deeplink_template, now=now())
+    written = notes.put_note(company_id, note)
     return NoteOutcome("written" if written else "duplicate", note=note, history_problem=history.problem)
 
 
@@ -112,11 +118,11 @@ def _event(body: str) -> dict[str, Any]:
     return event
 
 
-def timeline_of(store: NoteStore, company_id: str, record_type: RecordType, record_id: str) -> dict[str, Any]:
+def timeline_of(notes: NoteStore, records: Records, company_id: str, record_type: RecordType, record_id: str) -> dict[str, Any]:
     """``GET /api/v3.1/{deals|tickets}/{id}/timeline``: the record's notes, newest first.
 
     The record must be the caller company's: otherwise a 404, as for the record itself.
     """
-    if store.get_record(company_id, record_type, record_id) is None:
+    if records.get_record(company_id, record_type, record_id) is None:
         raise NotFound(f"{record_type} {record_id} not found")
-    return {"data": timeline.newest_first(store.notes(company_id, record_type, record_id))}
+    return {"data": newest_first(notes.notes(company_id, record_type, record_id))}

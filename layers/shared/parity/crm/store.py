@@ -11,9 +11,8 @@ idempotency entries (single-table design; the key layout is below and nowhere el
     COMPANY#<cid>         CONTACT_PHONE#<digits>#<id> phone lookup (a copy of the contact)
     COMPANY#<cid>         CONTACT_EMAIL#<email>#<id>  email lookup (a copy of the contact; the whole email)
     COMPANY#<cid>         IDEMPOTENCY#<sha256>        a remembered create response (TTL 24 h)
-    COMPANY#<cid>         NOTE#<TYPE>#<id>#chat_history#<room>
-                                                      a record's timeline note for one room
-                                                      (entity = "note"; TTL 365 days)
+
+The timeline notes share the table (``parity.timeline.store``: ``NOTE#…`` under the company).
 
 Every key starts with the company: a record of another company cannot be addressed at all. The
 parts of a key are escaped (``key``): no id, email or room can hold the "#" that separates them.
@@ -29,47 +28,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from decimal import Decimal
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
-from boto3.dynamodb.types import DYNAMODB_CONTEXT, TypeDeserializer, TypeSerializer
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
-from parity.errors import ServiceUnavailable
+from parity.core.dynamodb import TableAdapter, dump_item, key, load_item
+from parity.core.settings import get_settings
+from parity.core.warm import warm
 
-if TYPE_CHECKING:  # pragma: no cover
-    from mypy_boto3_dynamodb import DynamoDBClient
-
-_SER = TypeSerializer()
-_DESER = TypeDeserializer()
-#: Errors after botocore's own bounded retries that mean "try again later", never "your fault".
-RETRYABLE = {
-    "ThrottlingException",
-    "ProvisionedThroughputExceededException",
-    "RequestLimitExceeded",
-    "InternalServerError",
-    "ServiceUnavailable",
-    "TransactionInProgressException",
-}
 _KEY_ATTRS = ("pk", "sk", "entity", "ttl", "room_key", "correlation_id")
 ROOM_INDEX = "RoomRecords"
-
-
-def new_client() -> DynamoDBClient:
-    """A DynamoDB client: 1 s connect, 3 s read, 3 attempts (``parity.adapters.aws``)."""
-    from parity.adapters.aws import client
-
-    return client("dynamodb", read_timeout=3, attempts=3)
-
-
-def key(*parts: str) -> str:
-    """A key made of ``parts`` joined by "#", each part escaped ("%" → "%25", "#" → "%23") so that
-    no value, whatever characters it holds, can reach into the next part: two different part
-    lists never make one key, and a prefix ``key(a, "")`` matches exactly the keys whose first
-    part is ``a``. Every key of both tables is built here (issue 12: a company id holding "#"
-    read another company's room)."""
-    return "#".join(part.replace("%", "%25").replace("#", "%23") for part in parts)
 
 
 def company_pk(company_id: str) -> str:
@@ -118,15 +87,6 @@ def email_lookup_sk(email: str, contact_id: str = "") -> str:
     return key("CONTACT_EMAIL", email, contact_id)
 
 
-def notes_prefix(record_type: str, record_id: str) -> str:
-    """The sort-key prefix of a record's timeline notes."""
-    return key("NOTE", record_type.upper(), record_id, "")
-
-
-def note_sk(record_type: str, record_id: str, kind: str, room_id: str) -> str:
-    return key("NOTE", record_type.upper(), record_id, kind, room_id)
-
-
 @dataclass(frozen=True)
 class IdempotencyEntry:
     """What a create remembers under its Idempotency-Key."""
@@ -158,22 +118,10 @@ class Token(NamedTuple):
     key_hash: str | None  # the API key it was exchanged for (None for tokens older than that field)
 
 
-class TableAdapter:
-    """One DynamoDB table; its client is built on first use (or injected, e.g. in tests)."""
-
-    def __init__(self, table_name: str, *, client: DynamoDBClient | None = None) -> None:
-        self.table_name = table_name
-        self._client = client
-
-    @property
-    def client(self) -> DynamoDBClient:
-        if self._client is None:
-            self._client = new_client()
-        return self._client
-
-
 class CrmStore(TableAdapter):
     """Adapter over the CRM table. Every method is one DynamoDB request."""
+
+    label = "the CRM table"
 
     # ---- companies and credentials -------------------------------------------------------
     def put_company(self, company_id: str, *, parity_enabled: bool) -> None:
@@ -226,20 +174,12 @@ class CrmStore(TableAdapter):
     def api_keys(self, company_id: str) -> list[dict[str, Any]]:
         """The company's keys as its copies describe them (``key_id``, ``created_at``, ``revoked``…) plus
         ``key_hash``; keys registered before copies existed are not listed."""
-        found: list[dict[str, Any]] = []
-        query: dict[str, Any] = {
-            "TableName": self.table_name,
-            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
-            "ExpressionAttributeValues": dump_item({":pk": company_pk(company_id), ":prefix": api_key_pk("")}),
-        }
-        while True:
-            resp = self._call("query", **query)
-            for raw in resp.get("Items", []):
-                item = load_item(raw)
-                found.append({**_strip(item), "key_hash": str(item["sk"]).removeprefix("APIKEY#")})
-            if not resp.get("LastEvaluatedKey"):
-                return found
-            query["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+        items = self._pages(
+            TableName=self.table_name,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+            ExpressionAttributeValues=dump_item({":pk": company_pk(company_id), ":prefix": api_key_pk("")}),
+        )
+        return [{**_strip(item), "key_hash": str(item["sk"]).removeprefix("APIKEY#")} for item in items]
 
     def revoke_api_key(self, company_id: str, key_hash: str, *, now: int) -> bool:
         """Mark the company's key revoked (the key item and the company's copy, in one write);
@@ -392,22 +332,15 @@ class CrmStore(TableAdapter):
     def room_records(self, company_id: str, room_id: str) -> list[dict[str, Any]]:
         """The company's records in a chat room, each as it is now (one Query on ``RoomRecords``,
         then a consistent read per record: the index lags the table)."""
-        keys: list[dict[str, Any]] = []
-        query: dict[str, Any] = {
-            "TableName": self.table_name,
-            "IndexName": ROOM_INDEX,
-            "KeyConditionExpression": "room_key = :rk",
-            "ExpressionAttributeValues": dump_item({":rk": room_key(company_id, room_id)}),
-        }
-        while True:
-            resp = self._call("query", **query)
-            keys.extend(load_item(item) for item in resp.get("Items", []))
-            if not resp.get("LastEvaluatedKey"):
-                break
-            query["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+        keys = list(self._pages(
+            TableName=self.table_name,
+            IndexName=ROOM_INDEX,
+            KeyConditionExpression="room_key = :rk",
+            ExpressionAttributeValues=dump_item({":rk": room_key(company_id, room_id)}),
+        ))
         found = []
-        for key in keys:
-            item = self._get(str(key["pk"]), str(key["sk"]))
+        for found_key in keys:
+            item = self._get(str(found_key["pk"]), str(found_key["sk"]))
             if item and item.get("entity") == "record" and item.get("company_id") == company_id and item.get("channel_integration_room_id") == room_id:
                 found.append(_record_from_item(item))
         return found
@@ -431,71 +364,6 @@ class CrmStore(TableAdapter):
             Limit=limit,
         )
         return [_strip(load_item(item)) for item in resp.get("Items", [])]
-
-    # ---- timeline notes ------------------------------------------------------------------
-    def put_note(self, company_id: str, note: Mapping[str, Any]) -> bool:
-        """Write a note unless its (record, kind, room) already has one: True when written,
-        False for a duplicate (a redelivered message). One conditional PutItem; the note's own
-        ``ttl`` makes DynamoDB expire it."""
-        item = {
-            "pk": company_pk(company_id),
-            "sk": note_sk(note["record_type"], note["record_id"], note["type"], note["room_id"]),
-            "entity": "note",
-            **note,
-        }
-        try:
-            self._call("put_item", TableName=self.table_name, Item=dump_item(item), ConditionExpression="attribute_not_exists(pk)", _raise_conditional=True)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
-
-    def notes(self, company_id: str, record_type: str, record_id: str) -> list[dict[str, Any]]:
-        """Every timeline note of a record (one Query per page; a record has a note per room)."""
-        found: list[dict[str, Any]] = []
-        query: dict[str, Any] = {
-            "TableName": self.table_name,
-            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
-            "ExpressionAttributeValues": dump_item({":pk": company_pk(company_id), ":prefix": notes_prefix(record_type, record_id)}),
-        }
-        while True:
-            resp = self._call("query", **query)
-            found.extend(_strip(load_item(item)) for item in resp.get("Items", []))
-            if not resp.get("LastEvaluatedKey"):
-                return found
-            query["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
-
-    # ---- plumbing ------------------------------------------------------------------------
-    def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
-        resp = self._call("get_item", TableName=self.table_name, Key=dump_item({"pk": pk, "sk": sk}), ConsistentRead=True)
-        item = resp.get("Item")
-        return load_item(item) if item else None
-
-    def _call(self, operation: str, _raise_cancel: bool = False, _raise_conditional: bool = False, **kwargs: Any) -> dict[str, Any]:
-        """One DynamoDB request. Throttling and outages become ``ServiceUnavailable`` (a 503 the
-        caller may retry); a cancelled transaction or failed condition is re-raised for the
-        method to interpret when it asked for that."""
-        try:
-            return getattr(self.client, operation)(**kwargs)
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            if code == "TransactionCanceledException" and _raise_cancel:
-                reasons = [r.get("Code") for r in exc.response.get("CancellationReasons") or []]
-                if any(r in RETRYABLE or r in {"ThrottlingError", "ProvisionedThroughputExceeded"} for r in reasons):
-                    raise ServiceUnavailable("the CRM table is busy; retry shortly") from exc
-                raise
-            if code == "ConditionalCheckFailedException" and _raise_conditional:
-                raise
-            if code in RETRYABLE:
-                raise ServiceUnavailable("the CRM table is busy; retry shortly") from exc
-            if code in ("ConditionalCheckFailedException", "TransactionCanceledException"):
-                # A condition the method did not ask to interpret (an id or contact written by a
-                # racing request): nothing was written, and the same request retried succeeds.
-                raise ServiceUnavailable("the CRM table changed under this request; retry shortly") from exc
-            raise
-        except BotoCoreError as exc:  # timeouts, connection errors after the bounded retries
-            raise ServiceUnavailable("the CRM table did not answer; retry shortly") from exc
 
 
 def _idempotency_put(table: str, company_id: str, entry: IdempotencyEntry, now: int) -> dict[str, Any]:
@@ -576,50 +444,7 @@ def _strip(item: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in item.items() if k not in _KEY_ATTRS}
 
 
-def dump_item(item: Mapping[str, Any]) -> dict[str, Any]:
-    """A Python item as DynamoDB attribute values, exactly as boto3's ``TypeSerializer`` writes it."""
-    return {k: dump_value(v) for k, v in item.items()}
-
-
-#: Integers this short are exact in DynamoDB's number context (38 digits): no rounding check needed.
-_SAFE_INT = 10**37
-_SMALLEST = Decimal("1E-130")
-_TOO_BIG = Decimal("1E+126")
-
-
-def storable_number(value: Any) -> bool:
-    """Whether DynamoDB can hold ``value`` exactly: an int or a finite Decimal that boto3's number
-    context takes without rounding (38 significant digits), of magnitude 0 or 1E-130 up to below
-    1E+126 (boto3 lets 1E-131 through; DynamoDB refuses it). Floats are never stored."""
-    if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
-        return False
-    try:
-        number = DYNAMODB_CONTEXT.create_decimal(value)
-    except (ArithmeticError, TypeError, ValueError):
-        return False
-    return number.is_finite() and (not number or _SMALLEST <= abs(number) < _TOO_BIG)
-
-
-def dump_value(value: Any) -> dict[str, Any]:
-    """One value. Strings, booleans, small integers, None, maps and lists (what our items are made
-    of) take a direct path; everything else (Decimals, sets, bytes, …) and every refusal (floats,
-    empty sets, inexact numbers) is ``TypeSerializer``'s. Same output, ≈ 4× faster per item: its
-    generic type probing was ~12 % of the handler CPU of a create (docs/performance.md)."""
-    kind = type(value)
-    if kind is str:
-        return {"S": value}
-    if kind is bool:
-        return {"BOOL": value}
-    if kind is int and -_SAFE_INT < value < _SAFE_INT:
-        return {"N": str(value)}
-    if value is None:
-        return {"NULL": True}
-    if kind is dict:
-        return {"M": {k: dump_value(v) for k, v in value.items()}}
-    if kind is list:
-        return {"L": [dump_value(v) for v in value]}
-    return _SER.serialize(value)
-
-
-def load_item(item: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: _DESER.deserialize(v) for k, v in item.items()}
+@warm
+def crm_store() -> CrmStore:
+    """The CRM table adapter, built once per container (its client keeps connections warm)."""
+    return CrmStore(get_settings().require("crm_table_name"))

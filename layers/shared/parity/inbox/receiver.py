@@ -8,11 +8,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from parity import events, preview, records, webhooks
-from parity.adapters.dynamodb import storable_number
-from parity.adapters.previews import PreviewStore
-from parity.auth import COMPANY_ID
-from parity.errors import Unauthorized, ValidationFailed
+from parity.outbox import events, signing
+from parity.inbox import sidebar
+from parity.crm import records
+from parity.core.dynamodb import storable_number
+from parity.inbox.store import PreviewStore
+from parity.crm.credentials import COMPANY_ID
+from parity.core.errors import Unauthorized, ValidationFailed
 
 _REQUIRED = ("id", "type", "created_at", "version", "channel_integration_room_id")
 
@@ -42,10 +44,10 @@ def receive(store: PreviewStore, body: bytes | str, headers: Mapping[str, str], 
     nothing applied on a signed body that is not a record event DynamoDB can hold; a ``webhook-id``
     seen before with another body has no effect."""
     try:
-        event = webhooks.verify(body, headers, secrets)
-    except webhooks.InvalidSignature as exc:
+        event = signing.verify(body, headers, secrets)
+    except signing.InvalidSignature as exc:
         raise Unauthorized(f"webhook signature rejected: {exc}") from exc
-    except webhooks.UnreadableBody as exc:
+    except signing.UnreadableBody as exc:
         raise ValidationFailed("the event is not JSON", details=[{"field": "body", "message": f"not JSON ({exc})", "type": "json_invalid"}]) from exc
     webhook_id = {k.lower(): v for k, v in headers.items()}["webhook-id"]
     problems = _problems(event)
@@ -54,13 +56,13 @@ def receive(store: PreviewStore, body: bytes | str, headers: Mapping[str, str], 
     if problems:
         raise ValidationFailed("the event is not a CRM record event", details=problems)
     _record_type, action = events.parse_type(event["eventType"])  # type: ignore[misc]
-    entry = preview.entry_from_event(action, event["data"], reason=event.get("reason"))
+    entry = sidebar.entry_from_event(action, event["data"], reason=event.get("reason"))
     status = store.apply(str(event["company_id"]), entry, webhook_id=webhook_id, body=body)
     data = event["data"]
     return Received(status, str(event.get("event_id", webhook_id)), str(event["company_id"]), str(data["channel_integration_room_id"]), str(data["id"]), str(data["type"]))
 
 
-#: As ``parity.models.RoomId`` (1-128 characters, no control characters or lone surrogates), checked
+#: As ``parity.crm.models.RoomId`` (1-128 characters, no control characters or lone surrogates), checked
 #: without importing pydantic into the preview function.
 _MAX_ROOM_ID = 128
 _ROOM_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
@@ -78,7 +80,7 @@ def room_preview(store: PreviewStore, company_id: str, room_id: str) -> dict[str
     """
     if not _room_id_ok(room_id):
         raise ValidationFailed("room_id is not a room id", details=[{"field": "room_id", "message": _ROOM_RULE, "type": "value_error"}])
-    return {"room_id": room_id, **preview.shown(store.entries(company_id, room_id))}
+    return {"room_id": room_id, **sidebar.shown(store.entries(company_id, room_id))}
 
 
 def _problems(event: Any) -> list[dict[str, str]]:

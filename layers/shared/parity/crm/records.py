@@ -12,7 +12,8 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any, Literal
 
-from parity.errors import ImmutableField
+from parity.core.clock import iso_ms
+from parity.core.errors import ImmutableField
 
 RecordType = Literal["deal", "ticket"]
 RECORD_TYPES: tuple[RecordType, ...] = ("deal", "ticket")
@@ -41,11 +42,6 @@ def valid_id(value: object) -> bool:
     """Whether ``value`` could be one of our record or contact ids. An id that could not is
     answered (404, a warning) before any store call: nothing unbounded reaches a key."""
     return isinstance(value, str) and _ID_PATTERN.match(value) is not None
-
-
-def iso_ms(moment: datetime) -> str:
-    """ISO-8601 UTC with milliseconds, the one time format of every contract."""
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def warning(code: str, field: str, message: str) -> dict[str, str]:
@@ -187,7 +183,7 @@ def public(record: Mapping[str, Any], url_template: str) -> dict[str, Any]:
 def plain(value: Any) -> Any:
     """DynamoDB's Decimals as JSON-ready numbers, recursively: an integral one becomes an int; any
     other stays a ``Decimal`` (exact: a float would round ``999999999999999.99``), which
-    ``parity.jsonio.dumps`` writes as its own decimal text."""
+    ``parity.core.jsonio.dumps`` writes as its own decimal text."""
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else value
     if isinstance(value, dict):

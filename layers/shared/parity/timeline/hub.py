@@ -17,14 +17,14 @@ the reason.
 * Size: the body is streamed raw (urllib3 does not decode it) and dropped past
   ``MAX_BODY_BYTES`` (1 MiB), before and after decompression (``identity`` is asked for;
   gzip/deflate are decoded here with the same cap).
-* Address: through ``parity.adapters.outbound`` (urllib3): private, loopback and link-local
+* Address: through ``parity.core.outbound`` (urllib3): private, loopback and link-local
   targets are refused without connecting unless ``allow_private`` (the local stack only);
   redirects are not followed (a 3xx is a failure).
 * Retry: at most one, only after a failure that says "try again" (the name not resolving now,
   connection failure, 429, 5xx) and only when at least ``MIN_RETRY_SECONDS`` of the budget remain.
   A refused target (``outbound.BlockedTarget``) is not retried.
 * Shape: a 2xx body that is not JSON or not the documented shape is a failure too
-  (``parity.timeline.parse_history``).
+  (``parity.timeline.excerpt.parse_history``).
 """
 
 from __future__ import annotations
@@ -41,9 +41,11 @@ from urllib.parse import quote
 
 import urllib3  # already imported by botocore: free at cold start
 
-from parity import timeline
-from parity.adapters import outbound
-from parity.timeline import ChatHistory
+from parity.core.settings import get_settings
+from parity.core.warm import warm
+from parity.timeline import excerpt
+from parity.core import outbound
+from parity.timeline.excerpt import ChatHistory
 
 HISTORY_PATH = "/api/open/v1/messages/rooms/"
 HISTORY_QUERY = "offset=1&limit=100"
@@ -57,7 +59,7 @@ _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 @dataclass(frozen=True)
 class _Attempt:
-    messages: list[timeline.ChatMessage] | None
+    messages: list[excerpt.ChatMessage] | None
     problem: str = ""
     retryable: bool = False
 
@@ -162,7 +164,7 @@ class HubClient:
             payload = json.loads(body)
         except (ValueError, RecursionError):
             return _Attempt(None, "the body is not JSON")
-        messages = timeline.parse_history(payload, room_id)
+        messages = excerpt.parse_history(payload, room_id)
         if messages is None:
             return _Attempt(None, "the body is not the documented shape")
         return _Attempt(messages)
@@ -201,3 +203,10 @@ class HubClient:
         if len(body) > self.max_bytes:
             return None, too_big
         return bytes(body), ""
+
+
+@warm
+def hub() -> HubClient:
+    """The chat-history client (keeps its connections warm between messages)."""
+    config = get_settings()
+    return HubClient(config.hub_api_base_url, config.hub_api_token, allow_private=config.allow_private_targets)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from parity import webhooks
+from parity.outbox import signing
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ def attempt(
     schedule, honouring ``Retry-After``; give up past it.
     """
     event_id = _event_id(body)
-    headers = {"content-type": "application/json", **(extra_headers or {}), **webhooks.sign(event_id, body, secrets, now=now)}
+    headers = {"content-type": "application/json", **(extra_headers or {}), **signing.sign(event_id, body, secrets, now=now)}
     reply = post(body, headers)
     if reply.status is not None and 200 <= reply.status < 300:
         return Outcome(delivered=True, status=reply.status)
@@ -63,7 +63,7 @@ def attempt(
         reason = f"answered {reply.status} (redirects are not followed)"
     else:
         reason = f"answered {reply.status}"
-    decision = webhooks.after_failure(attempt_number, status=reply.status, retry_after=reply.retry_after, reason=reason, schedule=schedule, now=now)
+    decision = signing.after_failure(attempt_number, status=reply.status, retry_after=reply.retry_after, reason=reason, schedule=schedule, now=now)
     return Outcome(delivered=False, give_up=decision.give_up, delay=decision.delay, reason=decision.reason, status=reply.status)
 
 

@@ -174,3 +174,8 @@ def _validation_error(title: str, errors: list[tuple[str, Any, _Invalid]]) -> Ex
 def get_settings() -> Settings:
     """The process's settings; read on first use so importing a module costs nothing."""
     return Settings.model_validate(os.environ)
+
+
+def settings() -> Settings:
+    """The process's settings (``get_settings``, by the name handlers use)."""
+    return get_settings()

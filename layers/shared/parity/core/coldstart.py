@@ -6,7 +6,7 @@ While they are built the cyclic collector keeps interrupting to scan a heap that
 live: 15-60 ms of a function's cold start, measured (docs/performance.md).
 
 Importing this module first, before anything heavy, pauses the collector.
-``parity.observability.instrumented``, which wraps each handler at the end of its module, then
+``parity.core.observability.instrumented``, which wraps each handler at the end of its module, then
 calls ``resume()`` (the authorizer, which has no such wrapper, calls it as its last statement): what the import built moves to the permanent generation (``gc.freeze``), so no
 later collection rescans it, and collection resumes for the invocations. Reference counting frees
 everything without cycles all along; only cyclic garbage waits for ``resume()``.

@@ -16,8 +16,10 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from parity.observability import logger
-from parity.webhooks import parse_secrets
+from parity.core.observability import logger
+from parity.core.settings import get_settings
+from parity.core.warm import warm
+from parity.outbox.signing import parse_secrets
 
 if TYPE_CHECKING:  # pragma: no cover
     from mypy_boto3_ssm import SSMClient
@@ -27,8 +29,8 @@ RETRY_AFTER_FAILURE_SECONDS = 5.0
 
 
 def new_client() -> SSMClient:
-    """An SSM client: 1 s connect, 2 s read, 2 attempts (``parity.adapters.aws``)."""
-    from parity.adapters.aws import client
+    """An SSM client: 1 s connect, 2 s read, 2 attempts (``parity.core.aws``)."""
+    from parity.core.aws import client
 
     return client("ssm", read_timeout=2, attempts=2)
 
@@ -92,3 +94,10 @@ class SigningSecrets:
                 return None
             raise
         return parse_secrets(response["Parameter"].get("Value")) or None
+
+
+@warm
+def signing_secrets() -> SigningSecrets:
+    """The webhook signing secret(s): the operator-rotated SSM parameter, else the deploy-time value."""
+    config = get_settings()
+    return SigningSecrets(config.webhook_signing_secret_parameter, config.webhook_signing_secret, ttl_seconds=config.webhook_secret_cache_seconds)

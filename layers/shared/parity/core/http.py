@@ -19,11 +19,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from parity import jsonio
-from parity.errors import InvalidJson, NotFound, ParityError, PayloadTooLarge, Unauthorized, UnsupportedMediaType
-from parity.observability import bind, logger
-from parity.service import ApiResult, to_json
-from parity.settings import MAX_BODY_BYTES
+from parity.core import jsonio
+from parity.core.errors import InvalidJson, NotFound, ParityError, PayloadTooLarge, Unauthorized, UnsupportedMediaType
+from parity.core.observability import bind, logger
+from parity.crm.service import ApiResult, to_json
+from parity.core.settings import MAX_BODY_BYTES
 
 JSON = "application/json"
 _PARAM = re.compile(r"<(\w+)>")

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from parity.adapters.dynamodb import CrmStore
-from parity.auth import check_company_id, hash_secret
+from parity.crm.store import CrmStore
+from parity.crm.credentials import check_company_id, hash_secret
 
 if TYPE_CHECKING:  # pragma: no cover
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -24,7 +24,7 @@ def provision_company(
     client: DynamoDBClient | None = None,
 ) -> None:
     """Create (or update) ``company_id`` with the parity flag set, and register ``api_key`` for it.
-    A company id outside ``parity.auth.COMPANY_ID`` is a ``ValueError``."""
+    A company id outside ``parity.crm.credentials.COMPANY_ID`` is a ``ValueError``."""
     check_company_id(company_id)
     store = CrmStore(table_name, client=client)
     store.put_company(company_id, parity_enabled=parity_enabled)

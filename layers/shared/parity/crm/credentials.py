@@ -49,7 +49,7 @@ def bearer_token(authorization: str | None) -> str | None:
 
 
 class TokenStore(Protocol):
-    """What checking a token needs of the CRM table (``parity.adapters.dynamodb.CrmStore``)."""
+    """What checking a token needs of the CRM table (``parity.crm.store.CrmStore``)."""
 
     def token(self, token_hash: str) -> Any: ...
 

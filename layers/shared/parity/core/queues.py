@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from parity import jsonio
+from parity.core import jsonio
+from parity.core.warm import warm
 
 if TYPE_CHECKING:  # pragma: no cover
     from mypy_boto3_sqs import SQSClient
@@ -18,8 +19,8 @@ class QueueError(Exception):
 
 
 def new_client() -> SQSClient:
-    """An SQS client: 1 s connect, 3 s read, 3 attempts (``parity.adapters.aws``)."""
-    from parity.adapters.aws import client
+    """An SQS client: 1 s connect, 3 s read, 3 attempts (``parity.core.aws``)."""
+    from parity.core.aws import client
 
     return client("sqs", read_timeout=3, attempts=3)
 
@@ -84,3 +85,9 @@ class Queues:
             )
         except (ClientError, BotoCoreError) as exc:
             raise QueueError("could not dead-letter the message") from exc
+
+
+@warm
+def queues() -> Queues:
+    """The SQS adapter, built once per container."""
+    return Queues()

@@ -11,7 +11,7 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from parity import records
+from parity.crm import records
 
 Action = Literal["create", "update", "delete"]
 #: What a change does to a record in a room: ``leave`` is sent as a ``delete`` whose ``reason`` is

@@ -14,32 +14,21 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from parity import jsonio, records
-from parity.adapters.dynamodb import CreateRejected, CrmStore, IdempotencyEntry, VersionMismatch, email_lookup_sk, phone_lookup_sk
-from parity.auth import hash_secret, new_token, token_company
-from parity.errors import Conflict, IdempotencyInProgress, IdempotencyKeyReused, NotFound, Unauthorized, ValidationFailed
-from parity.settings import IDEMPOTENCY_TTL_SECONDS
+from parity.core import jsonio
+from parity.crm import records
+from parity.crm.store import CreateRejected, CrmStore, IdempotencyEntry, VersionMismatch, email_lookup_sk, phone_lookup_sk
+from parity.crm.credentials import hash_secret, new_token, token_company
+from parity.core.clock import Clock, iso_ms
+from parity.core.errors import Conflict, IdempotencyInProgress, IdempotencyKeyReused, NotFound, Unauthorized, ValidationFailed
+from parity.core.settings import IDEMPOTENCY_TTL_SECONDS
 
 #: How often a write is re-attempted when the store says "that changed under you".
 _MAX_ATTEMPTS = 3
-# Model names, resolved in ``validate``: pydantic and parity.models load on the first body parsed,
+# Model names, resolved in ``validate``: pydantic and parity.crm.models load on the first body parsed,
 # not on a function's cold import (issue #7, figure 1).
 _CREATE_MODELS = {"deal": "DealCreate", "ticket": "TicketCreate"}
 _UPDATE_MODELS = {"deal": "DealUpdate", "ticket": "TicketUpdate"}
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
-
-
-def new_id(now: datetime) -> str:
-    """Time-ordered, random-suffixed id: 12 hex digits of epoch ms + 12 random hex digits."""
-    return f"{int(now.timestamp() * 1000):012x}{secrets.token_hex(6)}"
-
-
-@dataclass
-class Clock:
-    """Injectable time and ids, so the domain stays deterministic under test."""
-
-    now: Callable[[], datetime] = field(default=lambda: datetime.now(timezone.utc))
-    make_id: Callable[[datetime], str] = new_id
 
 
 @dataclass(frozen=True)
@@ -80,11 +69,11 @@ def company_for_token(store: CrmStore, token: str, *, now: float | None = None) 
 
 # ---- records ---------------------------------------------------------------------------------
 def validate(model: type | str, body: Mapping[str, Any]) -> Any:
-    """Validate a parsed JSON body against a model (or a parity.models name); every offending field is named."""
+    """Validate a parsed JSON body against a model (or a parity.crm.models name); every offending field is named."""
     from pydantic import ValidationError
 
-    from parity import models
-    from parity.models import error_details
+    from parity.crm import models
+    from parity.crm.models import error_details
 
     if isinstance(model, str):
         model = getattr(models, model)
@@ -268,7 +257,7 @@ def create_contact(store: CrmStore, company_id: str, body: Mapping[str, Any], *,
         "name": payload.name,
         "phone": payload.phone,
         "email": payload.email.lower() if payload.email else None,
-        "created_at": records.iso_ms(now),
+        "created_at": iso_ms(now),
     }
     lookups = []
     if payload.phone:

@@ -8,13 +8,13 @@ the receiver has seen.
     WEBHOOK#<webhook-id>        #WEBHOOK                a delivery seen: the SHA-256 of its body (TTL)
 
 The room key starts with the company: another company's room reads as empty. Key parts are escaped
-(``parity.adapters.dynamodb.key``).
+(``parity.core.dynamodb.key``).
 
 A delivery is two conditional PutItems (2 write units). The first claims its ``webhook-id``: the
 first body seen under an id is the only one ever applied, so a validly signed message that reuses
 a seen id with another body has no effect (issue 12). The same body again (a sender retry, a DLQ
 redrive, re-signed each time) goes on to the second write, which applies the entry only if it
-moves the record forward (``parity.preview.decide``, enforced by DynamoDB so racing receivers
+moves the record forward (``parity.inbox.sidebar.decide``, enforced by DynamoDB so racing receivers
 cannot corrupt it): a crash between the two writes is healed by the redelivery, and a redelivery
 after both changes nothing. Whether a refused entry write was this very webhook again
 ("duplicate") or an older event ("stale") is read from the entry the condition returns.
@@ -32,18 +32,18 @@ from typing import Any, Literal
 
 from botocore.exceptions import ClientError
 
-from parity.adapters.dynamodb import RETRYABLE, TableAdapter, dump_item, key, load_item
-from parity.errors import ServiceUnavailable
-from parity.preview import Entry
-from parity.records import plain
+from parity.core.dynamodb import TableAdapter, dump_item, key
+from parity.core.settings import get_settings
+from parity.core.warm import warm
+from parity.inbox.sidebar import Entry
+from parity.crm.records import plain
 
 Applied = Literal["applied", "duplicate", "stale"]
 TOMBSTONE_SECONDS = 30 * 24 * 3600
-_BUSY = RETRYABLE
 
 
 def _condition(entry: Entry) -> tuple[str, dict[str, Any]]:
-    """The condition an entry is written under (``parity.preview.decide``) and its values: a live
+    """The condition an entry is written under (``parity.inbox.sidebar.decide``) and its values: a live
     entry must be newer than what the room has; a leave newer, or of the same version as a live
     entry (the version that moved out); a delete ends anything but a delete."""
     values: dict[str, Any] = {":deleted": "deleted"}
@@ -71,6 +71,8 @@ def webhook_pk(webhook_id: str) -> str:
 class PreviewStore(TableAdapter):
     """Adapter over the preview table (omnichannel side)."""
 
+    label = "the preview table"
+
     def apply(self, company_id: str, entry: Entry, *, webhook_id: str, body: bytes | str | None = None, now: int | None = None) -> Applied:
         """Apply one delivery: claim its webhook-id for ``body`` (when given), then write the entry
         if it moves the record forward. "duplicate" when the id was seen with another body, or the
@@ -94,16 +96,18 @@ class PreviewStore(TableAdapter):
             item["ttl"] = now + TOMBSTONE_SECONDS
         condition, values = _condition(entry)
         try:
-            self.client.put_item(
+            self._call(
+                "put_item",
                 TableName=self.table_name,
                 Item=dump_item(item),
                 ConditionExpression=condition,
                 ExpressionAttributeNames={"#s": "state"},
                 ExpressionAttributeValues=dump_item(values),
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                _raise_conditional=True,
             )
         except ClientError as exc:
-            stored = _refusing_item(exc)
+            stored = exc.response.get("Item") or {}
             return "duplicate" if stored.get("webhook_id", {}).get("S") == webhook_id else "stale"
         return "applied"
 
@@ -112,47 +116,27 @@ class PreviewStore(TableAdapter):
         digest = hashlib.sha256(body.encode("utf-8") if isinstance(body, str) else body).hexdigest()
         item = {"pk": webhook_pk(webhook_id), "sk": "#WEBHOOK", "body_sha256": digest, "ttl": now + TOMBSTONE_SECONDS}
         try:
-            self.client.put_item(
+            self._call(
+                "put_item",
                 TableName=self.table_name,
                 Item=dump_item(item),
                 ConditionExpression="attribute_not_exists(pk)",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                _raise_conditional=True,
             )
         except ClientError as exc:
-            stored = _refusing_item(exc)
+            stored = exc.response.get("Item") or {}
             return stored.get("body_sha256", {}).get("S") == digest
         return True
 
     def entries(self, company_id: str, room_id: str) -> list[Entry]:
         """Every entry of a room (one Query, paginated if a room ever grows past 1 MB)."""
-        entries: list[Entry] = []
-        kwargs: dict[str, Any] = {
-            "TableName": self.table_name,
-            "KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": dump_item({":pk": room_pk(company_id, room_id)}),
-        }
-        while True:
-            try:
-                resp = self.client.query(**kwargs)
-            except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") in _BUSY:
-                    raise ServiceUnavailable("the preview table is busy; retry shortly") from exc
-                raise
-            entries.extend(_entry(load_item(item)) for item in resp.get("Items", []))
-            if "LastEvaluatedKey" not in resp:
-                return entries
-            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
-
-
-def _refusing_item(exc: ClientError) -> Mapping[str, Any]:
-    """The item a failed condition returned; anything but a failed condition is raised (a busy
-    table as ``ServiceUnavailable``, the caller may retry)."""
-    code = exc.response.get("Error", {}).get("Code")
-    if code == "ConditionalCheckFailedException":
-        return exc.response.get("Item") or {}
-    if code in _BUSY:
-        raise ServiceUnavailable("the preview table is busy; retry shortly") from exc
-    raise exc
+        items = self._pages(
+            TableName=self.table_name,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues=dump_item({":pk": room_pk(company_id, room_id)}),
+        )
+        return [_entry(item) for item in items]
 
 
 def _entry(item: Mapping[str, Any]) -> Entry:
@@ -164,3 +148,9 @@ def _entry(item: Mapping[str, Any]) -> Entry:
         state=item["state"],
         data=plain(item["data"]),
     )
+
+
+@warm
+def preview_store() -> PreviewStore:
+    """The preview table adapter, built once per container."""
+    return PreviewStore(get_settings().require("preview_table_name"))

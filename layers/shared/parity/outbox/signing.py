@@ -11,7 +11,7 @@ from typing import Any
 
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from parity import jsonio
+from parity.core import jsonio
 
 #: Default delays between attempts, in seconds: ~31.7 h in all (≥ 24 h, like Svix's ~28 h),
 #: backing off from 10 s to 8 h. ``WEBHOOK_RETRY_SCHEDULE`` overrides it (the local stack

@@ -203,8 +203,8 @@ def instrumented(handler: Callable[..., Any] | None = None, *, http: bool = Fals
 
     active = tracer()
     wrapped = active.capture_lambda_handler(run) if active is not None else run
-    # The handler is defined last in its module: the cold start's imports are done (parity.coldstart).
-    from parity.coldstart import resume
+    # The handler is defined last in its module: the cold start's imports are done (parity.core.coldstart).
+    from parity.core.coldstart import resume
 
     resume()
     return wrapped

@@ -21,8 +21,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from parity import events
-from parity.records import RECORD_TYPES
+from parity.outbox import events
+from parity.crm.records import RECORD_TYPES
 
 State = Literal["live", "left", "deleted"]
 _ORDER = {"live": 0, "left": 1}

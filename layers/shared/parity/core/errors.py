@@ -1,5 +1,5 @@
 """Domain errors. Each carries the HTTP status and error code it maps to, so the mapping to
-the DESIGN.md error body happens in exactly one place (``parity.http``)."""
+the DESIGN.md error body happens in exactly one place (``parity.core.http``)."""
 
 from __future__ import annotations
 

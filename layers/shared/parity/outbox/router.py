@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from parity import events
-from parity.observability import created_metric
+from parity.outbox import events
+from parity.core.observability import created_metric
 
 
 def route_change(

@@ -1,0 +1,31 @@
+"""Time and ids: the one time format of every contract, and injectable time and id generation so
+domain code stays deterministic under test."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+
+def iso_ms(moment: datetime) -> str:
+    """ISO-8601 UTC with milliseconds, the one time format of every contract."""
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def new_id(now: datetime) -> str:
+    """Time-ordered, random-suffixed id: 12 hex digits of epoch ms + 12 random hex digits."""
+    return f"{int(now.timestamp() * 1000):012x}{secrets.token_hex(6)}"
+
+
+@dataclass
+class Clock:
+    """Injectable time and ids, so the domain stays deterministic under test."""
+
+    now: Callable[[], datetime] = field(default=utc_now)
+    make_id: Callable[[datetime], str] = new_id

@@ -1,0 +1,2 @@
+"""The CRM: deals and tickets, contacts, credentials, idempotency and the parity flag.
+"""
