@@ -600,7 +600,7 @@ def secret_finish(target: Target, *, overlap_seconds: float = DEFAULT_OVERLAP_SE
 # ---- the command line ----------------------------------------------------------------------------
 def company_arg(value: str) -> str:
     """A command-line company id, checked as every entry checks it (``parity.crm.credentials.COMPANY_ID``)."""
-    from parity.crm.credentials import check_company_id
+    from parity.core.ids import check_company_id
 
     try:
         return check_company_id(value)

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from parity.timeline import excerpt, masking
+from parity.timeline import excerpt
 from parity.timeline import note as notes
 from parity.timeline.hub import HubClient
 from parity_dev.demo_hub import DemoHub

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from parity_dev.bench.awsstub import AwsStub, default_payload
+from parity_dev.bench.awsstub import AwsStub
 from parity_dev.gateway import http_api_event
 from parity_dev.bench.coldstart import DUMMY_ENV
 
@@ -302,8 +302,6 @@ def _request_counts(root: Path, hub_url: str) -> dict[str, Any]:
         out["timeline_note"] = _measure(stub, note.handler, lambda i: _sqs_event([timeline_bodies[0].replace(record_item["id"]["S"], uuid.uuid4().hex)]))
 
         # The receiver on the webhook the sender would post (signed with the deploy-time secret).
-        from parity.outbox import signing
-
         receiver = load(root, "webhook_receiver")
         secret = os.environ["WEBHOOK_SIGNING_SECRET"]
 
@@ -318,7 +316,6 @@ def _request_counts(root: Path, hub_url: str) -> dict[str, Any]:
             ev["body"] = webhook_body
             return ev
 
-        del webhooks
         out["receiver_apply"] = _measure(stub, receiver.handler, receiver_event)
     for v in out.values():
         if isinstance(v, dict):

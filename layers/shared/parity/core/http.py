@@ -22,11 +22,21 @@ from typing import Any
 from parity.core import jsonio
 from parity.core.errors import InvalidJson, NotFound, ParityError, PayloadTooLarge, Unauthorized, UnsupportedMediaType
 from parity.core.observability import bind, logger
-from parity.crm.service import ApiResult, to_json
 from parity.core.settings import MAX_BODY_BYTES
 
 JSON = "application/json"
 _PARAM = re.compile(r"<(\w+)>")
+
+
+@dataclass(frozen=True)
+class ApiResult:
+    """A use case's answer, already serialized: the status and the JSON text to send, whether it is a replay, and the
+    ids it concerns (for the log line; empty for a replay)."""
+
+    status: int
+    body: str
+    replayed: bool = False
+    ids: Mapping[str, str | None] = field(default_factory=dict)
 
 
 @dataclass
@@ -237,9 +247,9 @@ def result_response(result: ApiResult) -> Response:
 
 
 def json_response(status: int, payload: Any) -> Response:
-    return Response(status_code=status, content_type=JSON, body=to_json(payload))
+    return Response(status_code=status, content_type=JSON, body=jsonio.dumps(payload))
 
 
 def error_response(exc: ParityError) -> Response:
     error: dict[str, Any] = {"code": exc.code, "message": exc.message, "details": exc.details}
-    return Response(status_code=exc.status, content_type=JSON, body=to_json({"error": error}), headers=exc.headers)
+    return Response(status_code=exc.status, content_type=JSON, body=jsonio.dumps({"error": error}), headers=exc.headers)

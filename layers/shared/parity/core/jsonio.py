@@ -51,3 +51,16 @@ def loads(text: str | bytes) -> Any:
 
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
+
+
+def plain(value: Any) -> Any:
+    """DynamoDB's Decimals as JSON-ready numbers, recursively: an integral one becomes an int; any
+    other stays a ``Decimal`` (exact: a float would round ``999999999999999.99``), which
+    ``parity.core.jsonio.dumps`` writes as its own decimal text."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else value
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value

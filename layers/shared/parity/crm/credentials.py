@@ -3,22 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-import re
 import secrets
 from typing import Any, Protocol
 
+
+
 TOKEN_PREFIX = "pty_"
 API_KEY_PREFIX = "pk_"
-#: A company id: letters, digits, "_" and "-", 1 to 64 of them, starting with a letter or digit.
-#: Checked wherever one enters (provisioning, ``parity local --company``, ``parity ops``, events).
-COMPANY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
-
-
-def check_company_id(value: str) -> str:
-    """``value`` when it is a valid company id; else ``ValueError`` saying what one is."""
-    if not isinstance(value, str) or not COMPANY_ID.match(value):
-        raise ValueError(f"invalid company id {value!r}: 1 to 64 letters, digits, '_' or '-', starting with a letter or digit")
-    return value
 
 
 def hash_secret(secret: str) -> str:

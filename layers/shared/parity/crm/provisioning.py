@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from parity.crm.store import CrmStore
-from parity.crm.credentials import check_company_id, hash_secret
+from parity.core.ids import check_company_id
+from parity.crm.credentials import hash_secret
 
 if TYPE_CHECKING:  # pragma: no cover
     from mypy_boto3_dynamodb import DynamoDBClient

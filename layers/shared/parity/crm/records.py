@@ -6,14 +6,14 @@ shape of DESIGN.md; the same shape travels in events and previews.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timezone
-from decimal import Decimal
+from datetime import datetime
 from typing import Any, Literal
 
 from parity.core.clock import iso_ms
 from parity.core.errors import ImmutableField
+from parity.core.ids import valid_id
+from parity.core.jsonio import plain
 
 RecordType = Literal["deal", "ticket"]
 RECORD_TYPES: tuple[RecordType, ...] = ("deal", "ticket")
@@ -34,14 +34,6 @@ SHOWN_FIELDS: dict[RecordType, frozenset[str]] = {
 #: Fields a PATCH may change (creator_flag is set once; contact links only grow).
 _PATCHABLE_COMMON = ("source", "channel_integration_room_id")
 
-#: What any of our ids (records, contacts) looks like: bounded, and safe in a key and a URL path.
-_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-
-
-def valid_id(value: object) -> bool:
-    """Whether ``value`` could be one of our record or contact ids. An id that could not is
-    answered (404, a warning) before any store call: nothing unbounded reaches a key."""
-    return isinstance(value, str) and _ID_PATTERN.match(value) is not None
 
 
 def warning(code: str, field: str, message: str) -> dict[str, str]:
@@ -178,16 +170,3 @@ def public(record: Mapping[str, Any], url_template: str) -> dict[str, Any]:
         url=url_template.format(type=record_type, id=record["id"]),
     )
     return out
-
-
-def plain(value: Any) -> Any:
-    """DynamoDB's Decimals as JSON-ready numbers, recursively: an integral one becomes an int; any
-    other stays a ``Decimal`` (exact: a float would round ``999999999999999.99``), which
-    ``parity.core.jsonio.dumps`` writes as its own decimal text."""
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else value
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [plain(v) for v in value]
-    return value

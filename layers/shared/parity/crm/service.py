@@ -6,12 +6,10 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import secrets
 import time
 import unicodedata
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from collections.abc import Mapping
+
 from typing import Any
 
 from parity.core import jsonio
@@ -19,6 +17,7 @@ from parity.crm import records
 from parity.crm.store import CreateRejected, CrmStore, IdempotencyEntry, VersionMismatch, email_lookup_sk, phone_lookup_sk
 from parity.crm.credentials import hash_secret, new_token, token_company
 from parity.core.clock import Clock, iso_ms
+from parity.core.http import ApiResult
 from parity.core.errors import Conflict, IdempotencyInProgress, IdempotencyKeyReused, NotFound, Unauthorized, ValidationFailed
 from parity.core.settings import IDEMPOTENCY_TTL_SECONDS
 
@@ -29,20 +28,6 @@ _MAX_ATTEMPTS = 3
 _CREATE_MODELS = {"deal": "DealCreate", "ticket": "TicketCreate"}
 _UPDATE_MODELS = {"deal": "DealUpdate", "ticket": "TicketUpdate"}
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
-
-
-@dataclass(frozen=True)
-class ApiResult:
-    """A use case's answer: the status and the JSON text to send, whether it is a replay, and the
-    ids it concerns (for the log line; empty for a replay)."""
-
-    status: int
-    body: str
-    replayed: bool = False
-    ids: Mapping[str, str | None] = field(default_factory=dict)
-
-
-to_json = jsonio.dumps
 
 
 # ---- auth ------------------------------------------------------------------------------------
@@ -114,7 +99,7 @@ def create_record(
     record_id = clock.make_id(now)
     for _ in range(_MAX_ATTEMPTS):
         record, flag_warnings = records.new_record(record_type, company_id, fields, record_id=record_id, now=now, contact_ids=contact_ids)
-        response = to_json({"data": records.public(record, url_template), "warnings": warnings + flag_warnings})
+        response = jsonio.dumps({"data": records.public(record, url_template), "warnings": warnings + flag_warnings})
         entry = None
         if entry_key is not None:
             entry = IdempotencyEntry(entry_key, fingerprint, 201, response, int(now.timestamp()) + IDEMPOTENCY_TTL_SECONDS)

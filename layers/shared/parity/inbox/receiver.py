@@ -13,7 +13,7 @@ from parity.inbox import sidebar
 from parity.crm import records
 from parity.core.dynamodb import storable_number
 from parity.inbox.store import PreviewStore
-from parity.crm.credentials import COMPANY_ID
+from parity.core.ids import COMPANY_ID
 from parity.core.errors import Unauthorized, ValidationFailed
 
 _REQUIRED = ("id", "type", "created_at", "version", "channel_integration_room_id")
