@@ -33,6 +33,13 @@ class Unauthorized(ParityError):
     status, code = 401, "unauthorized"
 
 
+class Forbidden(ParityError):
+    """The caller's role is too low for the route (same company: another company's object stays a
+    404, never a 403)."""
+
+    status, code = 403, "forbidden"
+
+
 class NotFound(ParityError):
     status, code = 404, "not_found"
 
