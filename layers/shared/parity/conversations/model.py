@@ -98,6 +98,11 @@ def on_customer_message(conversation: Conversation, at: datetime, *, now: dateti
     )
 
 
+def bump(conversation: Conversation) -> Conversation:
+    """The next version of a conversation (every stored change is one)."""
+    return replace(conversation, version=conversation.version + 1)
+
+
 def whatsapp_window_open(conversation: Conversation, now: datetime) -> bool:
     """Whether free text may be sent on WhatsApp: the customer wrote within the last 24 h."""
     return conversation.last_inbound_at is not None and now - conversation.last_inbound_at < WHATSAPP_WINDOW
