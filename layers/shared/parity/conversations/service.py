@@ -164,6 +164,8 @@ def queue_reply(store: Store, company_id: str, room_id: str, body: Any, *, idemp
     from parity.crm.service import validate
 
     payload = validate(OutboundMessage, body)
+    if payload.text is None and payload.template is None:
+        raise ValidationFailed("text or template is required", details=[{"field": "text", "message": "required unless a template is given", "type": "missing"}])
     item = store.conversation_item(company_id, room_id)
     if item is None:
         raise NotFound(f"conversation {room_id[:128]} not found")

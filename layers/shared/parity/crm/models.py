@@ -50,7 +50,8 @@ def _visible(value: str) -> str:
 _INVISIBLE = frozenset({"Cf", "Zs", "Zl", "Zp", "Mn", "Me"})
 
 
-def _text(max_length: int, *, min_length: int = 0) -> Any:
+def text(max_length: int, *, min_length: int = 0) -> Any:
+    """A string field: stripped, bounded, no control characters; with ``min_length``, visible."""
     checks = [AfterValidator(_no_control_chars)]
     if min_length:
         checks.append(AfterValidator(_visible))
@@ -72,11 +73,11 @@ def _number_only(value: Any) -> Any:
     return value
 
 
-Name = _text(255, min_length=1)
-ShortText = _text(255)
-LongText = _text(10_000)
-RoomId = _text(128, min_length=1)
-CreatorFlag = _text(64)
+Name = text(255, min_length=1)
+ShortText = text(255)
+LongText = text(10_000)
+RoomId = text(128, min_length=1)
+CreatorFlag = text(64)
 def _exact(value: Decimal) -> Decimal:
     # 1.50 and 1.5 are one amount; DynamoDB would store either as 1.5.
     return value.normalize() if value else Decimal(0)
@@ -162,12 +163,12 @@ class TicketUpdate(_Update):
 
 class ContactCreate(_Body):
     name: Name
-    phone: _text(32) | None = None  # type: ignore[valid-type]
-    email: _text(254) | None = None  # type: ignore[valid-type]
+    phone: text(32) | None = None  # type: ignore[valid-type]
+    email: text(254) | None = None  # type: ignore[valid-type]
 
 
 class TokenRequest(_Body):
-    sso_id: _text(255, min_length=1)  # type: ignore[valid-type]
+    sso_id: text(255, min_length=1)  # type: ignore[valid-type]
 
 
 def error_details(exc: ValidationError) -> list[dict[str, str]]:
