@@ -121,7 +121,8 @@ def _store(message: InboundMessage, channel: Mapping[str, Any], extra: Mapping[s
     name = sender.name or sender.phone or sender.email or f"{channel['type'].title()} user {sender.user_id or sender.scoped_id}"
     resolved = resolve(contacts, company, identities(channel, message, extra), name=name, email=sender.email, phone=sender.phone, region=channel.get("default_region"))
     thread = resolved.contact_id if channel["type"] == "whatsapp" else message.thread
-    conversation = _conversation(table, channel, thread, resolved.contact_id, name=name, phone=sender.phone, email=sender.email, clock=clock)
+    recipient = sender.user_id if channel["type"] == "whatsapp" else None
+    conversation = _conversation(table, channel, thread, resolved.contact_id, name=name, phone=sender.phone, email=sender.email, recipient=recipient, clock=clock)
     stored = {
         "id": inbound_message_id(channel["id"], message.provider_id),
         "room_id": conversation.id,
@@ -146,7 +147,8 @@ def _store(message: InboundMessage, channel: Mapping[str, Any], extra: Mapping[s
     return conversation.id, written
 
 
-def _conversation(table: Conversations, channel: Mapping[str, Any], thread: str, contact_id: str, *, name: str, phone: str | None = None, email: str | None = None, clock: Clock) -> Conversation:
+def _conversation(table: Conversations, channel: Mapping[str, Any], thread: str, contact_id: str, *, name: str, phone: str | None = None, email: str | None = None, recipient: str | None = None, clock: Clock) -> Conversation:
+    """The thread's conversation, made on its first message (``recipient``: who a WhatsApp reply goes to)."""
     for _ in range(_ATTEMPTS):
         found = table.conversation_for_thread(channel["company_id"], channel["id"], thread)
         if found is not None:
@@ -164,7 +166,7 @@ def _conversation(table: Conversations, channel: Mapping[str, Any], thread: str,
             state_changed_at=now,
         )
         summary = {"channel_name": channel.get("name"), "contact_name": name}
-        summary.update({k: v for k, v in (("contact_phone", phone), ("contact_email", email)) if v})
+        summary.update({k: v for k, v in (("contact_phone", phone), ("contact_email", email), ("recipient", recipient)) if v})
         if table.create_conversation(made, summary=summary):
             return made
     raise RuntimeError("the thread's conversation kept changing while it was looked up")
