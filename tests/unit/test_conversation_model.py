@@ -139,3 +139,11 @@ def test_any_order_of_messages_leaves_the_newest_times(moments):
     for moment in moments:
         current = model.on_customer_message(current, moment, now=max(moments))
     assert current.last_inbound_at == max(moments) and current.state == "open"
+
+
+def test_a_snooze_that_ran_out_is_woken_open_and_nothing_else_is():
+    snoozed = conversation(state="snoozed", snoozed_until=T0 + timedelta(hours=1))
+    assert model.wake(snoozed, T0) is None
+    woken = model.wake(snoozed, T0 + timedelta(hours=1))
+    assert (woken.state, woken.snoozed_until, woken.version) == ("open", None, 2)
+    assert model.wake(conversation(state="resolved"), T0 + timedelta(days=9)) is None

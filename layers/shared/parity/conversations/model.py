@@ -98,6 +98,13 @@ def on_customer_message(conversation: Conversation, at: datetime, *, now: dateti
     )
 
 
+def wake(conversation: Conversation, now: datetime) -> Conversation | None:
+    """A snoozed conversation whose time has come, opened; None when it is not one."""
+    if conversation.state != "snoozed" or effective_state(conversation, now) != "open":
+        return None
+    return replace(conversation, state="open", snoozed_until=None, state_changed_at=now, version=conversation.version + 1)
+
+
 def bump(conversation: Conversation) -> Conversation:
     """The next version of a conversation (every stored change is one)."""
     return replace(conversation, version=conversation.version + 1)

@@ -200,3 +200,21 @@ def queue_reply(store: Store, company_id: str, room_id: str, body: Any, *, idemp
 
 class OutsideWindow(ValidationFailed):
     code = "outside_customer_service_window"
+
+
+def wake_snoozes(store: Store, due: list[dict[str, Any]], *, clock: Clock = Clock()) -> int:
+    """Reopen the snoozed conversations whose time has come (the scheduled waker): each one's
+    state becomes ``open`` in the store, so its ``conversation.state_changed`` event goes out.
+    Reads already show them open (``model.effective_state``); this makes it so. Returns how many."""
+    woken = 0
+    now = clock.now()
+    for ref in due:
+        for _ in range(3):
+            current = store.conversation(ref["company_id"], ref["room_id"])
+            opened = model.wake(current, now) if current else None
+            if opened is None:
+                break
+            if store.replace_conversation(opened, expected_version=current.version):
+                woken += 1
+                break
+    return woken
