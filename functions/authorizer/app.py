@@ -3,7 +3,7 @@
 The contract (DESIGN "Auth") wants 401 for an unknown or expired token, but an HTTP API
 authorizer that says ``isAuthorized: false`` makes API Gateway answer 403. So the authorizer
 always lets the request through, with either ``company_id`` or ``auth_error`` in its context,
-and the shared resolver (``parity.core.http.caller_company``) answers 401 before any route code runs.
+and the shared router (``parity.core.http.Request.company``) answers 401 before any route code runs.
 A missing Authorization header never reaches us: API Gateway answers 401 itself.
 
 Token lookups are cached in the warm container for at most 60 s and never past the token's

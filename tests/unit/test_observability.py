@@ -109,12 +109,17 @@ def emitted(metric_lines: list[dict[str, Any]]) -> dict[str, float]:
     return totals
 
 
-def http_event(method: str, path: str, body: Any = None, *, company: str | None = "c1", headers: dict[str, str] | None = None) -> dict[str, Any]:
+def http_event(
+    method: str, path: str, body: Any = None, *, company: str | None = "c1", headers: dict[str, str] | None = None, route_key: str | None = None,
+) -> dict[str, Any]:
     return http_api_event(
         method, path, headers={"content-type": "application/json", **(headers or {})},
         body=json.dumps(body) if body is not None else None, request_id="apigw-request-1",
-        authorizer={"company_id": company} if company else {},
+        authorizer={"company_id": company} if company else {}, route_key=route_key,
     )
+
+
+PREVIEW = "GET /api/v3.1/rooms/{room_id}/preview"
 
 
 def sqs_event(body: str, *, correlation_id: str | None = None, receive_count: int = 1) -> dict[str, Any]:
@@ -391,9 +396,9 @@ def test_the_preview_counts_each_slot_it_shows(captured, monkeypatch, env):
             return self._entries
 
     monkeypatch.setattr(module, "preview_store", lambda: Previews([deal]))
-    module.handler(http_event("GET", "/api/v3.1/rooms/room-9/preview"), Ctx())
+    module.handler(http_event("GET", "/api/v3.1/rooms/room-9/preview", route_key=PREVIEW), Ctx())
     monkeypatch.setattr(module, "preview_store", lambda: Previews([]))
-    module.handler(http_event("GET", "/api/v3.1/rooms/room-8/preview"), Ctx())
+    module.handler(http_event("GET", "/api/v3.1/rooms/room-8/preview", route_key=PREVIEW), Ctx())
     assert emitted(captured["read"]()["metrics"]) == {"deal_preview_displayed": 1}
 
 
@@ -406,7 +411,7 @@ def test_no_metric_line_and_no_warning_when_an_invocation_counts_nothing(capture
             return []
 
     monkeypatch.setattr(module, "preview_store", lambda: Previews())
-    module.handler(http_event("GET", "/api/v3.1/rooms/room-8/preview"), Ctx())
+    module.handler(http_event("GET", "/api/v3.1/rooms/room-8/preview", route_key=PREVIEW), Ctx())
     assert captured["read"]()["metrics"] == [] and not [w for w in recwarn if "metrics" in str(w.message)]
 
 
