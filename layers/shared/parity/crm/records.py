@@ -144,15 +144,13 @@ def public(record: Mapping[str, Any], url_template: str) -> dict[str, Any]:
     """The record as the API, the events and the preview show it (DESIGN "Deals and tickets"):
     the fields of ``parity.crm.fields.view_fields``, in that order."""
     record_type: RecordType = record["type"]
-    flag = record.get("creator_flag")
-    derived = {
-        "contact_ids": list(record.get("contact_ids") or []),
-        "creator_label": CREATOR_LABELS.get(flag) if flag else None,
-        "version": int(record["version"]),
-        "url": url_template.format(type=record_type, id=record["id"]),
-    }
-    own = TYPE_FIELDS[record_type]
-    return {
-        name: derived[name] if name in derived else plain(record.get(name)) if name in own else record.get(name)
-        for name in _VIEW[record_type]
-    }
+    get = record.get
+    out = {name: get(name) for name in _VIEW[record_type]}
+    for name in TYPE_FIELDS[record_type]:
+        out[name] = plain(out[name])
+    flag = out["creator_flag"]
+    out["contact_ids"] = list(out["contact_ids"] or [])
+    out["creator_label"] = CREATOR_LABELS.get(flag) if flag else None
+    out["version"] = int(record["version"])
+    out["url"] = url_template.format(type=record_type, id=record["id"])
+    return out
