@@ -15,9 +15,11 @@ import parity.core.coldstart  # noqa: F401  (first: the imports below run withou
 from datetime import datetime, timezone
 from typing import Any
 
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+
 from parity.crm import flags
 from parity.outbox import router
-from parity.core.batch import DynamoDBRecord, process_partial_response
 from parity.core.observability import CORRELATION_ATTRIBUTE, bound, count, instrumented, logger
 from parity.core.clock import iso_ms
 from parity.core.queues import queues
@@ -65,4 +67,5 @@ def record_handler(record: DynamoDBRecord) -> None:
 
 @instrumented
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return process_partial_response(event, record_handler, DynamoDBRecord)
+    # A processor holds one batch's outcome: a fresh one per invocation.
+    return process_partial_response(event, record_handler, BatchProcessor(EventType.DynamoDBStreams), context)

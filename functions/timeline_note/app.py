@@ -19,9 +19,11 @@ import parity.core.coldstart  # noqa: F401  (first: the imports below run withou
 import json
 from typing import Any
 
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
 from parity.timeline import writer
 from parity.timeline.store import note_table
-from parity.core.batch import SQSRecord, process_partial_response
 from parity.core.errors import ParityError
 from parity.core.observability import (
     TIMELINE_LOG_CREATED,
@@ -80,4 +82,5 @@ def record_handler(record: SQSRecord) -> None:
 
 @instrumented
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return process_partial_response(event, record_handler, SQSRecord)
+    # A processor holds one batch's outcome: a fresh one per invocation.
+    return process_partial_response(event, record_handler, BatchProcessor(EventType.SQS), context)

@@ -31,9 +31,11 @@ from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any
 
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
 from parity.outbox import sender, signing
 from parity.core import outbound
-from parity.core.batch import SQSRecord, process_partial_response
 from parity.core.observability import (
     CORRELATION_ATTRIBUTE,
     WEBHOOK_DELIVERED,
@@ -163,4 +165,5 @@ def _deliver(record: SQSRecord, event: dict[str, Any], correlation_id: str) -> N
 
 @instrumented
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return process_partial_response(event, record_handler, SQSRecord)
+    # A processor holds one batch's outcome: a fresh one per invocation.
+    return process_partial_response(event, record_handler, BatchProcessor(EventType.SQS), context)
