@@ -43,11 +43,12 @@ from typing import Any
 _FAILURE_ATTRIBUTES = ("failure_reason", "attempts", "source_queue")
 #: How long one sweep of ``list`` hides the messages it peeks at (they are made visible again after).
 PEEK_SECONDS = 5
+#: The longest a change of flag or secret takes to reach every warm container (their caches).
+from parity.core.settings import MAX_CACHE_SECONDS as EFFECTIVE_WITHIN_SECONDS  # noqa: E402
+
 #: How long a rotation must have been in place before ``secret finish``: the functions' longest cache,
 #: so no receiver can still hold only the old secret when the sender stops signing with it.
-DEFAULT_OVERLAP_SECONDS = 60
-#: The longest a change of flag or secret takes to reach every warm container (their caches).
-EFFECTIVE_WITHIN_SECONDS = 60
+DEFAULT_OVERLAP_SECONDS = EFFECTIVE_WITHIN_SECONDS
 
 DLQS = {
     # name: (its DLQ output, the queue a redrive sends it back to)
@@ -86,6 +87,12 @@ class Target:
 
     def parity_default(self) -> bool:
         return self.outputs.get("ParityDefaultEnabled", "false").lower() == "true"
+
+    def url_template(self) -> str:
+        """Record URLs in events, as the stack's functions make them."""
+        from parity.core.settings import DEFAULT_CRM_RECORD_URL_TEMPLATE
+
+        return self.outputs.get("CrmRecordUrlTemplate") or DEFAULT_CRM_RECORD_URL_TEMPLATE
 
 
 def stack_target(stack_name: str, *, region: str | None = None) -> Target:
@@ -150,13 +157,15 @@ def flag_show(target: Target, company_id: str) -> dict[str, Any]:
     company = target.crm().company(company_id)
     if company is None:
         raise OpsError(f"no company {company_id!r} (onboard one with `parity ops key issue {company_id}`)")
+    from parity.crm import flags
+
     own = company.get("parity_enabled")
     default = target.parity_default()
     return {
         "company_id": company_id,
         "own": None if own is None else bool(own),
         "default": default,
-        "effective": default if own is None else bool(own),
+        "effective": flags.effective(own, default=default),
         "changed_at": _iso(company.get("parity_changed_at")),
         "changed_by": company.get("parity_changed_by"),
         "effective_within_s": EFFECTIVE_WITHIN_SECONDS,
@@ -340,8 +349,9 @@ def _replay_stream_batch(target: Target, body: str) -> list[dict[str, Any]]:
     The events get the ids the router derives from the stream records, so whatever was delivered
     before is a duplicate for the receiver, and the preview only moves forward by version.
     """
-    from boto3.dynamodb.types import TypeDeserializer
     from botocore.exceptions import BotoCoreError, ClientError
+
+    from parity.core.queues import Queues
 
     try:
         info = json.loads(body)["DDBStreamBatchInfo"]
@@ -357,7 +367,6 @@ def _replay_stream_batch(target: Target, body: str) -> list[dict[str, Any]]:
             f"the stream no longer holds records {start}..{end} ({code}; it keeps 24 h): "
             "left in the queue; heal the affected rooms with `parity ops reconcile`"
         ) from exc
-    deserialize = TypeDeserializer().deserialize
     records: list[dict[str, Any]] = []
     while iterator:
         page = streams.get_records(ShardIterator=iterator, Limit=100)
@@ -366,41 +375,27 @@ def _replay_stream_batch(target: Target, body: str) -> list[dict[str, Any]]:
         if not batch or int(batch[-1]["dynamodb"]["SequenceNumber"]) >= int(end):
             break
         iterator = page.get("NextShardIterator")
-    events: list[dict[str, Any]] = []
-    for record in records:
-        images = record["dynamodb"]
-        old = {k: deserialize(v) for k, v in images["OldImage"].items()} if "OldImage" in images else None
-        new = {k: deserialize(v) for k, v in images["NewImage"].items()} if "NewImage" in images else None
-        correlation = str((new or old or {}).get("correlation_id") or f"stream-{record['eventID']}")
-        events += _route(target, record["eventID"], old, new, correlation)
-    return events
+    from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
-
-def _route(target: Target, stream_event_id: str, old: Any, new: Any, correlation_id: str) -> list[dict[str, Any]]:
+    from parity.crm import flags
     from parity.outbox import router
-    from parity.core.queues import Queues
-    from parity.core.clock import iso_ms
 
     crm = target.crm()
-    queues = Queues(client=target.client("sqs"))
-
-    def enabled(company_id: str) -> bool:
-        own = crm.company_parity(company_id)
-        return target.parity_default() if own is None else own
-
-    def publish(messages: list[dict[str, Any]]) -> None:
-        attributes = {"correlation_id": correlation_id}
-        queues.publish(target.output("WebhookQueueUrl"), messages, attributes=attributes)
-        creates = [m for m in messages if m["eventType"].endswith(".create")]
-        if creates:
-            queues.publish(target.output("TimelineQueueUrl"), creates, attributes=attributes)
-
-    sent = router.route_change(
-        stream_event_id, old, new, parity_enabled=enabled, publish=publish,
-        url_template=target.outputs.get("CrmRecordUrlTemplate") or "https://crm.example.com/{type}s/{id}",
-        now_iso=iso_ms(datetime.now(timezone.utc)),
+    routing = router.Router(
+        Queues(client=target.client("sqs")),
+        webhook_queue_url=target.output("WebhookQueueUrl"),
+        timeline_queue_url=target.output("TimelineQueueUrl"),
+        parity_enabled=lambda company_id: flags.effective(crm.company_parity(company_id), default=target.parity_default()),
+        url_template=target.url_template(),
     )
-    return [{"event_id": e["event_id"], "event_type": e["eventType"], "record_id": e["data"]["id"], "correlation_id": correlation_id} for e in sent]
+    events: list[dict[str, Any]] = []
+    for record in records:
+        change = router.change_of(DynamoDBRecord(record))
+        events += [
+            {"event_id": e["event_id"], "event_type": e["eventType"], "record_id": e["data"]["id"], "correlation_id": change.correlation_id}
+            for e in routing.route(change).events
+        ]
+    return events
 
 
 # ---- reconcile -----------------------------------------------------------------------------------
@@ -416,17 +411,18 @@ as a delete whose reason is ``left_room`` (a newer version may bring it back). W
     ``notes`` the creates also go to the timeline queue, so a missing note is written (an existing
     one is kept: one note per record and room).
     """
-    from parity.outbox import events
-    from parity.inbox.store import PreviewStore
-    from parity.core.queues import Queues
     from parity.core.clock import iso_ms
+    from parity.core.observability import CORRELATION_ATTRIBUTE
+    from parity.core.queues import Queues
+    from parity.inbox.store import PreviewStore
+    from parity.outbox import events, router
 
     state = flag_show(target, company_id)
     if not state["effective"]:
         raise OpsError(f"parity is off for {company_id}: its previews are rolled back; `parity ops flag on {company_id}` first")
     crm = target.crm()
     now = iso_ms(datetime.now(timezone.utc))
-    url_template = target.outputs.get("CrmRecordUrlTemplate") or "https://crm.example.com/{type}s/{id}"
+    url_template = target.url_template()
     correlation_id = f"reconcile-{uuid.uuid4().hex[:16]}"
     live = [r for r in crm.room_records(company_id, room_id) if events.eligible(r)]
     creates = [events.build("create", r, event_id=_fresh_event_id(), occurred_at=now, url_template=url_template) for r in live]
@@ -441,14 +437,11 @@ as a delete whose reason is ``left_room`` (a newer version may bring it back). W
             change = "leave" if crm.get_record(company_id, entry.record_type, entry.record_id) else "delete"
             record = {**entry.data, "company_id": company_id}
             deletes.append({**events.build(change, record, event_id=_fresh_event_id(), occurred_at=now, url_template=url_template), "data": dict(entry.data)})
-    queues = Queues(client=target.client("sqs"))
-    attributes = {"correlation_id": correlation_id}
     messages = creates + deletes
-    for start in range(0, len(messages), 10):
-        queues.publish(target.output("WebhookQueueUrl"), messages[start : start + 10], attributes=attributes)
-    if notes:
-        for start in range(0, len(creates), 10):
-            queues.publish(target.output("TimelineQueueUrl"), creates[start : start + 10], attributes=attributes)
+    router.publish(
+        Queues(client=target.client("sqs")), messages, webhook_queue_url=target.output("WebhookQueueUrl"),
+        timeline_queue_url=target.output("TimelineQueueUrl") if notes else None, attributes={CORRELATION_ATTRIBUTE: correlation_id},
+    )
     return {
         "company_id": company_id,
         "room_id": room_id,
