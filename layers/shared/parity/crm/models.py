@@ -8,7 +8,6 @@ string into a number or from a number into a string, except ids (producers send 
 from __future__ import annotations
 
 import math
-import re
 import unicodedata
 from decimal import Decimal
 from typing import Annotated, Any
@@ -24,6 +23,9 @@ from pydantic import (
     ValidationError,
 )
 
+from parity.core.ids import MAX_ROOM_ID
+from parity.core.text import has_control
+
 #: At most this many ``crm_lead_ids`` per request (the producers send one or two).
 MAX_LEAD_IDS = 50
 #: Largest accepted amount (a deal value, in the account's currency), and its finest fraction:
@@ -31,11 +33,9 @@ MAX_LEAD_IDS = 50
 MAX_AMOUNT = Decimal(10) ** 15
 AMOUNT_DECIMAL_PLACES = 6
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
-
 
 def _no_control_chars(value: str) -> str:
-    if _CONTROL.search(value):
+    if has_control(value):
         raise ValueError("must not contain control characters or lone surrogates")
     return value
 
@@ -75,7 +75,7 @@ def _number_only(value: Any) -> Any:
 Name = _text(255, min_length=1)
 ShortText = _text(255)
 LongText = _text(10_000)
-RoomId = _text(128, min_length=1)
+RoomId = _text(MAX_ROOM_ID, min_length=1)
 CreatorFlag = _text(64)
 def _exact(value: Decimal) -> Decimal:
     # 1.50 and 1.5 are one amount; DynamoDB would store either as 1.5.
