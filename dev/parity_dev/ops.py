@@ -505,17 +505,22 @@ def _fingerprint(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()[:12]
 
 
+def _parameter(target: Target) -> Any:
+    """The signing-secret parameter, read and written as the functions read it (``parity.outbox.secrets``)."""
+    from parity.outbox.secrets import SigningSecretParameter
+
+    return SigningSecretParameter(boto3_client=target.client("ssm"))
+
+
 def _stored_secrets(target: Target) -> tuple[list[str], datetime | None]:
     """The secrets in the parameter and when it was last written; ([], None) before the first rotation."""
-    from parity.outbox.signing import parse_secrets
+    from parity.outbox.secrets import SecretsUnavailable
 
-    ssm = target.client("ssm")
     try:
-        parameter = ssm.get_parameter(Name=target.output("WebhookSigningSecretParameter"), WithDecryption=True)["Parameter"]
-    except ssm.exceptions.ParameterNotFound:
-        return [], None
-    modified = parameter.get("LastModifiedDate")
-    return parse_secrets(parameter.get("Value")), modified if isinstance(modified, datetime) else None
+        stored = _parameter(target).read(target.output("WebhookSigningSecretParameter"), max_age=0)
+    except SecretsUnavailable as exc:
+        raise OpsError(f"{exc}; check your access to the stack's SSM parameter") from exc
+    return (stored.secrets, stored.changed_at) if stored else ([], None)
 
 
 def _deploy_time_secrets(target: Target) -> list[str]:
@@ -527,13 +532,7 @@ def _deploy_time_secrets(target: Target) -> list[str]:
 
 
 def _put_secrets(target: Target, values: Sequence[str]) -> None:
-    target.client("ssm").put_parameter(
-        Name=target.output("WebhookSigningSecretParameter"),
-        Value=" ".join(values),
-        Type="SecureString",
-        Overwrite=True,
-        Description="Parity webhook signing secret(s), newest first; managed by `parity ops secret`.",
-    )
+    _parameter(target).write(target.output("WebhookSigningSecretParameter"), values)
 
 
 def secret_show(target: Target) -> dict[str, Any]:
