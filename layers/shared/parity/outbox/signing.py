@@ -65,18 +65,18 @@ def verify(body: bytes | str, headers: Mapping[str, str], secrets: Sequence[str]
     """
     if not secrets:
         raise InvalidSignature("no webhook secret configured")
+    refusals: list[WebhookVerificationError] = []
     for secret in secrets:
         try:
             Webhook(secret).verify(body, dict(headers), json_parse=False)
             break
-        except WebhookVerificationError as exc:
-            problem = str(exc)
-            if "timestamp" in problem or "headers" in problem.lower():
-                raise InvalidSignature(problem) from exc  # the same for every secret
+        except WebhookVerificationError as exc:  # each secret is tried (at most two, during a rotation)
+            refusals.append(exc)
         except (ValueError, TypeError) as exc:  # malformed headers, or a body that is not UTF-8
             raise InvalidSignature("malformed signature headers or body") from exc
     else:
-        raise InvalidSignature("no matching signature")
+        # Missing headers and a stale timestamp are refused alike by every secret: the first says why.
+        raise InvalidSignature(str(refusals[0])) from refusals[0]
     try:
         return jsonio.loads(body)
     except (ValueError, RecursionError) as exc:
