@@ -14,8 +14,12 @@ if TYPE_CHECKING:  # pragma: no cover
     from mypy_boto3_sqs import SQSClient
 
 
-#: Messages SQS takes in one ``SendMessageBatch``.
+#: Messages SQS takes in one ``SendMessageBatch`` (or returns from one receive).
 BATCH_LIMIT = 10
+#: What ``dead_letter`` adds to a message: why, after how many attempts, from which queue. A redrive
+#: (``parity ops dlq redrive``) takes them off again, so the message starts clean.
+REASON, ATTEMPTS, SOURCE = "failure_reason", "attempts", "source_queue"
+FAILURE_ATTRIBUTES = (REASON, ATTEMPTS, SOURCE)
 
 
 class QueueError(Exception):
@@ -84,9 +88,9 @@ class Queues:
                 QueueUrl=dlq_url,
                 MessageBody=body,
                 MessageAttributes={
-                    "failure_reason": {"DataType": "String", "StringValue": reason[:1000]},
-                    "attempts": {"DataType": "Number", "StringValue": str(attempts)},
-                    "source_queue": {"DataType": "String", "StringValue": source},
+                    REASON: {"DataType": "String", "StringValue": reason[:1000]},
+                    ATTEMPTS: {"DataType": "Number", "StringValue": str(attempts)},
+                    SOURCE: {"DataType": "String", "StringValue": source},
                     **{name: {"DataType": "String", "StringValue": value} for name, value in (attributes or {}).items() if value},
                 },
             )

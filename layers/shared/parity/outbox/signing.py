@@ -3,10 +3,12 @@ sender's retry schedule. Pure: no network, the clock is a parameter."""
 
 from __future__ import annotations
 
+import base64
 import email.utils
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from secrets import token_bytes
 from typing import Any
 
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
@@ -33,6 +35,11 @@ def parse_secrets(value: str | None) -> list[str]:
     """``WEBHOOK_SIGNING_SECRET``: one ``whsec_…`` secret, or several separated by spaces or
     commas while a rotation overlaps (the sender signs with each, the receiver accepts any)."""
     return [part for part in (value or "").replace(",", " ").split() if part]
+
+
+def new_secret() -> str:
+    """A fresh signing secret in the Standard Webhooks form: ``whsec_`` and 32 random bytes in base64."""
+    return "whsec_" + base64.b64encode(token_bytes(32)).decode()
 
 
 def parse_schedule(value: str | None) -> tuple[int, ...]:
