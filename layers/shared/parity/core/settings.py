@@ -21,7 +21,8 @@ IDEMPOTENCY_TTL_SECONDS = 24 * 3600
 #: ``CrmRecordUrlTemplate`` has the same default; a functional test holds them equal).
 DEFAULT_CRM_RECORD_URL_TEMPLATE = "https://crm.example.com/{type}s/{id}"
 #: The longest a warm container trusts a value an operator changes without a redeploy (a company's
-#: parity flag, the signing secrets): ``parity ops`` promises its changes take effect within it.
+#: parity flag, the signing secrets, an API key's revocation through the authorizer's token cache):
+#: ``parity ops`` promises its changes take effect within it.
 MAX_CACHE_SECONDS = 60
 
 _TRUE = frozenset({"1", "on", "t", "true", "y", "yes"})
