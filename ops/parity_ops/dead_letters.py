@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from parity.core.queues import ATTEMPTS, BATCH_LIMIT, FAILURE_ATTRIBUTES, REASON
+from parity.outbox import events
 from parity_ops.target import OpsError, Target, iso
 
 #: How long one sweep of ``list`` hides the messages it peeks at (they are made visible again after).
@@ -152,9 +153,11 @@ def _summary(which: str, letter: DeadLetter) -> dict[str, Any]:
         condition = (body.get("requestContext") or {}).get("condition") if isinstance(body, dict) else None
         about = f"stream batch of {info.get('batchSize')} from {info.get('startSequenceNumber')} to {info.get('endSequenceNumber')}"
         return {**row, "about": about, "reason": condition or letter.reason}
-    data = body.get("data") if isinstance(body, dict) and isinstance(body.get("data"), dict) else {}
-    about = f"{body.get('eventType')} {data.get('id')} company {body.get('company_id')} room {data.get('channel_integration_room_id')}" if data else "(not an event)"
-    return {**row, "about": about, "reason": letter.reason, "attempts": letter.attempts, "correlation_id": letter.attributes.get("correlation_id")}
+    from parity.core.observability import CORRELATION_ATTRIBUTE  # here: it sets up the service's logger
+
+    ids = events.about(body)
+    about = f"{body.get('eventType')} {ids['record_id']} company {ids['company_id']} room {ids['room_id']}" if ids["record_id"] else "(not an event)"
+    return {**row, "about": about, "reason": letter.reason, "attempts": letter.attempts, "correlation_id": letter.attributes.get(CORRELATION_ATTRIBUTE)}
 
 
 def _dlq_urls(target: Target, which: str) -> tuple[str, str | None]:
