@@ -22,15 +22,10 @@ from parity.crm import flags
 from parity.outbox.sender import Reply
 from parity_dev.lambdas import load_handler
 
+from .fakes import Ctx
+
 FUNCTIONS = Path(__file__).resolve().parents[2] / "functions"
 SECRET = "whsec_" + "cGFyaXR5LXVuaXQtdGVzdHMtc2VjcmV0LWtleSEhIQ=="
-
-
-class Ctx:
-    function_name = "parity-unit"
-    memory_limit_in_mb = 256
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:parity-unit"
-    aws_request_id = "req-unit"
 
 
 def app(name: str) -> Any:

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from parity.core.clock import iso_ms
+from parity.core.clock import iso_ms, utc_now
 from parity.core.observability import CORRELATION_ATTRIBUTE, created_metric
 from parity.outbox import events
 
@@ -95,6 +95,7 @@ class Routed:
 NOTHING = Routed([])
 
 
+@dataclass(frozen=True)
 class Router:
     """A change of a bot/AI record of a company whose parity flag is on → its events, queued.
 
@@ -102,22 +103,12 @@ class Router:
     table) makes no event; neither does a company whose flag is off.
     """
 
-    def __init__(
-        self,
-        queues: EventQueues,
-        *,
-        webhook_queue_url: str,
-        timeline_queue_url: str | None,
-        parity_enabled: Callable[[str], bool],
-        url_template: str,
-        now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
-    ) -> None:
-        self.queues = queues
-        self.webhook_queue_url = webhook_queue_url
-        self.timeline_queue_url = timeline_queue_url
-        self.parity_enabled = parity_enabled
-        self.url_template = url_template
-        self.now = now
+    queues: EventQueues
+    webhook_queue_url: str
+    timeline_queue_url: str | None
+    parity_enabled: Callable[[str], bool]
+    url_template: str
+    now: Callable[[], datetime] = utc_now
 
     def route(self, change: Change) -> Routed:
         """Decide the change's events, queue them under its correlation id, and say what was done.
