@@ -30,7 +30,7 @@ class EventQueues(Protocol):
 
 def publish(
     queues: EventQueues,
-    events_: Sequence[Mapping[str, Any]],
+    event_bodies: Sequence[Mapping[str, Any]],
     *,
     webhook_queue_url: str,
     timeline_queue_url: str | None,
@@ -39,8 +39,8 @@ def publish(
     """The fan-out: every event to the webhook queue; creates also to the timeline-note queue
     (RFC CDTC-S04), unless there is none (``None``: no note wanted). ``attributes`` (the
     correlation id) travel on every message."""
-    queues.publish(webhook_queue_url, events_, attributes=attributes)
-    creates = [e for e in events_ if _action(e) == "create"]
+    queues.publish(webhook_queue_url, event_bodies, attributes=attributes)
+    creates = [e for e in event_bodies if _action(e) == "create"]
     if creates and timeline_queue_url:
         queues.publish(timeline_queue_url, creates, attributes=attributes)
 
