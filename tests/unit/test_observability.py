@@ -29,7 +29,7 @@ from parity.timeline.excerpt import ChatHistory, ChatMessage
 from parity_dev.gateway import http_api_event
 from parity_dev.lambdas import load_handler
 
-from .fakes import FakeStore
+from .fakes import Ctx, FakeStore
 
 FUNCTIONS = Path(__file__).resolve().parents[2] / "functions"
 API_KEY = "pk_unit-test-api-key-that-must-never-be-logged"
@@ -40,13 +40,6 @@ METRICS_OF_THE_RFC = {
     "deal_preview_displayed", "ticket_preview_displayed", "webhook_delivered", "webhook_delivery_failed",
     "timeline_log_created", "timeline_log_creation_failed", "timeline_preview_unavailable",
 }
-
-
-class Ctx:
-    function_name = "parity-unit"
-    memory_limit_in_mb = 256
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:parity-unit"
-    aws_request_id = "req-unit"
 
 
 def app(name: str) -> Any:

@@ -12,6 +12,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Literal
 
+from parity.core.ids import MAX_ROOM_ID
+
 RecordType = Literal["deal", "ticket"]
 RECORD_TYPES: tuple[RecordType, ...] = ("deal", "ticket")
 
@@ -59,7 +61,7 @@ AMOUNT_DECIMAL_PLACES = 6
 NAME = Kind("string", 255, visible=True)
 SHORT_TEXT = Kind("string", 255)
 LONG_TEXT = Kind("string", 10_000)
-ROOM_ID = Kind("string", 128, visible=True)
+ROOM_ID = Kind("string", MAX_ROOM_ID, visible=True)
 CREATOR_FLAG = Kind("string", 64)
 AMOUNT = Kind("number", minimum=0, maximum=MAX_AMOUNT, decimal_places=AMOUNT_DECIMAL_PLACES)
 #: A contact id as a producer sends it; whether it names a contact of the caller's company is the store's question.

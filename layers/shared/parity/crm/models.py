@@ -12,7 +12,6 @@ create, and a PATCH takes every field as optional.
 from __future__ import annotations
 
 import math
-import re
 import unicodedata
 from decimal import Decimal
 from typing import Annotated, Any
@@ -29,14 +28,13 @@ from pydantic import (
     create_model,
 )
 
+from parity.core.text import has_control
 from parity.crm import fields
 from parity.crm.fields import AMOUNT_DECIMAL_PLACES, MAX_AMOUNT, MAX_LEAD_IDS, Kind, RecordType  # noqa: F401  (named here too)
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
-
 
 def _no_control_chars(value: str) -> str:
-    if _CONTROL.search(value):
+    if has_control(value):
         raise ValueError("must not contain control characters or lone surrogates")
     return value
 
