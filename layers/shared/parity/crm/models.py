@@ -49,7 +49,8 @@ def _visible(value: str) -> str:
 _INVISIBLE = frozenset({"Cf", "Zs", "Zl", "Zp", "Mn", "Me"})
 
 
-def _text(max_length: int, *, min_length: int = 0) -> Any:
+def text(max_length: int, *, min_length: int = 0) -> Any:
+    """A string field: stripped, bounded, no control characters; with ``min_length``, visible."""
     checks = [AfterValidator(_no_control_chars)]
     if min_length:
         checks.append(AfterValidator(_visible))
@@ -83,10 +84,10 @@ def _id_as_text(value: Any) -> Any:
     return str(value)
 
 
-def _typed(kind: Kind) -> Any:
+def typed(kind: Kind) -> Any:
     """The pydantic type of a declared kind (``parity.crm.fields``)."""
     if kind.json == "string" and kind.max_length:
-        return _text(kind.max_length, min_length=1 if kind.visible else 0)
+        return text(kind.max_length, min_length=1 if kind.visible else 0)
     if kind.json == "number":
         bounds = Field(ge=kind.minimum, le=kind.maximum, decimal_places=kind.decimal_places, strict=False)
         return Annotated[Decimal, BeforeValidator(_number_only), bounds, AfterValidator(_exact)]
@@ -95,7 +96,7 @@ def _typed(kind: Kind) -> Any:
         # caller's company is checked against the store: an unknown id is a warning, not an error.
         return Annotated[str, BeforeValidator(_id_as_text), Field(max_length=kind.max_length)]
     if kind.json == "array" and kind.items is not None:
-        return Annotated[list[_typed(kind.items)], Field(max_length=kind.max_length)]  # type: ignore[misc]
+        return Annotated[list[typed(kind.items)], Field(max_length=kind.max_length)]  # type: ignore[misc]
     raise ValueError(f"no request type for a {kind.json} field")
 
 
@@ -110,11 +111,11 @@ def _record_body(record_type: RecordType, *, update: bool) -> type[_Body]:
     ``creator_flag`` is accepted only to be refused when it differs (it is set once, at create)."""
     definitions: dict[str, Any] = {}
     for declared in (*fields.ORIGIN_FIELDS, *fields.TYPE_FIELDS[record_type]):
-        typed = _typed(declared.kind)
+        field_type = typed(declared.kind)
         if declared.required:
-            definitions[declared.name] = (typed, None) if update else (typed, ...)
+            definitions[declared.name] = (field_type, None) if update else (field_type, ...)
         else:
-            definitions[declared.name] = (typed | None, None)
+            definitions[declared.name] = (field_type | None, None)
     name = f"{record_type.capitalize()}{'Update' if update else 'Create'}"
     return create_model(name, __base__=_Body, __module__=__name__, **definitions)
 
@@ -125,17 +126,17 @@ DealUpdate = _record_body("deal", update=True)
 TicketUpdate = _record_body("ticket", update=True)
 
 
-Name = _typed(fields.NAME)
+Name = typed(fields.NAME)
 
 
 class ContactCreate(_Body):
     name: Name
-    phone: _text(32) | None = None  # type: ignore[valid-type]
-    email: _text(254) | None = None  # type: ignore[valid-type]
+    phone: text(32) | None = None  # type: ignore[valid-type]
+    email: text(254) | None = None  # type: ignore[valid-type]
 
 
 class TokenRequest(_Body):
-    sso_id: _text(255, min_length=1)  # type: ignore[valid-type]
+    sso_id: text(255, min_length=1)  # type: ignore[valid-type]
 
 
 def error_details(exc: ValidationError) -> list[dict[str, str]]:
