@@ -53,7 +53,7 @@ def local_defaults(base_url: str) -> dict[str, str]:
 
 
 def _company(value: str) -> tuple[str, str]:
-    from parity_dev.ops import company_arg
+    from parity_ops.cli import company_arg
 
     company_id, sep, api_key = value.partition(":")
     if not (sep and company_id and api_key):
@@ -88,9 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
     from parity_dev.demo import add_parser as add_demo_parser
 
     add_demo_parser(commands)  # ``parity demo``: the RFC scenario on a fresh local stack (parity_dev.demo)
-    from parity_dev.ops import add_parser as add_ops_parser
+    from parity_ops.cli import add_parser as add_ops_parser
 
-    add_ops_parser(commands)  # ``parity ops``: flags, dead letters, reconcile, keys, secret (parity_dev.ops)
+    add_ops_parser(commands)  # ``parity ops``: flags, dead letters, reconcile, keys, secret (parity_ops, also `parity-ops`)
     from parity_dev.bench import add_parser as add_bench_parser
 
     add_bench_parser(commands)  # ``parity bench``: the performance budgets (parity_dev.bench, docs/performance.md)

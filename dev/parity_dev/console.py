@@ -92,13 +92,7 @@ def _preview_rooms(company_id: str) -> set[str]:
         "ExpressionAttributeNames": {"#d": "data"},
         "ExpressionAttributeValues": {":prefix": {"S": room_pk(company_id, "")}},
     }
-    found: set[str] = set()
-    while True:
-        page = store.client.scan(**kwargs)
-        found.update(item["data"]["M"]["channel_integration_room_id"]["S"] for item in page.get("Items", []))
-        if "LastEvaluatedKey" not in page:
-            return found
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return {item["data"]["channel_integration_room_id"] for item in store._pages("scan", **kwargs)}
 
 
 def _json(status: int, payload: Any) -> Reply:

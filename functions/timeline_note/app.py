@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import parity.core.coldstart  # noqa: F401  (first: the imports below run without cyclic GC)
 
-import json
 from typing import Any
 
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from parity.outbox import events
 from parity.timeline import writer
 from parity.timeline.store import note_table
-from parity.core.batch import SQSRecord, process_partial_response
 from parity.core.errors import ParityError
 from parity.core.observability import (
     TIMELINE_LOG_CREATED,
@@ -38,19 +40,9 @@ from parity.crm.store import crm_store
 from parity.timeline.hub import hub
 
 
-def _ids(body: str) -> dict[str, Any]:
-    """The ids a queued event is about, for the log; {} when unreadable (write_note says why)."""
-    try:
-        event = json.loads(body)
-    except ValueError:
-        return {}
-    data = event.get("data") if isinstance(event, dict) and isinstance(event.get("data"), dict) else {}
-    return {"company_id": event.get("company_id"), "record_id": data.get("id"), "room_id": data.get("channel_integration_room_id"), "event_id": event.get("event_id")} if data else {}
-
-
 def record_handler(record: SQSRecord) -> None:
-    ids = _ids(record.body)
-    with bound(correlation_id=sqs_correlation_id(record.raw_event) or ids.get("event_id") or record.message_id, **ids):
+    ids = events.about(events.peek(record.body))  # for the log; write_note says what is wrong with a bad one
+    with bound(correlation_id=sqs_correlation_id(record.raw_event) or ids["event_id"] or record.message_id, **ids):
         try:
             outcome = writer.write_note(
                 record.body,
@@ -80,4 +72,5 @@ def record_handler(record: SQSRecord) -> None:
 
 @instrumented
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return process_partial_response(event, record_handler, SQSRecord)
+    # A processor holds one batch's outcome: a fresh one per invocation.
+    return process_partial_response(event, record_handler, BatchProcessor(EventType.SQS), context)

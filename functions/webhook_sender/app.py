@@ -25,15 +25,16 @@ from __future__ import annotations
 
 import parity.core.coldstart  # noqa: F401  (first: the imports below run without cyclic GC)
 
-import json
 import time
 from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any
 
-from parity.outbox import sender, signing
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from parity.outbox import events, sender, signing
 from parity.core import outbound
-from parity.core.batch import SQSRecord, process_partial_response
 from parity.core.observability import (
     CORRELATION_ATTRIBUTE,
     WEBHOOK_DELIVERED,
@@ -102,15 +103,6 @@ def _attempt(url: str, allow_private: bool, body: str, headers: dict[str, str], 
     return sender.Reply(status=response.status, retry_after=response.headers.get("retry-after"))
 
 
-def _peek(body: str) -> dict[str, Any]:
-    """The event's ids for the log (the body itself is never logged); {} when unreadable."""
-    try:
-        event = json.loads(body)
-    except ValueError:
-        return {}
-    return event if isinstance(event, dict) else {}
-
-
 def _latency_ms(occurred_at: Any, now: datetime) -> float | None:
     try:
         moment = datetime.fromisoformat(str(occurred_at).replace("Z", "+00:00"))
@@ -120,10 +112,10 @@ def _latency_ms(occurred_at: Any, now: datetime) -> float | None:
 
 
 def record_handler(record: SQSRecord) -> None:
-    event = _peek(record.body)
-    data = event.get("data") if isinstance(event.get("data"), dict) else {}
-    correlation_id = sqs_correlation_id(record.raw_event) or str(event.get("event_id") or record.message_id)
-    with bound(correlation_id=correlation_id, company_id=event.get("company_id"), record_id=data.get("id"), room_id=data.get("channel_integration_room_id"), event_id=event.get("event_id")):
+    event = events.peek(record.body)  # its ids for the log (the body itself is never logged)
+    ids = events.about(event)
+    correlation_id = sqs_correlation_id(record.raw_event) or str(ids["event_id"] or record.message_id)
+    with bound(correlation_id=correlation_id, **ids):
         _deliver(record, event, correlation_id)
 
 
@@ -163,4 +155,5 @@ def _deliver(record: SQSRecord, event: dict[str, Any], correlation_id: str) -> N
 
 @instrumented
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return process_partial_response(event, record_handler, SQSRecord)
+    # A processor holds one batch's outcome: a fresh one per invocation.
+    return process_partial_response(event, record_handler, BatchProcessor(EventType.SQS), context)

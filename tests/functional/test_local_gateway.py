@@ -189,7 +189,7 @@ def test_the_authorizer_gets_the_request_v2_event(api: Gateway, authorizer_calls
     assert event["version"] == "2.0" and event["type"] == "REQUEST"
     assert event["identitySource"] == ["Bearer ok"]
     assert event["routeKey"] == "GET /things/{id}"
-    assert event["rawPath"] == "/things/a%20b"
+    assert event["rawPath"] == "/things/a b"  # decoded once, as an HTTP API does
     assert event["rawQueryString"] == "x=1&x=2"
     assert event["queryStringParameters"] == {"x": "1,2"}
     assert event["pathParameters"] == {"id": "a b"}
@@ -210,7 +210,7 @@ def test_GIVEN_authorized_THEN_the_integration_gets_a_v2_event_with_the_authoriz
     event = response.json()["event"]
     assert event["version"] == "2.0"
     assert event["routeKey"] == "GET /things/{id}"
-    assert event["rawPath"] == "/things/a%20b"
+    assert event["rawPath"] == "/things/a b"  # decoded once, as an HTTP API does
     assert event["pathParameters"] == {"id": "a b"}
     assert event["queryStringParameters"] == {"x": "1,2", "empty": ""}
     assert event["headers"]["authorization"] == "Bearer alice"  # names lower-cased
@@ -220,7 +220,7 @@ def test_GIVEN_authorized_THEN_the_integration_gets_a_v2_event_with_the_authoriz
     assert context["authorizer"] == {"lambda": {"who": "alice"}}
     assert context["stage"] == "$default" and context["routeKey"] == "GET /things/{id}"
     assert context["http"] == {
-        "method": "GET", "path": "/things/a%20b", "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "tests/1.0",
+        "method": "GET", "path": "/things/a b", "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "tests/1.0",
     }
     assert context["requestId"] == response.headers["apigw-requestid"]
     assert abs(context["timeEpoch"] / 1000 - time.time()) < 60
@@ -323,6 +323,15 @@ def test_every_open_route_of_the_template_reaches_its_function(gateway: Gateway,
         response = gateway.invoke(route.method, route.path.replace("{", "").replace("}", ""), json={})
         assert response.body != b'{"message": "Not Found"}', route.route_key
         assert response.status < 500, (route.route_key, response.body)
+
+
+def test_the_path_is_decoded_once_before_the_route_is_chosen(api: Gateway) -> None:
+    # GIVEN a route with one single-segment parameter (an HTTP API decodes the path, then routes it)
+    # WHEN a slash is sent encoded, THEN it separates segments as "/" does: no route
+    assert api.match("GET", "/things/a%2Fb") is None
+    # WHEN it is sent encoded twice, THEN the parameter holds it encoded once: decoded once, never twice
+    route, parameters = api.match("GET", "/things/a%252Fb")  # type: ignore[misc]
+    assert route.route_key == "GET /things/{id}" and parameters == {"id": "a%2Fb"}
 
 
 def test_path_parameters_of_the_template_routes_are_decoded(gateway: Gateway, stack: DeployedStack) -> None:

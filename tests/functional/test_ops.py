@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 
 from parity.core.dynamodb import dump_item
 from parity_dev.lambdas import load_handler
-from parity_dev.ops import stack_target
+from parity_ops.target import stack_target
 from parity_dev.pollers import DynamoDbStreamPoller
 
 from .wiring import ops, wired  # noqa: F401
@@ -303,3 +303,13 @@ def test_cli_tables_are_readable_without_json(wired, company, capsys):
     text = capsys.readouterr().out
     assert text.splitlines()[0].split() == ["COMPANY", "OWN", "FLAG", "STACK", "DEFAULT", "EFFECTIVE", "CHANGED"]
     assert made.id in text and "ON" in text
+
+
+def test_parity_ops_is_also_a_command_of_its_own(wired, company, capsys):
+    from parity_ops.cli import main
+
+    made = company()
+    capsys.readouterr()
+    assert main(["flag", "show", made.id, "--stack", "parity", "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert (shown["company_id"], shown["effective"]) == (made.id, True)

@@ -134,3 +134,11 @@ def test_the_http_api_stage_throttles_every_route_and_the_key_exchange_tighter(r
     exchange = stage["RouteSettings"][KEY_EXCHANGE]
     assert 0 < exchange["ThrottlingRateLimit"] < default["ThrottlingRateLimit"]
     assert 1 <= exchange["ThrottlingBurstLimit"] < default["ThrottlingBurstLimit"]
+
+
+def test_the_record_url_parameter_defaults_to_the_librarys_template(stack):
+    # GIVEN the CRM record URL the template deploys by default, and the library's default
+    from parity.core.settings import DEFAULT_CRM_RECORD_URL_TEMPLATE
+
+    # THEN they are one template: a function without the variable and `parity ops` agree with the stack
+    assert stack.template["Parameters"]["CrmRecordUrlTemplate"]["Default"] == DEFAULT_CRM_RECORD_URL_TEMPLATE

@@ -45,15 +45,6 @@ def key(*parts: str) -> str:
     """A key made of ``parts`` joined by "#", each part escaped ("%" → "%25", "#" → "%23") so that
     no value, whatever characters it holds, can reach into the next part: two different part
     lists never make one key, and a prefix ``key(a, "")`` matches exactly the keys whose first
-    part is ``a``. Every key of both tables is built here (issue 12: a company id holding "#"
-    read another company's room)."""
-    return "#".join(part.replace("%", "%25").replace("#", "%23") for part in parts)
-
-
-def key(*parts: str) -> str:
-    """A key made of ``parts`` joined by "#", each part escaped ("%" → "%25", "#" → "%23") so that
-    no value, whatever characters it holds, can reach into the next part: two different part
-    lists never make one key, and a prefix ``key(a, "")`` matches exactly the keys whose first
     part is ``a``. Every key of every table is built with it (issue 12: a company id holding "#"
     read another company's room)."""
     return "#".join(part.replace("%", "%25").replace("#", "%23") for part in parts)

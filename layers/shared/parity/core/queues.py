@@ -14,6 +14,14 @@ if TYPE_CHECKING:  # pragma: no cover
     from mypy_boto3_sqs import SQSClient
 
 
+#: Messages SQS takes in one ``SendMessageBatch`` (or returns from one receive).
+BATCH_LIMIT = 10
+#: What ``dead_letter`` adds to a message: why, after how many attempts, from which queue. A redrive
+#: (``parity ops dlq redrive``) takes them off again, so the message starts clean.
+REASON, ATTEMPTS, SOURCE = "failure_reason", "attempts", "source_queue"
+FAILURE_ATTRIBUTES = (REASON, ATTEMPTS, SOURCE)
+
+
 class QueueError(Exception):
     """SQS refused or did not answer after botocore's bounded retries."""
 
@@ -36,11 +44,14 @@ class Queues:
         return self._client
 
     def publish(self, queue_url: str, messages: Sequence[Mapping[str, Any]], *, attributes: Mapping[str, str] | None = None) -> None:
-        """Send JSON messages (≤ 10) in one request; any refused entry raises, so the caller's
-        batch item fails and is retried (the receiver dedupes on the event id). ``attributes``
-        (e.g. the correlation id) travel on every message beside its own event id and type."""
-        if not messages:
-            return
+        """Send JSON messages, ten to a request (SQS's batch limit); any refused entry raises, so
+        the caller's batch item fails and is retried (the receiver dedupes on the event id).
+        ``attributes`` (e.g. the correlation id) travel on every message beside its own event id
+        and type."""
+        for start in range(0, len(messages), BATCH_LIMIT):
+            self._send_batch(queue_url, messages[start : start + BATCH_LIMIT], attributes)
+
+    def _send_batch(self, queue_url: str, messages: Sequence[Mapping[str, Any]], attributes: Mapping[str, str] | None) -> None:
         extra = {name: {"DataType": "String", "StringValue": value} for name, value in (attributes or {}).items() if value}
         entries = [
             {
@@ -77,9 +88,9 @@ class Queues:
                 QueueUrl=dlq_url,
                 MessageBody=body,
                 MessageAttributes={
-                    "failure_reason": {"DataType": "String", "StringValue": reason[:1000]},
-                    "attempts": {"DataType": "Number", "StringValue": str(attempts)},
-                    "source_queue": {"DataType": "String", "StringValue": source},
+                    REASON: {"DataType": "String", "StringValue": reason[:1000]},
+                    ATTEMPTS: {"DataType": "Number", "StringValue": str(attempts)},
+                    SOURCE: {"DataType": "String", "StringValue": source},
                     **{name: {"DataType": "String", "StringValue": value} for name, value in (attributes or {}).items() if value},
                 },
             )
