@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import parity.core.coldstart  # noqa: F401  (first: the imports below run without cyclic GC)
 
-import time
 from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any
@@ -70,37 +69,12 @@ def _http():
 def _post(body: str, headers: dict[str, str]) -> sender.Reply:
     """One attempt, within ``DEADLINE_SECONDS`` whatever the receiver does."""
     config = settings()
-    url = config.require("omnichannel_webhook_url")
-    deadline = time.monotonic() + DEADLINE_SECONDS
-    try:
-        return outbound.within(
-            deadline, lambda: _attempt(url, config.allow_private_targets, body, headers, deadline), name="webhook-send"
-        )
-    except outbound.Expired:
-        return sender.Reply(status=None, problem="timed out")
-
-
-def _attempt(url: str, allow_private: bool, body: str, headers: dict[str, str], deadline: float) -> sender.Reply:
-    try:
-        target = outbound.resolve(url, allow_private=allow_private)
-    except outbound.BlockedTarget as exc:
-        return sender.Reply(status=None, problem=str(exc), refused=True)
-    except outbound.Unresolvable as exc:
-        return sender.Reply(status=None, problem=str(exc))
-    from urllib3 import Timeout  # loaded already (botocore)
-    from urllib3.exceptions import HTTPError
-
-    left = deadline - time.monotonic()
-    if left <= 0:
-        return sender.Reply(status=None, problem="timed out")
-    timeout = Timeout(connect=min(CONNECT_SECONDS, left), read=min(READ_SECONDS, left))
-    try:
-        response = outbound.send(_http(), "POST", target, body=body.encode("utf-8"), headers=headers, timeout=timeout)
-    except HTTPError as exc:
-        if outbound.timed_out(exc):
-            return sender.Reply(status=None, problem="timed out")
-        return sender.Reply(status=None, problem=f"connection failed ({type(exc).__name__})")
-    return sender.Reply(status=response.status, retry_after=response.headers.get("retry-after"))
+    answered = outbound.exchange(
+        _http(), "POST", config.require("omnichannel_webhook_url"), body=body.encode("utf-8"), headers=headers,
+        allow_private=config.allow_private_targets, deadline_seconds=DEADLINE_SECONDS,
+        connect_seconds=CONNECT_SECONDS, read_seconds=READ_SECONDS, max_answer_bytes=16 * 1024, name="webhook-send",
+    )
+    return sender.Reply(status=answered.status, retry_after=answered.headers.get("retry-after"), problem=answered.problem, refused=answered.refused)
 
 
 def _latency_ms(occurred_at: Any, now: datetime) -> float | None:

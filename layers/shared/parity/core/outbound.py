@@ -451,11 +451,13 @@ def exchange(
     allow_private: bool,
     deadline_seconds: float,
     connect_seconds: float = 2.0,
+    read_seconds: float | None = None,
     max_answer_bytes: int = 256 * 1024,
     name: str = "outbound",
 ) -> Exchange:
     """Make one request with everything bounded: the target vetted (SSRF guard), the connect
-    time, a total deadline (``within``), the answer's size. Never raises for the far side."""
+    time, a silence (``read_seconds``), a total deadline (``within``: resolution, connect, request,
+    the answer's headers and body together), the answer's size. Never raises for the far side."""
     deadline = time.monotonic() + deadline_seconds
 
     def attempt() -> Exchange:
@@ -468,7 +470,7 @@ def exchange(
         left = deadline - time.monotonic()
         if left <= 0:
             return Exchange(None, problem="timed out")
-        timeout = urllib3.Timeout(connect=min(connect_seconds, left), read=left)
+        timeout = urllib3.Timeout(connect=min(connect_seconds, left), read=min(read_seconds or left, left))
         try:
             with stream(client, method, target, body=body, headers=headers, timeout=timeout) as response:
                 received = bytearray()

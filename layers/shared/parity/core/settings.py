@@ -70,6 +70,25 @@ class Settings:
     hub_api_token: str | None = field(default=None, repr=False, metadata=_env("HUB_API_TOKEN"))
     room_deeplink_template: str = field(default="https://chat.example.com/inbox/{room_id}", metadata=_env("ROOM_DEEPLINK_TEMPLATE", check="_has_room_placeholder"))
 
+    # ---- conversations (contracts/conversations.md) --------------------------------------------
+    conversation_table_name: str | None = field(default=None, metadata=_env("CONVERSATION_TABLE_NAME", min_length=1))
+    #: SSM path under which each channel's secrets live (``<prefix>/<channel id>/<name>``).
+    channel_secrets_prefix: str | None = field(default=None, metadata=_env("CHANNEL_SECRETS_PREFIX", min_length=1))
+    #: Where channel webhooks are reached from outside, when not the API's own address (a custom domain).
+    channel_webhook_base_url: str | None = field(default=None, metadata=_env("CHANNEL_WEBHOOK_BASE_URL", check="_http_base_url"))
+    ingest_queue_url: str | None = field(default=None, metadata=_env("INGEST_QUEUE_URL"))
+    ingest_dlq_url: str | None = field(default=None, metadata=_env("INGEST_DLQ_URL"))
+    delivery_queue_url: str | None = field(default=None, metadata=_env("DELIVERY_QUEUE_URL"))
+    delivery_dlq_url: str | None = field(default=None, metadata=_env("DELIVERY_DLQ_URL"))
+    event_bus_name: str | None = field(default=None, metadata=_env("EVENT_BUS_NAME", min_length=1))
+    whatsapp_api_base_url: str = field(default="https://graph.facebook.com", metadata=_env("WHATSAPP_API_BASE_URL", check="_http_base_url"))
+    slack_api_base_url: str = field(default="https://slack.com", metadata=_env("SLACK_API_BASE_URL", check="_http_base_url"))
+    intercom_api_base_url: str = field(default="https://api.intercom.io", metadata=_env("INTERCOM_API_BASE_URL", check="_http_base_url"))
+
+    def provider_base_urls(self) -> dict[str, str]:
+        """Each provider's send API base (the local stack points them at its fakes)."""
+        return {"whatsapp": self.whatsapp_api_base_url, "slack": self.slack_api_base_url, "intercom": self.intercom_api_base_url}
+
     # ---- the checks (the messages pydantic's field validators gave) ----------------------------
     @staticmethod
     def _has_id_placeholder(value: str) -> str:
