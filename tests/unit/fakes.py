@@ -6,7 +6,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from parity.crm.store import CreateRejected, IdempotencyEntry, Token, VersionMismatch
+from parity.core.idempotency import Entry as IdempotencyEntry
+from parity.crm.store import CreateRejected, Token, VersionMismatch
 
 
 class FakeStore:

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from parity.core.clock import Clock, iso_ms
 from parity.core.errors import NotFound, ValidationFailed
+from parity.core.ids import valid_id
 
 CHANNEL_TYPES = ("whatsapp", "slack", "intercom")
 PURPOSES = ("conversations", "feedback")
@@ -39,6 +40,12 @@ class ChannelStore(Protocol):
     def channels(self, company_id: str) -> list[dict[str, Any]]: ...
 
     def delete_channel(self, company_id: str, channel_id: str) -> bool: ...
+
+
+def valid_channel_id(value: str) -> bool:
+    """Whether ``value`` could be one of our channel ids (``ch_`` + an id): anything else is a 404
+    before any store call."""
+    return value.startswith("ch_") and valid_id(value)
 
 
 def webhook_url(base_url: str, channel: Mapping[str, Any]) -> str:
@@ -90,7 +97,7 @@ def list_channels(store: ChannelStore, company_id: str, *, base_url: str) -> dic
 
 
 def get_channel(store: ChannelStore, company_id: str, channel_id: str, *, base_url: str) -> dict[str, Any]:
-    found = store.company_channel(company_id, channel_id)
+    found = store.company_channel(company_id, channel_id) if valid_channel_id(channel_id) else None
     if found is None:
         raise NotFound(f"channel {channel_id} not found")
     return {"data": public(found, base_url=base_url)}
@@ -99,6 +106,6 @@ def get_channel(store: ChannelStore, company_id: str, channel_id: str, *, base_u
 def delete_channel(store: ChannelStore, secrets: ChannelSecrets, company_id: str, channel_id: str) -> None:
     """``DELETE /api/v3.1/channels/{id}``: the channel goes first (its webhook answers 404 at
     once), then its secrets."""
-    if not store.delete_channel(company_id, channel_id):
+    if not valid_channel_id(channel_id) or not store.delete_channel(company_id, channel_id):
         raise NotFound(f"channel {channel_id} not found")
     secrets.delete(channel_id)

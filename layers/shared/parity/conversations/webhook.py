@@ -17,8 +17,10 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from parity.conversations import ingest, signatures
+from parity.conversations.channels import valid_channel_id
 from parity.core import jsonio
-from parity.core.errors import Forbidden, NotFound, Unauthorized
+from parity.core.errors import Forbidden, NotFound, ServiceUnavailable, Unauthorized
+from parity.core.queues import QueueError
 
 
 class Channels(Protocol):
@@ -41,7 +43,7 @@ class Answer:
 
 
 def find_channel(channels: Channels, channel_type: str, channel_id: str) -> dict[str, Any]:
-    found = channels.channel(channel_id) if channel_id.startswith("ch_") and len(channel_id) <= 64 else None
+    found = channels.channel(channel_id) if valid_channel_id(channel_id) else None
     if found is None or found.get("type") != channel_type:
         raise NotFound(f"no {channel_type} channel {channel_id[:64]}")
     return found
@@ -81,7 +83,10 @@ def receive(
         challenge = _slack_challenge(body)
         if challenge is not None:
             return Answer(200, json={"challenge": challenge}, channel=channel)
-    enqueue(ingest.envelope(channel, body, received_at=now))
+    try:
+        enqueue(ingest.envelope(channel, body, received_at=now))
+    except QueueError as exc:  # not durable: the provider must retry
+        raise ServiceUnavailable("the delivery could not be queued; retry") from exc
     return Answer(200, json={"status": "accepted"}, queued=True, channel=channel)
 
 

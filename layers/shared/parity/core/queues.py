@@ -72,6 +72,17 @@ class Queues:
         if resp.get("Failed"):
             raise QueueError(f"{len(resp['Failed'])} message(s) refused by {queue_url}")
 
+    def send(self, queue_url: str, message: Mapping[str, Any], *, attributes: Mapping[str, str] | None = None) -> None:
+        """Send one JSON message (one request); raises ``QueueError`` when SQS refuses it."""
+        try:
+            self.client.send_message(
+                QueueUrl=queue_url,
+                MessageBody=jsonio.dumps(message),
+                MessageAttributes={name: {"DataType": "String", "StringValue": value} for name, value in (attributes or {}).items() if value},
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise QueueError(f"could not send to {queue_url}") from exc
+
     def postpone(self, queue_url: str, receipt_handle: str, seconds: int) -> None:
         """Hide a message for ``seconds`` before its next attempt (the retry schedule)."""
         try:

@@ -15,8 +15,6 @@ from typing import Any, Mapping
 
 #: Largest request body the API accepts, in bytes (documented in the README). Larger → 413.
 MAX_BODY_BYTES = 64 * 1024
-#: How long an Idempotency-Key is remembered per company (IETF draft: at least 24 h).
-IDEMPOTENCY_TTL_SECONDS = 24 * 3600
 #: A record's CRM URL unless ``CRM_RECORD_URL_TEMPLATE`` says otherwise (template.yaml's parameter
 #: ``CrmRecordUrlTemplate`` has the same default; a functional test holds them equal).
 DEFAULT_CRM_RECORD_URL_TEMPLATE = "https://crm.example.com/{type}s/{id}"

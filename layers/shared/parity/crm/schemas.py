@@ -16,7 +16,7 @@ from parity.crm.fields import Kind, RecordType, ViewField
 #: A record id in a path. Ours are 1 to 64 of [A-Za-z0-9_-]; anything else is a 404, so the document
 #: admits any id a client might hold.
 RECORD_ID = {"type": "string", "minLength": 1, "maxLength": 128}
-#: ``Idempotency-Key``: at most 255 characters (``service.MAX_IDEMPOTENCY_KEY_LENGTH``), visible ASCII.
+#: ``Idempotency-Key``: at most 255 characters (``parity.core.idempotency.MAX_KEY_LENGTH``), visible ASCII.
 IDEMPOTENCY_KEY = {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"}
 API_KEY = {"type": "string"}
 #: The contact lookup's ``phone`` or ``email`` (exactly one).
