@@ -38,6 +38,13 @@ from parity.core.observability import (
 from parity.core.settings import settings
 from parity.crm.store import crm_store
 from parity.timeline.hub import hub
+from parity.conversations.history import ConversationHistory
+from parity.conversations.store import conversation_table
+
+
+def _history() -> ConversationHistory:
+    # Parity's own rooms from the conversation table; any other room from the hub, as before.
+    return ConversationHistory(conversation_table, hub())
 
 
 def record_handler(record: SQSRecord) -> None:
@@ -48,7 +55,7 @@ def record_handler(record: SQSRecord) -> None:
                 record.body,
                 notes=note_table(),
                 records=crm_store(),
-                fetch_history=hub().chat_history,
+                fetch_history=lambda room: _history().history(str(ids.get("company_id") or ""), room),
                 deeplink_template=settings().room_deeplink_template,
             )
         except Exception as exc:

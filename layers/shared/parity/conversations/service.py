@@ -8,14 +8,15 @@ never lost between the write and the send.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping
 from typing import Any, Protocol
 
 from parity.conversations import model
 from parity.conversations.model import Conversation, InvalidState
+from parity.core import idempotency, jsonio
 from parity.core.clock import Clock, iso_ms, parse_time
+from parity.core.http import ApiResult
 from parity.core.dynamodb import BadCursor, Page
 from parity.core.errors import NotFound, ValidationFailed
 
@@ -38,6 +39,8 @@ class Store(Protocol):
     def messages(self, company_id: str, room_id: str, *, limit: int, cursor: str | None, newest_first: bool = False) -> Page: ...
 
     def put_message(self, company_id: str, message: Mapping[str, Any]) -> bool: ...
+
+    def put_reply(self, company_id: str, message: Mapping[str, Any], *, idempotency: Any, now: int) -> Any: ...
 
     def company_channel(self, company_id: str, channel_id: str) -> dict[str, Any] | None: ...
 
@@ -158,14 +161,17 @@ def chat_history(store: Store, company_id: str, room_id: str, query: Mapping[str
     return {"data": [{k: m.get(k) for k in HISTORY_FIELDS} for m in reversed(wanted)]}
 
 
-def queue_reply(store: Store, company_id: str, room_id: str, body: Any, *, idempotency_key: str | None = None, clock: Clock = Clock()) -> dict[str, Any]:
-    """``POST /api/v3.1/conversations/{room_id}/messages``: write the reply ``queued`` (202)."""
+def queue_reply(store: Store, company_id: str, room_id: str, body: Any, *, idempotency_key: str | None = None, request_target: str = "", clock: Clock = Clock()) -> ApiResult:
+    """``POST /api/v3.1/conversations/{room_id}/messages``: write the reply ``queued`` (202); its
+    delivery follows from the table's stream. An ``Idempotency-Key`` makes a retry safe: the same
+    request answers the first 202 again, and nothing is queued twice."""
     from parity.conversations.models import OutboundMessage
     from parity.crm.service import validate
 
     payload = validate(OutboundMessage, body)
     if payload.text is None and payload.template is None:
         raise ValidationFailed("text or template is required", details=[{"field": "text", "message": "required unless a template is given", "type": "missing"}])
+    key_hash = idempotency.key_hash(idempotency_key)
     item = store.conversation_item(company_id, room_id)
     if item is None:
         raise NotFound(f"conversation {room_id[:128]} not found")
@@ -178,9 +184,8 @@ def queue_reply(store: Store, company_id: str, room_id: str, body: Any, *, idemp
             "outside WhatsApp's 24 h customer-service window",
             details=[{"field": "template", "message": "the customer's last message is over 24 h old (or there is none): send a template", "type": "outside_customer_service_window"}],
         )
-    message_id = "msg_" + (hashlib.sha256(f"{company_id}\n{room_id}\n{idempotency_key}".encode()).hexdigest()[:24] if idempotency_key else clock.make_id(now))
     message = {
-        "id": message_id,
+        "id": f"msg_{clock.make_id(now)}",
         "room_id": room_id,
         "channel_id": item["channel_id"],
         "direction": "outbound",
@@ -194,8 +199,13 @@ def queue_reply(store: Store, company_id: str, room_id: str, body: Any, *, idemp
         "status_rank": 0,
         "attempts": 0,
     }
-    store.put_message(company_id, message)
-    return {"data": public_message(message)}
+    answer = jsonio.dumps({"data": public_message(message)})
+    fingerprint = idempotency.fingerprint(request_target, body)
+    entry = idempotency.Entry(key_hash, fingerprint, 202, answer, int(now.timestamp()) + idempotency.TTL_SECONDS) if key_hash else None
+    remembered = store.put_reply(company_id, message, idempotency=entry, now=int(now.timestamp()))
+    if remembered is not None:
+        return idempotency.replay_or_refuse(remembered, fingerprint)
+    return ApiResult(202, answer, ids={"room_id": room_id, "message_id": message["id"]})
 
 
 class OutsideWindow(ValidationFailed):

@@ -35,7 +35,10 @@ from botocore.exceptions import ClientError
 
 from parity.conversations.model import Conversation
 from parity.core.clock import iso_ms, parse_time
-from parity.core.dynamodb import Page, TableAdapter, dump_item, key
+from parity.core.dynamodb import Page, TableAdapter, dump_item, key, load_item
+from parity.core.errors import IdempotencyInProgress
+from parity.core.idempotency import Entry, entry_of, entry_sk
+from parity.core.idempotency import put_request as idempotency_put
 from parity.core.settings import get_settings
 from parity.core.warm import warm
 from parity.crm.store import company_pk
@@ -230,6 +233,33 @@ class ConversationTable(TableAdapter):
         except ClientError:
             return False
         return True
+
+    def put_reply(self, company_id: str, message: Mapping[str, Any], *, idempotency: Entry | None, now: int) -> Entry | None:
+        """Write a queued reply, with the request's idempotency entry in the same transaction when
+        it has one. None when written; the remembered entry when the key was used before."""
+        if idempotency is None:
+            self.put_message(company_id, message)
+            return None
+        item = {"pk": room_pk(company_id, message["room_id"]), "sk": message_sk(message["created_at"], message["id"]), "entity": "message", "company_id": company_id, **{k: v for k, v in message.items() if v is not None}}
+        try:
+            self._call(
+                "transact_write_items",
+                TransactItems=[
+                    {"Put": {"TableName": self.table_name, "Item": dump_item(item), "ConditionExpression": "attribute_not_exists(pk)"}},
+                    {"Put": idempotency_put(self.table_name, company_pk(company_id), idempotency, now=now)},
+                ],
+                _raise_cancel=True,
+            )
+        except ClientError as exc:
+            reasons = exc.response.get("CancellationReasons") or []
+            stored = reasons[1].get("Item") if len(reasons) > 1 else None
+            if stored:
+                return entry_of(load_item(stored))
+            remembered = self._get(company_pk(company_id), entry_sk(idempotency.key_hash))
+            if remembered:
+                return entry_of(remembered)
+            raise IdempotencyInProgress("a request with this Idempotency-Key is still being processed; retry shortly", headers={"Retry-After": "1"}) from exc
+        return None
 
     def message(self, company_id: str, room_id: str, created_at: str, message_id: str) -> dict[str, Any] | None:
         item = self._get(room_pk(company_id, room_id), message_sk(created_at, message_id))

@@ -127,6 +127,11 @@ class Request:
         return dict(authorizer.get("lambda") or {})
 
     @property
+    def internal(self) -> bool:
+        """Whether the authorizer recognised the internal token (a Parity service, not a company)."""
+        return self.authorizer.get("internal") == "true"
+
+    @property
     def company(self) -> str:
         """The company the authorizer resolved the bearer token to; 401 when it could not."""
         context = self.authorizer
@@ -201,13 +206,14 @@ class Route:
 
     ``key`` is exactly as template.yaml spells it; ``params`` its path parameters in path order;
     ``args`` fixed keyword arguments of the view; ``public`` routes take no company bearer token (the
-    authorizer does not run); ``status`` is the success status; ``body`` names the request body's model
+    authorizer does not run); ``internal`` routes also take the internal token the authorizer
+    recognises (``request.internal``: no company); ``status`` is the success status; ``body`` names the request body's model
     (pydantic) or JSON schema, ``answer`` the success body's schema (None: no body, a 204); ``path``,
     ``query`` and ``headers`` describe the parameters (a path parameter without one: a non-empty string).
     """
 
     # A plain slotted class, not a dataclass: building a dataclass costs ≈ 0.7 ms of every cold start.
-    __slots__ = ("key", "view", "params", "args", "public", "status", "body", "answer", "path", "query", "headers")
+    __slots__ = ("key", "view", "params", "args", "public", "internal", "status", "body", "answer", "path", "query", "headers")
 
     def __init__(
         self,
@@ -218,6 +224,7 @@ class Route:
         args: Mapping[str, Any],
         public: bool,
         status: int,
+        internal: bool = False,
         body: str | None,
         answer: Schema | None,
         path: Mapping[str, Schema],
@@ -225,6 +232,7 @@ class Route:
         headers: Mapping[str, Param],
     ) -> None:
         self.key, self.view, self.params, self.args, self.public, self.status = key, view, params, args, public, status
+        self.internal = internal
         self.body, self.answer, self.path, self.query, self.headers = body, answer, path, query, headers
 
     @property
@@ -258,6 +266,7 @@ class Router:
         *,
         args: Mapping[str, Any] | None = None,
         public: bool = False,
+        internal: bool = False,
         status: int = 200,
         body: str | None = None,
         answer: Schema | None = None,
@@ -277,7 +286,7 @@ class Router:
             if key in self.routes:
                 raise ValueError(f"{key} is registered twice")
             self.routes[key] = Route(
-                key, view, params, args=dict(args or {}), public=public, status=status, body=body, answer=answer,
+                key, view, params, args=dict(args or {}), public=public, internal=internal, status=status, body=body, answer=answer,
                 path=dict(path or {}), query=dict(query or {}), headers=dict(headers or {}),
             )
             return view
@@ -301,7 +310,7 @@ class Router:
                     if not value:  # API Gateway never matches an empty segment
                         raise NotFound("no such route")
                     kwargs[name] = value
-            if not route.public:
+            if not route.public and not (route.internal and request.internal):
                 bind(company_id=request.company)
             return route.view(request, **kwargs)
         except ParityError as exc:
