@@ -119,7 +119,7 @@ def test_a_router_dead_letter_is_replayed_from_the_stream(wired, company, ops, r
     auth = wired.login(made.api_key)
     # GIVEN the router cannot queue (its queue is gone) and Lambda gives up on the stream batch,
     # describing it on RouterDLQ (retries cut to 0 to get there at once)
-    mapping = next(m for m in wired.stack.event_source_mappings if m.source_kind == "dynamodb")
+    mapping = next(m for m in wired.stack.event_source_mappings if m.source_kind == "dynamodb" and m.function == "EventRouterFunction")
     router = DynamoDbStreamPoller(dataclasses.replace(mapping, maximum_retry_attempts=0), runtime, wired.aws, starting_position="LATEST")
     wired.only_queues()
     with wired.setting(WEBHOOK_QUEUE_URL="https://sqs.us-east-1.amazonaws.com/123456789012/no-such-queue"):
