@@ -22,6 +22,9 @@ STATES: tuple[State, ...] = ("open", "pending", "snoozed", "resolved")
 #: WhatsApp's customer-service window: free text within 24 h of the customer's last message.
 WHATSAPP_WINDOW = timedelta(hours=24)
 MAX_SNOOZE = timedelta(days=365)
+#: Providers stamp messages to the second (WhatsApp, Intercom): a message stamped within this much
+#: before a change of state may have been written after it, and counts as after it.
+PROVIDER_TIME_RESOLUTION = timedelta(seconds=1)
 
 
 class InvalidState(ValueError):
@@ -87,7 +90,7 @@ def on_customer_message(conversation: Conversation, at: datetime, *, now: dateti
     last_message = max(filter(None, (conversation.last_message_at, at)))
     last_inbound = max(filter(None, (conversation.last_inbound_at, at)))
     state = effective_state(conversation, now)
-    reopen = state in ("resolved", "snoozed") and at >= conversation.state_changed_at
+    reopen = state in ("resolved", "snoozed") and at + PROVIDER_TIME_RESOLUTION > conversation.state_changed_at
     return replace(
         conversation,
         last_message_at=last_message,
