@@ -19,7 +19,7 @@ def _pct(values: list[float], q: float) -> float:
 def local_stack(root: Path, *, creates: int = 200, workers: int = 4, timeout: float = 5.0) -> dict[str, Any]:
     import httpx
 
-    from parity_dev.cli import DEMO_COMPANY, LocalStack
+    from parity_dev.local_stack import DEMO_COMPANY, LocalStack
 
     stack = LocalStack(root / "template.yaml", port=0)
     from parity_dev.bench.handlers import silenced
