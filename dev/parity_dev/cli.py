@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -42,6 +43,11 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"seed a company with the parity flag on (repeatable; default {':'.join(DEMO_COMPANY)})",
     )
     local.add_argument("--log-file", type=Path, help="write logs here instead of stderr")
+    local.add_argument(
+        "--env", type=parameter_arg, action="append", default=[], metavar="NAME=VALUE",
+        help="a variable for every function's environment (repeatable), e.g. PARITY_FLAG_CACHE_SECONDS=2; "
+        "one the template feeds from a parameter goes in as that parameter",
+    )
     local.add_argument("--template", type=Path, default=Path(DEFAULT_TEMPLATE), help="SAM template (default ./template.yaml)")
     local.add_argument(
         "--parameter", type=parameter_arg, action="append", default=[], metavar="NAME=VALUE",
@@ -68,13 +74,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def run_local(args: argparse.Namespace) -> int:
     """``parity local``: the local stack (``parity_dev.local_stack``), served until SIGINT/SIGTERM."""
-    from parity_dev.local_stack import DEMO_COMPANY, LocalStack, redirect_output
+    from parity_dev.local_stack import DEMO_COMPANY, LocalStack, overrides_from, redirect_output
 
     ready_stream, _ = redirect_output(args.log_file)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    stack = LocalStack(args.template, port=args.port, parameters=dict(args.parameter))
+    # The functions never see this process's environment: only the documented variables set in it,
+    # and those given with --env, configure them.
+    variables = {**overrides_from(os.environ), **dict(args.env)}
+    stack = LocalStack(args.template, port=args.port, parameters=dict(args.parameter), variables=variables)
     try:
         stack.start(args.company or [DEMO_COMPANY])
     except Exception:
