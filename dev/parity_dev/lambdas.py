@@ -225,10 +225,10 @@ class _Worker:
     # ---- the end ----
     def close(self) -> None:
         """Ask the worker to exit (end of its channel): it finishes an invocation in progress first."""
-        try:
-            os.close(self._to_worker)
-        except OSError:
-            pass
+        with self._lock:  # once only: a closed descriptor's number is soon another file's
+            fd, self._to_worker = self._to_worker, -1
+        if fd >= 0:
+            os.close(fd)
 
     def kill(self) -> None:
         """End the worker at once, as Lambda ends an environment whose invocation timed out."""
@@ -238,21 +238,23 @@ class _Worker:
         except ProcessLookupError:
             pass
 
-    def join(self, timeout: float) -> None:
-        """Wait for the process (killing it when ``timeout`` passes), then release its pipes."""
+    def wait_exit(self, timeout: float) -> None:
+        """Wait for the process to end (killing it when ``timeout`` passes) and its log to be forwarded."""
         try:
             self.process.wait(timeout=max(0.0, timeout))
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
         self._reader.join(timeout=STOP_GRACE_SECONDS)
-        for stream in (self.process.stdout,):
-            if stream is not None:
-                stream.close()
-        try:
-            os.close(self._from_worker)
-        except OSError:
-            pass
+
+    def release(self) -> None:
+        """Close what is left of the channel and the log pipe (once nobody reads them any more)."""
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+        with self._lock:
+            fd, self._from_worker = self._from_worker, -1
+        if fd >= 0:
+            os.close(fd)
 
 
 class _Pool:
@@ -378,8 +380,10 @@ class LambdaRuntime:
         return worker
 
     def _retire(self, worker: _Worker) -> None:
+        """End a worker nobody uses any more (idle, or back from its last invocation)."""
         worker.close()
-        worker.join(STOP_GRACE_SECONDS)
+        worker.wait_exit(STOP_GRACE_SECONDS)
+        worker.release()
         with self._lock:
             self._workers.pop(worker.number, None)
 
@@ -428,7 +432,7 @@ class LambdaRuntime:
         changes too, and its warm workers are drained (idle ones now, busy ones when they finish);
         every invocation from now on runs in a new worker with the new environment.
         """
-        for logical_id in self._targets(target):
+        for logical_id in self.targets(target):
             environment = self._environments[logical_id]
             for name, value in changes.items():
                 if value is None:
@@ -443,7 +447,7 @@ class LambdaRuntime:
 
     def recycle(self, target: str | Iterable[str] = ALL) -> None:
         """Drain ``target``'s warm workers: its next invocations cold-start (as when Lambda recycles them)."""
-        for logical_id in self._targets(target):
+        for logical_id in self.targets(target):
             pool = self._pools[logical_id]
             with pool.changed:
                 pool.generation += 1
@@ -453,7 +457,8 @@ class LambdaRuntime:
             for worker in idle:
                 self._retire(worker)
 
-    def _targets(self, target: str | Iterable[str]) -> list[str]:
+    def targets(self, target: str | Iterable[str]) -> list[str]:
+        """The logical ids ``target`` names (one, several, or ``ALL``); KeyError for one the stack lacks."""
         if target == ALL:
             return list(self._pools)
         names = [target] if isinstance(target, str) else list(target)
@@ -508,12 +513,16 @@ class LambdaRuntime:
             if id(worker) in idle:
                 worker.close()
             else:
-                worker.kill()
+                worker.kill()  # its invocation reads the end of the channel and retires it
         deadline = time.monotonic() + STOP_GRACE_SECONDS
         for worker in workers:
-            worker.join(deadline - time.monotonic())
+            worker.wait_exit(deadline - time.monotonic())
+            if id(worker) in idle:
+                worker.release()
         with self._lock:
-            self._workers.clear()
+            for worker in workers:
+                if id(worker) in idle:
+                    self._workers.pop(worker.number, None)
 
 
 class FunctionLogs:

@@ -1,4 +1,5 @@
-"""Figure 6: create → preview visible and create → note visible on the local stack (in process)."""
+"""Figure 6: create → preview visible and create → note visible on the local stack (started in this
+process; its functions in their worker processes)."""
 
 from __future__ import annotations
 
