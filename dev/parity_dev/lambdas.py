@@ -25,8 +25,9 @@ process that starts it. The behaviour follows Lambda's:
   returns once its log lines are forwarded, so what it logged can be read right after it.
 
 The runtime protocol (``lambda_worker``'s docstring) has its own pipes; events and results are JSON.
+``lambda_process.WorkerProcess`` is one worker seen from here.
 Each worker signs its AWS requests with an access key of its own, so the local AWS endpoint can tell
-which function (and which worker) sent a request (``identify``; ``parity_dev.aws.AwsEdge``).
+which function (and which worker) sent a request (``identify``; ``parity_dev.aws_edge.AwsEdge``).
 """
 
 from __future__ import annotations
@@ -34,25 +35,23 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import itertools
-import json
 import logging
 import os
 import re
-import select
-import subprocess
 import sys
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from parity_dev import lambda_worker
 from parity_dev.aws import FAKE_CREDENTIALS, REGION
+from parity_dev.lambda_process import STOP_GRACE_SECONDS, FunctionError, FunctionLogs, WorkerProcess
 
 if TYPE_CHECKING:  # pragma: no cover
     from parity_dev.aws import Clients
@@ -65,23 +64,8 @@ MAX_WORKERS_PER_FUNCTION = 4
 #: Lambda gives INIT 10 s; here the whole stack shares the machine (and a test session starts many
 #: environments at once on 2 cores), so a slow INIT is allowed more before it counts as failed.
 INIT_TIMEOUT_SECONDS = 30.0
-#: How long a worker that was asked to stop may take before it is killed.
-STOP_GRACE_SECONDS = 2.0
 #: Every function, for ``update_environment`` and ``recycle``.
 ALL = "*"
-
-
-class FunctionError(RuntimeError):
-    """A function failed: its handler raised, INIT failed, it timed out or its process died.
-
-    ``error_type`` is Lambda's (``ValueError``, ``Runtime.ImportModuleError``, ``Sandbox.Timedout``,
-    ``Runtime.ExitError`` …); ``trace`` the traceback text when there is one.
-    """
-
-    def __init__(self, message: str, *, error_type: str = "Unhandled", trace: str = "") -> None:
-        super().__init__(message)
-        self.error_type = error_type
-        self.trace = trace
 
 
 @dataclass(frozen=True)
@@ -92,169 +76,8 @@ class Caller:
     worker: int  # the runtime's worker number (see ``LambdaRuntime.kill_worker``)
 
 
-@dataclass
-class _Invocation:
-    request_id: str
-    logged: threading.Event = field(default_factory=threading.Event)
-
-
-class _Worker:
-    """One execution environment: a worker process, its runtime channel and its log forwarder."""
-
-    def __init__(
-        self,
-        number: int,
-        spec: FunctionSpec,
-        environment: dict[str, str],
-        layer_dirs: Iterable[Path],
-        forward: Callable[[str, str], None],
-        generation: int,
-    ) -> None:
-        self.number = number
-        self.spec = spec
-        self.generation = generation
-        self.access_key = environment["AWS_ACCESS_KEY_ID"]
-        self._forward = forward
-        self._current: _Invocation | None = None
-        self._lock = threading.Lock()
-        to_worker_read, self._to_worker = os.pipe()
-        self._from_worker, from_worker_write = os.pipe()
-        assert spec.code_dir is not None
-        try:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", lambda_worker.__name__, str(to_worker_read), str(from_worker_write), *map(str, layer_dirs)],
-                cwd=spec.code_dir,
-                env=environment,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                pass_fds=(to_worker_read, from_worker_write),
-                # Its own session: a Ctrl-C in the developer's terminal is the local stack's to handle.
-                start_new_session=True,
-            )
-        except BaseException:
-            for fd in (self._to_worker, self._from_worker):
-                os.close(fd)
-            raise
-        finally:
-            os.close(to_worker_read)
-            os.close(from_worker_write)
-        self._reader = threading.Thread(target=self._read_log, name=f"log-{spec.logical_id}-{number}", daemon=True)
-        self._reader.start()
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    # ---- the log ----
-    def _read_log(self) -> None:
-        assert self.process.stdout is not None
-        for raw in self.process.stdout:
-            line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
-            self._forward(self.spec.logical_id, line)
-            if line.startswith("REPORT RequestId: "):
-                with self._lock:
-                    current = self._current
-                if current is not None and line.split()[2] == current.request_id:
-                    current.logged.set()
-        with self._lock:  # the process is gone: nothing more will be logged
-            if self._current is not None:
-                self._current.logged.set()
-
-    # ---- the channel ----
-    def _receive(self, timeout: float | None) -> dict[str, Any] | None:
-        """The worker's next message; None when ``timeout`` passed first; EOFError if it exited."""
-        if timeout is not None:
-            readable, _, _ = select.select([self._from_worker], [], [], max(0.0, timeout))
-            if not readable:
-                return None
-        message = lambda_worker.receive(self._from_worker)
-        if message is None:
-            raise EOFError
-        return message
-
-    def wait_ready(self, timeout: float) -> float:
-        """Wait for INIT to finish; returns the worker's own INIT milliseconds."""
-        try:
-            message = self._receive(timeout)
-        except EOFError:
-            self.kill()
-            raise FunctionError(f"{self.spec.logical_id}: the worker exited during INIT", error_type="Runtime.ExitError") from None
-        if message is None:
-            self.kill()
-            raise FunctionError(f"{self.spec.logical_id}: INIT did not finish in {timeout:.0f} s", error_type="Sandbox.Timedout")
-        if message.get("type") == "init_error":
-            self.kill()
-            raise FunctionError(
-                f"{self.spec.logical_id}: INIT failed: {message.get('errorType')}: {message.get('errorMessage')}",
-                error_type=str(message.get("errorType")), trace=str(message.get("trace", "")),
-            )
-        return float(message.get("init_ms", 0.0))
-
-    def invoke(self, event: Any, request_id: str, timeout: float) -> Any:
-        """Run one invocation; raises FunctionError (the worker is dead after a timeout or an exit)."""
-        invocation = _Invocation(request_id)
-        with self._lock:
-            self._current = invocation
-        deadline_ms = int((time.time() + timeout) * 1000)
-        try:
-            lambda_worker.send(self._to_worker, {
-                "type": "invoke", "request_id": request_id, "deadline_ms": deadline_ms,
-                "invoked_function_arn": self.spec.arn, "event": event,
-            })
-            message = self._receive(timeout)
-        except (EOFError, OSError):  # OSError: the pipe broke while sending (the worker had died)
-            self.kill()
-            invocation.logged.wait(STOP_GRACE_SECONDS)
-            code = self.process.poll()
-            raise FunctionError(f"{self.spec.logical_id}: the worker exited (code {code}) during the invocation", error_type="Runtime.ExitError") from None
-        if message is None:
-            self.kill()
-            raise FunctionError(f"Task timed out after {timeout:.2f} seconds", error_type="Sandbox.Timedout")
-        # Everything the invocation printed is forwarded before its answer is returned.
-        invocation.logged.wait(STOP_GRACE_SECONDS)
-        with self._lock:
-            self._current = None
-        if message.get("type") == "error":
-            raise FunctionError(
-                f"{message.get('errorType')}: {message.get('errorMessage')}",
-                error_type=str(message.get("errorType")), trace=str(message.get("trace", "")),
-            )
-        return message.get("result")
-
-    # ---- the end ----
-    def close(self) -> None:
-        """Ask the worker to exit (end of its channel): it finishes an invocation in progress first."""
-        with self._lock:  # once only: a closed descriptor's number is soon another file's
-            fd, self._to_worker = self._to_worker, -1
-        if fd >= 0:
-            os.close(fd)
-
-    def kill(self) -> None:
-        """End the worker at once, as Lambda ends an environment whose invocation timed out."""
-        self.close()
-        try:
-            self.process.kill()
-        except ProcessLookupError:
-            pass
-
-    def wait_exit(self, timeout: float) -> None:
-        """Wait for the process to end (killing it when ``timeout`` passes) and its log to be forwarded."""
-        try:
-            self.process.wait(timeout=max(0.0, timeout))
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self._reader.join(timeout=STOP_GRACE_SECONDS)
-
-    def release(self) -> None:
-        """Close what is left of the channel and the log pipe (once nobody reads them any more)."""
-        if self.process.stdout is not None:
-            self.process.stdout.close()
-        with self._lock:
-            fd, self._from_worker = self._from_worker, -1
-        if fd >= 0:
-            os.close(fd)
+#: Worker numbers, and so access keys, are unique across the runtimes of a process (tests run several).
+_worker_numbers = itertools.count(1)
 
 
 class _Pool:
@@ -262,7 +85,7 @@ class _Pool:
 
     def __init__(self, spec: FunctionSpec) -> None:
         self.spec = spec
-        self.idle: list[_Worker] = []
+        self.idle: list[WorkerProcess] = []
         self.size = 0  # idle + busy + starting
         self.generation = 0
         self.changed = threading.Condition()
@@ -293,9 +116,8 @@ class LambdaRuntime:
         self._log = log or _log_line
         self._environments = {logical_id: dict(spec.environment) for logical_id, spec in stack.functions.items()}
         self._pools = {logical_id: _Pool(spec) for logical_id, spec in stack.functions.items()}
-        self._workers: dict[int, _Worker] = {}
+        self._workers: dict[int, WorkerProcess] = {}
         self._callers: dict[str, Caller] = {}
-        self._numbers = itertools.count(1)
         self._lock = threading.Lock()
         self._taps: list[Callable[[str, str], None]] = []
         self._stopped = False
@@ -326,7 +148,7 @@ class LambdaRuntime:
         finally:
             self._release(worker, healthy)
 
-    def _acquire(self, logical_id: str) -> _Worker:
+    def _acquire(self, logical_id: str) -> WorkerProcess:
         pool = self._pools[logical_id]
         with pool.changed:
             while True:
@@ -347,7 +169,7 @@ class LambdaRuntime:
                 pool.changed.notify()
             raise
 
-    def _release(self, worker: _Worker, healthy: bool) -> None:
+    def _release(self, worker: WorkerProcess, healthy: bool) -> None:
         pool = self._pools[worker.spec.logical_id]
         with pool.changed:
             keep = healthy and not self._stopped and worker.generation == pool.generation and worker.process.poll() is None
@@ -359,14 +181,14 @@ class LambdaRuntime:
         if not keep:  # in the background: the caller has its answer already
             threading.Thread(target=self._retire, args=(worker,), name=f"retire-{worker.number}", daemon=True).start()
 
-    def _start(self, pool: _Pool, generation: int) -> _Worker:
+    def _start(self, pool: _Pool, generation: int) -> WorkerProcess:
         """A cold start: a new worker process, through its INIT."""
         spec = pool.spec
-        number = next(self._numbers)
-        access_key = f"ASIA{number:016d}"
+        number = next(_worker_numbers)
+        access_key = f"ASIA{number:016d}"  # unique in this process: every runtime's workers talk to one AWS
         environment = self.worker_environment(spec.logical_id, access_key=access_key)
         started = time.monotonic()
-        worker = _Worker(number, spec, environment, self.stack.layer_dirs, self._forward, generation)
+        worker = WorkerProcess(number, spec, environment, self.stack.layer_dirs, self._forward, generation)
         with self._lock:
             self._workers[number] = worker
             self._callers[access_key] = Caller(spec.logical_id, number)
@@ -379,7 +201,7 @@ class LambdaRuntime:
         log.info("INIT %s %.0f ms (worker %d, pid %d)", spec.logical_id, (time.monotonic() - started) * 1000, number, worker.pid)
         return worker
 
-    def _retire(self, worker: _Worker) -> None:
+    def _retire(self, worker: WorkerProcess) -> None:
         """End a worker nobody uses any more (idle, or back from its last invocation)."""
         worker.close()
         worker.wait_exit(STOP_GRACE_SECONDS)
@@ -523,38 +345,6 @@ class LambdaRuntime:
             for worker in workers:
                 if id(worker) in idle:
                     self._workers.pop(worker.number, None)
-
-
-class FunctionLogs:
-    """Lines the workers logged while captured: ``lines(function)``, ``json(function)``."""
-
-    def __init__(self) -> None:
-        self._lines: list[tuple[str, str]] = []
-        self._lock = threading.Lock()
-
-    def add(self, logical_id: str, line: str) -> None:
-        with self._lock:
-            self._lines.append((logical_id, line))
-
-    def lines(self, logical_id: str | None = None) -> list[str]:
-        """Every line so far, of one function or of all."""
-        with self._lock:
-            return [line for f, line in self._lines if logical_id in (None, f)]
-
-    def json(self, logical_id: str | None = None) -> list[dict[str, Any]]:
-        """The lines that are JSON objects (powertools' log lines and EMF metric lines)."""
-        found = []
-        for line in self.lines(logical_id):
-            if line.startswith("{"):
-                try:
-                    found.append(json.loads(line))
-                except ValueError:
-                    pass
-        return found
-
-    def clear(self) -> None:
-        with self._lock:
-            self._lines.clear()
 
 
 def _log_line(logical_id: str, line: str) -> None:

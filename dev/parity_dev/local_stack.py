@@ -2,7 +2,7 @@
 functional and end-to-end tests all run this.
 
 ``LocalStack.start()`` binds the HTTP port (its URL is part of the configuration), starts embedded
-AWS (a moto server behind ``parity_dev.aws.AwsEdge``), deploys template.yaml into it, makes the
+AWS (a moto server behind ``parity_dev.aws_edge.AwsEdge``), deploys template.yaml into it, makes the
 runtime that runs each function in worker processes of its own (``parity_dev.lambdas``), the HTTP API
 gateway and what is mounted beside it (the demo chat hub, ``/_local/stack``, ``/openapi.json``, the
 dev console), the pollers of the event source mappings, and seeds the companies.
@@ -28,7 +28,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:  # pragma: no cover
-    from parity_dev.aws import AwsEdge, Clients, MotoServer
+    from parity_dev.aws import Clients, MotoServer
+    from parity_dev.aws_edge import AwsEdge
     from parity_dev.demo_hub import DemoHub
     from parity_dev.gateway import Gateway
     from parity_dev.lambdas import LambdaRuntime

@@ -19,7 +19,7 @@ A test reaches the functions only as AWS and API Gateway would: through the gate
 events, ``gateway.invoke``), the event sources (``pollers.drain()``), the tables and queues
 (``aws``), their configuration (``runtime.update_environment``: new workers with the new
 environment), their logs (``runtime.captured_logs()``) and the AWS they call (``edge``: scripted
-errors and recorded requests, see ``parity_dev.aws.AwsEdge``). Nothing in this process can patch a
+errors and recorded requests, see ``parity_dev.aws_edge.AwsEdge``). Nothing in this process can patch a
 function's code.
 
 The session's configuration is fixed below, never read from the developer's environment: the webhook
@@ -48,7 +48,8 @@ TEMPLATE = ROOT / "template.yaml"
 if importlib.util.find_spec("parity_dev") is None:  # running from a checkout without `pip install -e .`
     sys.path[:0] = [str(ROOT / "dev"), str(ROOT / "layers" / "shared")]
 
-from parity_dev.aws import AwsEdge, Clients  # noqa: E402
+from parity_dev.aws import Clients  # noqa: E402
+from parity_dev.aws_edge import AwsEdge  # noqa: E402
 from parity_dev.gateway import Gateway  # noqa: E402
 from parity_dev.lambdas import ALL, LambdaRuntime  # noqa: E402
 from parity_dev.local_stack import LocalStack  # noqa: E402

@@ -1,7 +1,7 @@
 """Fault matrix on the functional tier (the functions in their workers, through the emulated gateway):
 one Idempotency-Key raced, a crash between the record write and the event, DynamoDB throttling and
 failed conditions on every write path, and hostile bodies on every route. The faults are scripted at
-the AWS edge the functions' SDKs talk to (``parity_dev.aws.AwsEdge``). Referenced from docs/reliability.md."""
+the AWS edge the functions' SDKs talk to (``parity_dev.aws_edge.AwsEdge``). Referenced from docs/reliability.md."""
 
 from __future__ import annotations
 

@@ -25,7 +25,8 @@ import pytest
 
 from parity_dev.aws import Clients
 from parity_dev.gateway import MAX_BODY_BYTES, Gateway, make_server
-from parity_dev.lambdas import FunctionLogs, LambdaRuntime
+from parity_dev.lambda_process import FunctionLogs
+from parity_dev.lambdas import LambdaRuntime
 from parity_dev.pollers import Pollers
 from parity_dev.stack import DeployedStack, Throttle, deploy, parse_http_apis
 
