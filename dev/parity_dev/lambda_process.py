@@ -98,10 +98,12 @@ class WorkerProcess:
         for raw in self.process.stdout:
             line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
             self._forward(self.spec.logical_id, line)
-            if line.startswith("REPORT RequestId: "):
+            # Anywhere in the line: output the handler left without a final newline runs into it.
+            marker = line.find("REPORT RequestId: ")
+            if marker >= 0:
                 with self._lock:
                     current = self._current
-                if current is not None and line.split()[2] == current.request_id:
+                if current is not None and line[marker:].split()[2] == current.request_id:
                     current.logged.set()
         with self._lock:  # the process is gone: nothing more will be logged
             if self._current is not None:
