@@ -15,8 +15,6 @@ import pytest
 
 from parity.core import observability
 
-from .wiring import wired  # noqa: F401
-
 TOPIC = [{"Ref": "AlarmTopicArn"}]
 CREATES = {"bot_deal_created", "ai_deal_created", "bot_ticket_created", "ai_ticket_created"}
 

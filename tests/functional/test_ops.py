@@ -1,5 +1,5 @@
 """``parity ops`` on moto, against the stack deployed from template.yaml and found by name through
-its CloudFormation outputs, with the whole pipeline running (``wiring``): the rollback flag,
+its CloudFormation outputs, with the whole pipeline of the local stack running (``wired``): the rollback flag,
 dead letters of every queue, reconcile, API keys and the signing-secret rotation (issue 6)."""
 
 from __future__ import annotations
@@ -10,11 +10,8 @@ import uuid
 from datetime import datetime, timezone
 
 from parity.core.dynamodb import dump_item
-from parity_dev.lambdas import load_handler
 from parity_ops.target import stack_target
 from parity_dev.pollers import DynamoDbStreamPoller
-
-from .wiring import ops, wired  # noqa: F401
 
 
 def outputs_needed() -> set[str]:
@@ -246,7 +243,7 @@ def test_a_key_is_issued_once_listed_by_id_and_revoked_with_its_tokens(wired, op
     # THEN it cannot be exchanged any more, and its token stops once the authorizer's 60 s cache ends
     refused = wired.gateway.invoke("POST", "/api/v3.1/teams/company_token", headers={"X-Crm-Api-Key": issued["api_key"]}, json={"sso_id": "x"})
     assert refused.status == 401
-    load_handler(stack.functions["AuthorizerFunction"].code_dir, "app._cache").clear()
+    wired.runtime.recycle("AuthorizerFunction")  # its warm token cache (≤ 60 s) ends with its workers
     assert wired.gateway.invoke("GET", "/api/v3.1/deals/nothing", headers=auth).status == 401
     assert ops("key", "list", company_id)[1]["keys"][0]["revoked"] is True
     assert ops("key", "revoke", company_id)[0] == 1  # nothing left to revoke
