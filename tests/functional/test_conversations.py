@@ -19,14 +19,13 @@ import pytest
 from parity.conversations import signatures
 from parity_dev.fake_providers import FakeProviders
 
-from .wiring import wired  # noqa: F401
 
 SECRETS = {"whatsapp": "meta-app-secret", "slack": "slack-signing-secret", "intercom": "intercom-client-secret"}
 
 
 # ---- helpers -----------------------------------------------------------------------------------
 @pytest.fixture
-def providers(wired) -> Iterator[FakeProviders]:  # noqa: F811
+def providers(wired) -> Iterator[FakeProviders]:
     """The providers' send APIs, faked on loopback; the reply sender is pointed at them."""
     fake = FakeProviders()
 
@@ -55,7 +54,7 @@ def providers(wired) -> Iterator[FakeProviders]:  # noqa: F811
         server.server_close()
 
 
-def channel(wired, auth, kind: str = "whatsapp", **extra: Any) -> dict[str, Any]:  # noqa: F811
+def channel(wired, auth, kind: str = "whatsapp", **extra: Any) -> dict[str, Any]:
     body = {"type": kind, "name": f"{kind} line", "secret": SECRETS[kind], "api_token": f"{kind}-token-1234", "account_id": {"whatsapp": "106540352242922", "slack": "T123ABC456", "intercom": "abc123"}[kind]}
     body.update({"whatsapp": {"verify_token": "verify-me", "default_region": "ID"}, "slack": {}, "intercom": {"admin_id": "814860"}}[kind])
     body.update(extra)
@@ -64,7 +63,7 @@ def channel(wired, auth, kind: str = "whatsapp", **extra: Any) -> dict[str, Any]
     return made.json()["data"]
 
 
-def post(wired, ch: dict[str, Any], payload: Any, *, secret: str | None = None, headers: dict[str, str] | None = None, raw: bytes | None = None):  # noqa: F811
+def post(wired, ch: dict[str, Any], payload: Any, *, secret: str | None = None, headers: dict[str, str] | None = None, raw: bytes | None = None):
     body = raw if raw is not None else json.dumps(payload).encode()
     signed = signatures.SIGNERS[ch["type"]](body, secret or SECRETS[ch["type"]])
     return wired.gateway.invoke("POST", f"/channels/{ch['type']}/{ch['id']}", headers={"content-type": "application/json", **signed, **(headers or {})}, body=body)
@@ -85,20 +84,20 @@ def slack_message(text: str, *, user: str = "U123", channel_id: str = "C123", ts
     return {"type": "event_callback", "team_id": "T123ABC456", "event_id": event_id or f"Ev{uuid.uuid4().hex[:10]}", "event": event}
 
 
-def conversations(wired, auth, **query: str) -> list[dict[str, Any]]:  # noqa: F811
+def conversations(wired, auth, **query: str) -> list[dict[str, Any]]:
     answer = wired.gateway.invoke("GET", "/api/v3.1/conversations", headers=auth, query=query or None)
     assert answer.status == 200, answer.text
     return answer.json()["data"]
 
 
-def messages(wired, auth, room: str) -> list[dict[str, Any]]:  # noqa: F811
+def messages(wired, auth, room: str) -> list[dict[str, Any]]:
     answer = wired.gateway.invoke("GET", f"/api/v3.1/conversations/{room}/messages", headers=auth)
     assert answer.status == 200, answer.text
     return answer.json()["data"]
 
 
 # ---- channels ----------------------------------------------------------------------------------
-def test_a_channel_is_made_listed_read_and_deleted_and_its_secrets_never_leave(wired, company, aws):  # noqa: F811
+def test_a_channel_is_made_listed_read_and_deleted_and_its_secrets_never_leave(wired, company, aws):
     auth = wired.login(company().api_key)
     made = channel(wired, auth, "intercom")
     # THEN the answer shows the channel and its webhook, never a secret
@@ -122,14 +121,14 @@ def test_a_channel_is_made_listed_read_and_deleted_and_its_secrets_never_leave(w
     ({"type": "slack", "name": "x", "secret": "s", "api_token": "t", "account_id": "1", "verify_token": "v"}, {"verify_token"}),
     ({"type": "whatsapp", "name": "x", "secret": "s", "api_token": "t", "account_id": "1", "verify_token": "v", "default_region": "XX"}, {"default_region"}),
 ])
-def test_a_bad_channel_is_a_422_naming_its_fields_and_nothing_is_kept(wired, company, body, fields):  # noqa: F811
+def test_a_bad_channel_is_a_422_naming_its_fields_and_nothing_is_kept(wired, company, body, fields):
     auth = wired.login(company().api_key)
     answer = wired.gateway.invoke("POST", "/api/v3.1/channels", headers=auth, json=body)
     assert answer.status == 422 and {d["field"] for d in answer.json()["error"]["details"]} == fields
     assert wired.gateway.invoke("GET", "/api/v3.1/channels", headers=auth).json()["data"] == []
 
 
-def test_another_companys_channel_is_a_404(wired, company):  # noqa: F811
+def test_another_companys_channel_is_a_404(wired, company):
     mine, theirs = wired.login(company().api_key), wired.login(company().api_key)
     made = channel(wired, theirs, "slack")
     for method in ("GET", "DELETE"):
@@ -138,7 +137,7 @@ def test_another_companys_channel_is_a_404(wired, company):  # noqa: F811
 
 
 # ---- webhooks ----------------------------------------------------------------------------------
-def test_the_whatsapp_handshake_echoes_the_challenge_only_for_the_verify_token(wired, company):  # noqa: F811
+def test_the_whatsapp_handshake_echoes_the_challenge_only_for_the_verify_token(wired, company):
     made = channel(wired, wired.login(company().api_key))
     query = {"hub.mode": "subscribe", "hub.verify_token": "verify-me", "hub.challenge": "1158201444"}
     ok = wired.gateway.invoke("GET", f"/channels/whatsapp/{made['id']}", query=query)
@@ -147,7 +146,7 @@ def test_the_whatsapp_handshake_echoes_the_challenge_only_for_the_verify_token(w
     assert wired.gateway.invoke("GET", "/channels/whatsapp/ch_nope", query=query).status == 404
 
 
-def test_a_customers_whatsapp_message_lands_in_a_conversation_with_their_contact(wired, company):  # noqa: F811
+def test_a_customers_whatsapp_message_lands_in_a_conversation_with_their_contact(wired, company):
     auth = wired.login(company().api_key)
     made = channel(wired, auth)
     # WHEN a customer writes
@@ -166,7 +165,7 @@ def test_a_customers_whatsapp_message_lands_in_a_conversation_with_their_contact
     assert [c["id"] for c in found] == [conversation["contact"]["id"]]
 
 
-def test_a_redelivered_or_raced_message_is_stored_once(wired, company):  # noqa: F811
+def test_a_redelivered_or_raced_message_is_stored_once(wired, company):
     auth = wired.login(company().api_key)
     made = channel(wired, auth)
     payload = whatsapp_message("once", wamid="wamid.SAME")
@@ -186,7 +185,7 @@ def test_a_redelivered_or_raced_message_is_stored_once(wired, company):  # noqa:
 
 
 @pytest.mark.parametrize("how", ["unsigned", "wrong secret", "another channel's secret", "tampered"])
-def test_a_delivery_not_signed_by_the_channel_is_a_401_and_nothing_is_stored(wired, company, how):  # noqa: F811
+def test_a_delivery_not_signed_by_the_channel_is_a_401_and_nothing_is_stored(wired, company, how):
     auth = wired.login(company().api_key)
     made, other = channel(wired, auth), channel(wired, auth, "intercom")
     payload = whatsapp_message("forged")
@@ -205,7 +204,7 @@ def test_a_delivery_not_signed_by_the_channel_is_a_401_and_nothing_is_stored(wir
     assert conversations(wired, auth) == [] and other
 
 
-def test_slack_url_verification_stale_timestamps_and_retries(wired, company):  # noqa: F811
+def test_slack_url_verification_stale_timestamps_and_retries(wired, company):
     auth = wired.login(company().api_key)
     made = channel(wired, auth, "slack")
     challenge = post(wired, made, {"type": "url_verification", "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P", "token": "x"})
@@ -225,7 +224,7 @@ def test_slack_url_verification_stale_timestamps_and_retries(wired, company):  #
     assert [m["text"] for m in messages(wired, auth, conversation["id"])] == ["the export fails", "still failing"]
 
 
-def test_intercom_signs_with_sha1_and_its_html_is_stored_as_text(wired, company):  # noqa: F811
+def test_intercom_signs_with_sha1_and_its_html_is_stored_as_text(wired, company):
     auth = wired.login(company().api_key)
     made = channel(wired, auth, "intercom")
     notification = {"type": "notification_event", "id": f"notif_{uuid.uuid4().hex}", "topic": "conversation.user.created", "app_id": "abc123", "data": {"item": {
@@ -239,7 +238,7 @@ def test_intercom_signs_with_sha1_and_its_html_is_stored_as_text(wired, company)
     assert [m["text"] for m in messages(wired, auth, conversation["id"])] == ["Hi team & all"]
 
 
-def test_a_validly_signed_body_that_cannot_be_parsed_is_a_200_and_kept_in_the_ingest_dlq(wired, company, aws, stack):  # noqa: F811
+def test_a_validly_signed_body_that_cannot_be_parsed_is_a_200_and_kept_in_the_ingest_dlq(wired, company, aws, stack):
     auth = wired.login(company().api_key)
     made = channel(wired, auth)
     marker = uuid.uuid4().hex
@@ -255,7 +254,7 @@ def test_a_validly_signed_body_that_cannot_be_parsed_is_a_200_and_kept_in_the_in
 
 
 # ---- identity ------------------------------------------------------------------------------------
-def test_a_customer_on_two_channels_is_one_contact_by_email_but_never_two_identities_of_a_type(wired, company):  # noqa: F811
+def test_a_customer_on_two_channels_is_one_contact_by_email_but_never_two_identities_of_a_type(wired, company):
     auth = wired.login(company().api_key)
     intercom = channel(wired, auth, "intercom")
     first = {"type": "notification_event", "id": f"notif_{uuid.uuid4().hex}", "topic": "conversation.user.created", "app_id": "abc123", "data": {"item": {
@@ -273,7 +272,7 @@ def test_a_customer_on_two_channels_is_one_contact_by_email_but_never_two_identi
 
 
 # ---- conversations, state, history ----------------------------------------------------------------
-def test_the_state_machine_over_the_api(wired, company):  # noqa: F811
+def test_the_state_machine_over_the_api(wired, company):
     auth = wired.login(company().api_key)
     made = channel(wired, auth)
     post(wired, made, whatsapp_message("hello"))
@@ -300,7 +299,7 @@ def test_the_state_machine_over_the_api(wired, company):  # noqa: F811
     assert state({"state": "closed"}).status == 422
 
 
-def test_chat_history_is_served_as_hub_core_serves_it(wired, company, stack):  # noqa: F811
+def test_chat_history_is_served_as_hub_core_serves_it(wired, company, stack):
     auth = wired.login(company().api_key)
     made = channel(wired, auth)
     start = datetime.now(timezone.utc) - timedelta(minutes=10)
@@ -316,11 +315,11 @@ def test_chat_history_is_served_as_hub_core_serves_it(wired, company, stack):  #
     second = wired.gateway.invoke("GET", f"/api/open/v1/messages/rooms/{room}", headers=auth, query={"offset": "2", "limit": "2"}).json()["data"]
     assert [m["text"] for m in second] == ["message 0"]
     # AND the internal hub token reads it too
-    internal = {"Authorization": f"Bearer {wired.environment['HUB_API_TOKEN']}"}
+    internal = {"Authorization": f"Bearer {wired.runtime.environment('AuthorizerFunction')['HUB_API_TOKEN']}"}
     assert len(wired.gateway.invoke("GET", f"/api/open/v1/messages/rooms/{room}", headers=internal).json()["data"]) == 3
 
 
-def test_another_company_never_sees_a_conversation_its_messages_or_its_history(wired, company):  # noqa: F811
+def test_another_company_never_sees_a_conversation_its_messages_or_its_history(wired, company):
     mine, theirs = wired.login(company().api_key), wired.login(company().api_key)
     made = channel(wired, theirs)
     post(wired, made, whatsapp_message("private"))
@@ -336,7 +335,7 @@ def test_another_company_never_sees_a_conversation_its_messages_or_its_history(w
 
 
 # ---- replies -------------------------------------------------------------------------------------
-def test_a_reply_is_queued_then_sent_once_to_the_provider(wired, company, providers):  # noqa: F811
+def test_a_reply_is_queued_then_sent_once_to_the_provider(wired, company, providers):
     auth = wired.login(company().api_key)
     made = channel(wired, auth)
     post(wired, made, whatsapp_message("halo"))
@@ -355,7 +354,7 @@ def test_a_reply_is_queued_then_sent_once_to_the_provider(wired, company, provid
     assert [(m["status"], m["provider_id"]) for m in reply] == [("sent", sent["answer"]["messages"][0]["id"])]
 
 
-def test_a_provider_that_rate_limits_then_accepts_gets_the_reply_once(wired, company, providers):  # noqa: F811
+def test_a_provider_that_rate_limits_then_accepts_gets_the_reply_once(wired, company, providers):
     auth = wired.login(company().api_key)
     made = channel(wired, auth, "slack")
     post(wired, made, slack_message("help", ts="1795964400.000200"))
@@ -372,7 +371,7 @@ def test_a_provider_that_rate_limits_then_accepts_gets_the_reply_once(wired, com
     assert attempts[1]["body"] == {"channel": "C123", "text": "on it", "thread_ts": "1795964400.000200"}
 
 
-def test_a_final_refusal_fails_the_reply_and_parks_it_in_the_delivery_dlq(wired, company, providers, aws, stack):  # noqa: F811
+def test_a_final_refusal_fails_the_reply_and_parks_it_in_the_delivery_dlq(wired, company, providers, aws, stack):
     auth = wired.login(company().api_key)
     made = channel(wired, auth, "intercom")
     notification = {"type": "notification_event", "id": f"notif_{uuid.uuid4().hex}", "topic": "conversation.user.created", "app_id": "abc123", "data": {"item": {
@@ -388,7 +387,7 @@ def test_a_final_refusal_fails_the_reply_and_parks_it_in_the_delivery_dlq(wired,
     assert len(providers.sent("intercom")) == 1  # never retried: a 4xx other than 429 is final
 
 
-def test_free_text_outside_the_whatsapp_window_is_a_422_naming_template(wired, company, providers):  # noqa: F811
+def test_free_text_outside_the_whatsapp_window_is_a_422_naming_template(wired, company, providers):
     auth = wired.login(company().api_key)
     made = channel(wired, auth)
     post(wired, made, whatsapp_message("old message", at=datetime.now(timezone.utc) - timedelta(hours=25)))
@@ -405,7 +404,7 @@ def test_free_text_outside_the_whatsapp_window_is_a_422_naming_template(wired, c
 
 
 # ---- the bus and the note ------------------------------------------------------------------------
-def test_events_reach_the_bus_without_texts(wired, company, aws, stack):  # noqa: F811
+def test_events_reach_the_bus_without_texts(wired, company, aws, stack):
     made_company = company()
     auth = wired.login(made_company.api_key)
     events_client, sqs = aws.client("events"), aws.client("sqs")
@@ -424,7 +423,7 @@ def test_events_reach_the_bus_without_texts(wired, company, aws, stack):  # noqa
     assert "secret text" not in json.dumps(received) and "0812" not in json.dumps(received)
 
 
-def test_a_bots_deal_from_the_conversation_gets_a_note_with_what_the_customer_wrote(wired, company):  # noqa: F811
+def test_a_bots_deal_from_the_conversation_gets_a_note_with_what_the_customer_wrote(wired, company):
     auth = wired.login(company().api_key)
     made = channel(wired, auth)
     post(wired, made, whatsapp_message("Tolong kirim penawaran ke budi@example.com ya"))
