@@ -34,8 +34,7 @@ class Unauthorized(ParityError):
 
 
 class Forbidden(ParityError):
-    """The caller's role is too low for the route (same company: another company's object stays a
-    404, never a 403)."""
+    """The caller's role is too low for the route (same company: another company's object stays a 404)."""
 
     status, code = 403, "forbidden"
 
