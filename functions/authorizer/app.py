@@ -1,9 +1,11 @@
-"""HTTP API Lambda authorizer: company bearer token → company_id.
+"""HTTP API Lambda authorizer: company bearer token → company_id, the key's role and the sso_id.
 
 The contract (DESIGN "Auth") wants 401 for an unknown or expired token, but an HTTP API
 authorizer that says ``isAuthorized: false`` makes API Gateway answer 403. So the authorizer
 always lets the request through, with either ``company_id`` or ``auth_error`` in its context,
 and the shared router (``parity.core.http.Request.company``) answers 401 before any route code runs.
+The context also carries the token's ``role`` and ``sso_id`` (``parity.approvals.roles.caller_from_context``):
+a route above the caller's role answers 403.
 A missing Authorization header never reaches us: API Gateway answers 401 itself.
 
 Token lookups are cached in the warm container for at most ``MAX_CACHE_SECONDS`` (60 s) and never
@@ -26,7 +28,7 @@ from parity.crm.store import crm_store
 
 _CACHE_SECONDS = float(MAX_CACHE_SECONDS)
 _CACHE_MAX = 2048
-_cache: dict[str, tuple[str, float]] = {}  # token hash → (company_id, valid until)
+_cache: dict[str, tuple[dict[str, str], float]] = {}  # token hash → (context, valid until)
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -38,11 +40,11 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         # The internal chat-history token (HUB_API_TOKEN): a Parity service, no company. Only the
         # routes that say so (``Router.route(internal=True)``) let it through.
         return {"isAuthorized": True, "context": {"internal": "true"}}
-    company = _company(hash_secret(token), time.time())
-    return {"isAuthorized": True, "context": {"company_id": company}} if company else _deny("invalid_token")
+    context = _context(hash_secret(token), time.time())
+    return {"isAuthorized": True, "context": context} if context else _deny("invalid_token")
 
 
-def _company(token_hash: str, now: float) -> str | None:
+def _context(token_hash: str, now: float) -> dict[str, str] | None:
     cached = _cache.get(token_hash)
     if cached and cached[1] > now:
         return cached[0]
@@ -50,11 +52,12 @@ def _company(token_hash: str, now: float) -> str | None:
     if found is None:
         _cache.pop(token_hash, None)
         return None
-    company_id, expires_at = found
+    # A token from before roles has none: the routes read it as a producer's (parse_role).
+    context = {"company_id": found.company_id, "role": found.role or "producer", "sso_id": found.sso_id or ""}
     if len(_cache) >= _CACHE_MAX:
         _cache.clear()
-    _cache[token_hash] = (company_id, min(now + _CACHE_SECONDS, float(expires_at)))
-    return company_id
+    _cache[token_hash] = (context, min(now + _CACHE_SECONDS, float(found.expires_at)))
+    return context
 
 
 def _deny(reason: str) -> dict[str, Any]:

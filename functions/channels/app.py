@@ -1,5 +1,6 @@
 """POST|GET /api/v3.1/channels and GET|DELETE /api/v3.1/channels/{id}: a company's WhatsApp, Slack
-and Intercom channels (admin). Secrets are write-only: stored in SSM, never answered."""
+and Intercom channels (admin: a lower role is a 403; another company's channel stays a 404).
+Secrets are write-only: stored in SSM, never answered."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import parity.core.coldstart  # noqa: F401  (first: the imports below run withou
 
 from typing import Any
 
+from parity.approvals.roles import Role, caller_of
 from parity.conversations import channels
 from parity.conversations.secrets import channel_secrets
 from parity.conversations.store import conversation_table
@@ -30,6 +32,7 @@ def _base_url(request: Request) -> str:
 
 @app.route("POST /api/v3.1/channels", status=201, body="parity.conversations.models:ChannelCreate", answer="parity.conversations.schemas:CHANNEL")
 def create_channel(request: Request) -> Response:
+    caller_of(request).require("channels")
     made = channels.create_channel(conversation_table(), channel_secrets(), request.company, request.json(), base_url=_base_url(request))
     bind(channel_id=made["data"]["id"])
     logger.info("channel created", extra={"channel_type": made["data"]["type"]})  # never its secrets
@@ -38,16 +41,23 @@ def create_channel(request: Request) -> Response:
 
 @app.route("GET /api/v3.1/channels", answer="parity.conversations.schemas:CHANNELS")
 def list_channels(request: Request) -> Response:
+    caller_of(request).require("channels")
     return json_response(200, channels.list_channels(conversation_table(), request.company, base_url=_base_url(request)))
 
 
 @app.route("GET /api/v3.1/channels/{id}", path=_ID, answer="parity.conversations.schemas:CHANNEL")
 def get_channel(request: Request, id: str) -> Response:
-    return json_response(200, channels.get_channel(conversation_table(), request.company, id, base_url=_base_url(request)))
+    found = channels.get_channel(conversation_table(), request.company, id, base_url=_base_url(request))  # another company's: 404 first
+    caller_of(request).require("channels")
+    return json_response(200, found)
 
 
 @app.route("DELETE /api/v3.1/channels/{id}", path=_ID, status=204)
 def delete_channel(request: Request, id: str) -> Response:
+    caller = caller_of(request)
+    if caller.role < Role.admin:  # a lower role learns only what a read would tell it: 404 or 403
+        channels.get_channel(conversation_table(), request.company, id, base_url=_base_url(request))
+        caller.require("channels")
     channels.delete_channel(conversation_table(), channel_secrets(), request.company, id)
     logger.info("channel deleted", extra={"channel_id": id})
     return Response(status_code=204, body="")

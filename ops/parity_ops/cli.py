@@ -91,6 +91,8 @@ def _add_commands(ops: argparse.ArgumentParser, common: argparse.ArgumentParser)
     key.add_argument("action", choices=["issue", "list", "revoke"])
     key.add_argument("company", type=company_arg)
     key.add_argument("--key-id", help="revoke: only this key (default: every active key of the company)")
+    key.add_argument("--role", default="producer", choices=["producer", "approver", "admin"],
+                     help="issue: the key's role (default producer: records, contacts, conversations; approver: also approvals and anomalies; admin: also channels, policy, notification settings)")
     key.set_defaults(op=_cmd_key)
 
     secret = groups.add_parser("secret", parents=[common], help="the webhook signing secret: show, rotate, finish")
@@ -179,9 +181,9 @@ def _cmd_reconcile(target: Target, args: argparse.Namespace) -> tuple[Any, Calla
 
 def _cmd_key(target: Target, args: argparse.Namespace) -> tuple[Any, Callable[[Any], str]]:
     if args.action == "issue":
-        result = key_issue(target, args.company)
+        result = key_issue(target, args.company, role=args.role)
         created = " (new company: its parity flag follows the stack default)" if result["company_created"] else ""
-        return result, lambda r: f"API key for {r['company_id']}{created}, shown this once:\n\n    {r['api_key']}\n\nkey id {r['key_id']} (to revoke it: parity ops key revoke {r['company_id']} --key-id {r['key_id']})"
+        return result, lambda r: f"{r['role']} API key for {r['company_id']}{created}, shown this once:\n\n    {r['api_key']}\n\nkey id {r['key_id']} (to revoke it: parity ops key revoke {r['company_id']} --key-id {r['key_id']})"
     if args.action == "list":
         result = key_list(target, args.company)
         return result, lambda r: table(r["keys"]) if r["keys"] else f"{r['company_id']} has no keys on record"

@@ -10,14 +10,20 @@ from parity.crm.store import key_id as key_id_of
 from parity_ops.target import OpsError, Target, iso, now
 
 
-def key_issue(target: Target, company_id: str) -> dict[str, Any]:
-    """A new API key for the company (created, flag unset, when it does not exist yet). The key is
-    returned once and stored only as its hash."""
+def key_issue(target: Target, company_id: str, *, role: str = "producer") -> dict[str, Any]:
+    """A new API key of ``role`` for the company (created, flag unset, when it does not exist yet).
+    The key is returned once and stored only as its hash."""
+    from parity.approvals.roles import check_role
+
+    try:
+        chosen = check_role(role).name
+    except ValueError as exc:
+        raise OpsError(str(exc)) from None
     crm = target.crm()
     created = crm.ensure_company(company_id)
     api_key = new_api_key()
-    crm.put_api_key(hash_secret(api_key), company_id)
-    return {"company_id": company_id, "key_id": key_id_of(hash_secret(api_key)), "api_key": api_key, "company_created": created}
+    crm.put_api_key(hash_secret(api_key), company_id, role=chosen)
+    return {"company_id": company_id, "key_id": key_id_of(hash_secret(api_key)), "role": chosen, "api_key": api_key, "company_created": created}
 
 
 def key_list(target: Target, company_id: str) -> dict[str, Any]:
@@ -26,7 +32,7 @@ def key_list(target: Target, company_id: str) -> dict[str, Any]:
     return {
         "company_id": company_id,
         "keys": [
-            {"key_id": k.get("key_id"), "created_at": iso(k.get("created_at")), "revoked": bool(k.get("revoked")), "revoked_at": iso(k.get("revoked_at"))}
+            {"key_id": k.get("key_id"), "role": k.get("role") or "producer", "created_at": iso(k.get("created_at")), "revoked": bool(k.get("revoked")), "revoked_at": iso(k.get("revoked_at"))}
             for k in sorted(keys, key=lambda k: int(k.get("created_at") or 0))
         ],
     }

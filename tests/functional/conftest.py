@@ -125,20 +125,30 @@ def pollers(stack: DeployedStack, runtime: LambdaRuntime, aws: Clients) -> Itera
 
 @dataclass(frozen=True)
 class Company:
-    """A provisioned company: its id and its (plain-text) API key."""
+    """A provisioned company: its id, its (plain-text) admin API key, and a key of each role
+    (``keys["producer"]``, ``keys["approver"]``, ``keys["admin"]`` = ``api_key``)."""
 
     id: str
     api_key: str
+    keys: dict[str, str]
 
 
 @pytest.fixture
 def company(local_stack: LocalStack) -> Callable[..., Company]:
-    """Factory: ``company()`` provisions a fresh company (parity flag on) and returns its id and API key."""
+    """Factory: ``company()`` provisions a fresh company (parity flag on) with an admin key (as
+    ``parity local --company`` seeds one) and a producer and an approver key."""
+    from parity.crm.credentials import hash_secret
+    from parity.crm.store import CrmStore
 
     def make(*, parity_enabled: bool = True, company_id: str | None = None, api_key: str | None = None) -> Company:
-        made = Company(company_id or f"co-{uuid.uuid4().hex[:12]}", api_key or f"key-{uuid.uuid4().hex}")
-        local_stack.seed([(made.id, made.api_key)], parity_enabled=parity_enabled)
-        return made
+        cid = company_id or f"co-{uuid.uuid4().hex[:12]}"
+        keys = {"admin": api_key or f"key-{uuid.uuid4().hex}", "producer": f"key-p-{uuid.uuid4().hex}", "approver": f"key-a-{uuid.uuid4().hex}"}
+        local_stack.seed([(cid, keys["admin"])], parity_enabled=parity_enabled)
+        assert local_stack.deployed is not None and local_stack.clients is not None
+        crm = CrmStore(local_stack.deployed.outputs["CrmTableName"], client=local_stack.clients.client("dynamodb"))
+        for role in ("producer", "approver"):
+            crm.put_api_key(hash_secret(keys[role]), cid, role=role)
+        return Company(cid, keys["admin"], keys)
 
     return make
 
@@ -175,8 +185,8 @@ class Wired:
         assert self.local.runtime is not None
         return self.local.runtime
 
-    def login(self, api_key: str) -> dict[str, str]:
-        response = self.gateway.invoke("POST", "/api/v3.1/teams/company_token", headers={"X-Crm-Api-Key": api_key}, json={"sso_id": "functional"})
+    def login(self, api_key: str, *, sso_id: str = "functional") -> dict[str, str]:
+        response = self.gateway.invoke("POST", "/api/v3.1/teams/company_token", headers={"X-Crm-Api-Key": api_key}, json={"sso_id": sso_id})
         assert response.status == 200, response.text
         return {"Authorization": f"Bearer {response.json()['access_token']}"}
 

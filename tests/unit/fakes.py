@@ -16,6 +16,7 @@ class FakeStore:
         self.contacts: dict[tuple[str, str], dict[str, Any]] = {}
         self.entries: dict[tuple[str, str], IdempotencyEntry] = {}
         self.api_keys: dict[str, str] = {}
+        self.roles: dict[str, str] = {}  # key hash → role (absent: a key from before roles)
         self.tokens: dict[str, Token] = {}
         self.revoked: set[str] = set()  # key hashes
         self.requests = 0
@@ -66,8 +67,12 @@ class FakeStore:
     def company_for_api_key(self, key_hash):
         return None if key_hash in self.revoked else self.api_keys.get(key_hash)
 
-    def put_token(self, token_hash, company_id, *, sso_id, expires_at, key_hash=None):
-        self.tokens[token_hash] = Token(company_id, expires_at, key_hash)
+    def api_key_owner(self, key_hash):
+        company = self.company_for_api_key(key_hash)
+        return (company, self.roles.get(key_hash)) if company else None
+
+    def put_token(self, token_hash, company_id, *, sso_id, expires_at, key_hash=None, role=None):
+        self.tokens[token_hash] = Token(company_id, expires_at, key_hash, role, sso_id)
 
     def token(self, token_hash):
         return self.tokens.get(token_hash)

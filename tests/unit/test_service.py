@@ -228,3 +228,18 @@ def test_exchange_refusals(key, body, error):
 @pytest.mark.parametrize(("phone", "digits"), [("+62 812-3456-7890", "6281234567890"), ("(021) 555 01", "02155501")])
 def test_phone_normalisation(phone, digits):
     assert service.normalise_phone(phone) == digits
+
+
+@pytest.mark.parametrize(("stored", "answered"), [("admin", "admin"), ("approver", "approver"), ("producer", "producer"), (None, "producer"), ("root", "producer")])
+def test_the_token_carries_the_keys_role_and_the_sso_id(stored, answered):
+    # GIVEN a key with a role (or none: a key from before roles, or a hand-edited unknown one)
+    store = FakeStore()
+    store.api_keys[hash_secret("key-a")] = "A"
+    if stored:
+        store.roles[hash_secret("key-a")] = stored
+    # WHEN it is exchanged
+    token = service.exchange_api_key(store, "key-a", {"sso_id": "ana@a"}, ttl_seconds=600, clock=clock())
+    # THEN the answer names the role, and the token carries it and who it was issued for (never more than a producer by default)
+    assert token["role"] == answered
+    kept = store.tokens[hash_secret(token["access_token"])]
+    assert (kept.role, kept.sso_id) == (answered, "ana@a")

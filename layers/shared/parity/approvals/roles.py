@@ -115,3 +115,13 @@ def caller_from_context(context: Mapping[str, Any]) -> Caller | None:
         return None
     sso_id = context.get("sso_id")
     return Caller(company, parse_role(context.get("role")), sso_id if isinstance(sso_id, str) and sso_id else None)
+
+
+def caller_of(request: Any) -> Caller:
+    """The caller of an HTTP request (``parity.core.http.Request``): its company (401 when the
+    authorizer resolved none), its role and sso_id."""
+    company = request.company
+    context = request.authorizer
+    found = caller_from_context({**context, "company_id": company})
+    assert found is not None
+    return found

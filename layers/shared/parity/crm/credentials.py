@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from typing import Any, Protocol
-
+from typing import Any, NamedTuple, Protocol
 
 
 TOKEN_PREFIX = "pty_"
@@ -47,16 +46,25 @@ class TokenStore(Protocol):
     def company_for_api_key(self, key_hash: str) -> str | None: ...
 
 
-def token_company(store: TokenStore, token_hash: str, *, now: float) -> tuple[str, int] | None:
-    """``(company_id, expires_at)`` for a live token, or None when it is unknown, expired, or was
-    issued from an API key that has since been revoked (``parity ops key revoke``): revoking a
-    leaked key also cuts off the tokens obtained with it."""
+class TokenOwner(NamedTuple):
+    """Who a live token speaks for: the company, until when, the key's role (None: a producer,
+    ``parity.approvals.roles.parse_role``) and the sso_id it was issued for."""
+
+    company_id: str
+    expires_at: int
+    role: str | None = None
+    sso_id: str | None = None
+
+
+def token_company(store: TokenStore, token_hash: str, *, now: float) -> TokenOwner | None:
+    """Who a live token speaks for, or None when it is unknown, expired, or was issued from an API
+    key that has since been revoked (``parity ops key revoke``): revoking a leaked key also cuts off
+    the tokens obtained with it."""
     found = store.token(token_hash)
     if found is None:
         return None
-    company_id, expires_at, key_hash = found
-    if expires_at <= now:
+    if found.expires_at <= now:
         return None
-    if key_hash and store.company_for_api_key(key_hash) != company_id:
+    if found.key_hash and store.company_for_api_key(found.key_hash) != found.company_id:
         return None
-    return company_id, expires_at
+    return TokenOwner(found.company_id, found.expires_at, found.role, found.sso_id)

@@ -22,11 +22,16 @@ def provision_company(
     api_key: str,
     *,
     parity_enabled: bool = True,
+    role: str = "admin",
     client: DynamoDBClient | None = None,
 ) -> None:
-    """Create (or update) ``company_id`` with the parity flag set, and register ``api_key`` for it.
-    A company id outside ``parity.crm.credentials.COMPANY_ID`` is a ``ValueError``."""
+    """Create (or update) ``company_id`` with the parity flag set, and register ``api_key`` for it
+    with ``role`` (``admin`` by default: the local stack's seeded companies keep every right). A
+    company id outside ``parity.core.ids.COMPANY_ID`` or an unknown role is a ``ValueError``."""
+    from parity.approvals.roles import check_role
+
     check_company_id(company_id)
+    check_role(role)
     store = CrmStore(table_name, client=client)
     store.put_company(company_id, parity_enabled=parity_enabled)
-    store.put_api_key(hash_secret(api_key), company_id)
+    store.put_api_key(hash_secret(api_key), company_id, role=role)

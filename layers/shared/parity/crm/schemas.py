@@ -23,8 +23,9 @@ API_KEY = {"type": "string"}
 CONTACT_LOOKUP = {"type": "string", "maxLength": 254}
 
 # ---- answers ------------------------------------------------------------------------------------
-TOKEN = {"type": "object", "required": ["access_token", "token_type", "expires_in", "company_id"], "properties": {
-    "access_token": {"type": "string"}, "token_type": {"const": "Bearer"}, "expires_in": {"type": "integer"}, "company_id": {"type": "string"}}}
+TOKEN = {"type": "object", "required": ["access_token", "token_type", "expires_in", "company_id", "role"], "properties": {
+    "access_token": {"type": "string"}, "token_type": {"const": "Bearer"}, "expires_in": {"type": "integer"}, "company_id": {"type": "string"},
+    "role": {"enum": ["producer", "approver", "admin"]}}}
 
 _CONTACT = {"type": "object", "required": ["id", "name"], "properties": {"id": {"type": "string"}, "name": {"type": "string"}}}
 CONTACT_ANSWER = {"type": "object", "required": ["data"], "properties": {"data": _CONTACT}}

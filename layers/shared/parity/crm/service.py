@@ -29,18 +29,22 @@ _UPDATE_MODELS = {"deal": "DealUpdate", "ticket": "TicketUpdate"}
 
 # ---- auth ------------------------------------------------------------------------------------
 def exchange_api_key(store: CrmStore, api_key: str | None, body: Mapping[str, Any], *, ttl_seconds: int, clock: Clock = Clock()) -> dict[str, Any]:
-    """``X-Crm-Api-Key`` + ``sso_id`` → a fresh bearer token for the key's company."""
+    """``X-Crm-Api-Key`` + ``sso_id`` → a fresh bearer token for the key's company, carrying the
+    key's role and the ``sso_id`` (who acts with it)."""
+    from parity.approvals.roles import parse_role
+
     parsed = validate("TokenRequest", body)
     if not api_key:
         raise Unauthorized("X-Crm-Api-Key header is required")
     key_hash = hash_secret(api_key)
-    company_id = store.company_for_api_key(key_hash)
-    if company_id is None:
+    owner = store.api_key_owner(key_hash)
+    if owner is None:
         raise Unauthorized("unknown or revoked API key")
+    company_id, role = owner[0], parse_role(owner[1]).name
     token = new_token()
     expires_at = int(clock.now().timestamp()) + ttl_seconds
-    store.put_token(hash_secret(token), company_id, sso_id=parsed.sso_id, expires_at=expires_at, key_hash=key_hash)
-    return {"access_token": token, "token_type": "Bearer", "expires_in": ttl_seconds, "company_id": company_id}
+    store.put_token(hash_secret(token), company_id, sso_id=parsed.sso_id, expires_at=expires_at, key_hash=key_hash, role=role)
+    return {"access_token": token, "token_type": "Bearer", "expires_in": ttl_seconds, "company_id": company_id, "role": role}
 
 
 def company_for_token(store: CrmStore, token: str, *, now: float | None = None) -> str | None:

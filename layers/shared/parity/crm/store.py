@@ -3,9 +3,9 @@ idempotency entries (single-table design; the key layout is below and nowhere el
 
     pk                    sk                          what
     COMPANY#<cid>         #COMPANY                    company settings (parity flag, who changed it when)
-    APIKEY#<sha256>       #APIKEY                     an API key → company (``revoked`` once revoked)
+    APIKEY#<sha256>       #APIKEY                     an API key → company and role (``revoked`` once revoked)
     COMPANY#<cid>         APIKEY#<sha256>             the company's copy of it (to list and revoke its keys)
-    TOKEN#<sha256>        #TOKEN                      a bearer token → company and the key it came from (TTL)
+    TOKEN#<sha256>        #TOKEN                      a bearer token → company, role, sso_id and the key it came from (TTL)
     COMPANY#<cid>         DEAL#<id> | TICKET#<id>     a record (entity = "record"; the stream's payload)
     COMPANY#<cid>         CONTACT#<id>                a contact
     COMPANY#<cid>         CONTACT_PHONE#<digits>#<id> phone lookup (a copy of the contact)
@@ -102,6 +102,8 @@ class Token(NamedTuple):
     company_id: str
     expires_at: int  # epoch seconds
     key_hash: str | None  # the API key it was exchanged for (None for tokens older than that field)
+    role: str | None = None  # the key's role when the token was issued (None: a producer, ``roles.parse_role``)
+    sso_id: str | None = None  # who the token was issued for (who acted)
 
 
 class CrmStore(TableAdapter):
@@ -147,11 +149,11 @@ class CrmStore(TableAdapter):
             ExpressionAttributeValues=dump_item(values),
         )
 
-    def put_api_key(self, key_hash: str, company_id: str) -> None:
-        """Register a key (by its hash) for a company, and the company's copy of it, in one write."""
+    def put_api_key(self, key_hash: str, company_id: str, *, role: str = "producer") -> None:
+        """Register a key (by its hash) with its role for a company, and the company's copy of it, in one write."""
         now = int(time.time())
-        item = {"pk": api_key_pk(key_hash), "sk": "#APIKEY", "entity": "api_key", "company_id": company_id, "created_at": now}
-        ref = {"pk": company_pk(company_id), "sk": api_key_pk(key_hash), "entity": "api_key_ref", "company_id": company_id, "key_id": key_id(key_hash), "created_at": now}
+        item = {"pk": api_key_pk(key_hash), "sk": "#APIKEY", "entity": "api_key", "company_id": company_id, "role": role, "created_at": now}
+        ref = {"pk": company_pk(company_id), "sk": api_key_pk(key_hash), "entity": "api_key_ref", "company_id": company_id, "key_id": key_id(key_hash), "role": role, "created_at": now}
         self._call(
             "transact_write_items",
             TransactItems=[{"Put": {"TableName": self.table_name, "Item": dump_item(item)}}, {"Put": {"TableName": self.table_name, "Item": dump_item(ref)}}],
@@ -195,24 +197,31 @@ class CrmStore(TableAdapter):
         return bool(item["parity_enabled"])
 
     def company_for_api_key(self, key_hash: str) -> str | None:
+        found = self.api_key_owner(key_hash)
+        return found[0] if found else None
+
+    def api_key_owner(self, key_hash: str) -> tuple[str, str | None] | None:
+        """``(company_id, role)`` of a live key (role None for a key issued before roles), or None."""
         item = self._get(api_key_pk(key_hash), "#APIKEY")
         if item is None or item.get("revoked"):
             return None
-        return item["company_id"]
+        return item["company_id"], item.get("role")
 
-    def put_token(self, token_hash: str, company_id: str, *, sso_id: str, expires_at: int, key_hash: str | None = None) -> None:
+    def put_token(self, token_hash: str, company_id: str, *, sso_id: str, expires_at: int, key_hash: str | None = None, role: str | None = None) -> None:
         item = {"pk": token_pk(token_hash), "sk": "#TOKEN", "entity": "token", "company_id": company_id, "sso_id": sso_id, "ttl": expires_at}
         if key_hash:
             item["key_hash"] = key_hash
+        if role:
+            item["role"] = role
         self._call("put_item", TableName=self.table_name, Item=dump_item(item))
 
     def token(self, token_hash: str) -> Token | None:
-        """The token's company, expiry and the API key it was issued from, or None. Expiry is the
-        caller's to check: DynamoDB's TTL deletes lazily."""
+        """The token's company, expiry, the API key it was issued from, its role and sso_id, or
+        None. Expiry is the caller's to check: DynamoDB's TTL deletes lazily."""
         item = self._get(token_pk(token_hash), "#TOKEN")
         if item is None:
             return None
-        return Token(item["company_id"], int(item["ttl"]), item.get("key_hash"))
+        return Token(item["company_id"], int(item["ttl"]), item.get("key_hash"), item.get("role"), item.get("sso_id"))
 
     # ---- records -------------------------------------------------------------------------
     def create_record(
