@@ -46,6 +46,11 @@ class _Record(_Model):
     creator_flag: str | None = None
     #: "Bot", "AI", or None for a record a person created.
     creator_label: str | None = None
+    #: How sure the bot or AI agent was (0..1), and which agent it was, as it said.
+    confidence: Decimal | None = None
+    agent_id: str | None = None
+    #: Who approved it, when a company's approval policy held it for a person.
+    approved_by: str | None = None
     created_at: datetime
     updated_at: datetime | None = None
     version: int

@@ -96,3 +96,32 @@ def test_update_tracks_only_sent_fields_and_null_clears():
 def test_any_printable_name_is_kept_exactly_after_trimming(name):
     # GIVEN any printable name / WHEN validated / THEN it comes back trimmed, otherwise unchanged
     assert validate(DealCreate, {"name": name}).name == name.strip()
+
+
+@pytest.mark.parametrize(
+    ("value", "accepted"),
+    [(0, True), (1, True), (Decimal("0.65"), True), (Decimal("1.0"), True), (None, True),
+     (Decimal("1.0001"), False), (-0.01, False), ("0.8", False), (True, False), (Decimal("NaN"), False), (Decimal("Infinity"), False), ([0.5], False)],
+)
+def test_confidence_is_a_number_from_0_to_1_on_creates_and_patches(value, accepted):
+    # GIVEN a create and a PATCH body carrying the confidence
+    for model, body in ((DealCreate, {"name": "ok"}), (DealUpdate, {})):
+        if accepted:
+            # THEN a number from 0 to 1 (or null) is kept exactly
+            kept = validate(model, {**body, "confidence": value}).confidence
+            assert kept == value or (value is not None and kept == Decimal(value))
+        else:
+            # THEN anything else is a 422 naming confidence
+            with pytest.raises(ValidationFailed) as caught:
+                validate(model, {**body, "confidence": value})
+            assert fields_of(caught.value) == {"confidence"}
+
+
+@pytest.mark.parametrize(("value", "accepted"), [("triage-ai", True), ("a" * 128, True), ("a" * 129, False), ("", False), ("  ", False), ("a\x00", False), (7, False)])
+def test_agent_id_is_a_visible_text_of_at_most_128(value, accepted):
+    if accepted:
+        assert validate(TicketCreate, {"name": "ok", "agent_id": value}).agent_id == value
+    else:
+        with pytest.raises(ValidationFailed) as caught:
+            validate(TicketCreate, {"name": "ok", "agent_id": value})
+        assert fields_of(caught.value) == {"agent_id"}

@@ -63,6 +63,10 @@ SHORT_TEXT = Kind("string", 255)
 LONG_TEXT = Kind("string", 10_000)
 ROOM_ID = Kind("string", MAX_ROOM_ID, visible=True)
 CREATOR_FLAG = Kind("string", 64)
+#: How sure a bot or an AI agent was (0..1), and which agent it was (contracts/approvals.md): a
+#: company's approval policy holds a create or PATCH below its threshold for a person.
+CONFIDENCE = Kind("number", minimum=0, maximum=Decimal(1), decimal_places=20)
+AGENT_ID = Kind("string", 128, visible=True)
 AMOUNT = Kind("number", minimum=0, maximum=MAX_AMOUNT, decimal_places=AMOUNT_DECIMAL_PLACES)
 #: A contact id as a producer sends it; whether it names a contact of the caller's company is the store's question.
 LEAD_ID = Kind("id", 128)
@@ -111,12 +115,16 @@ TYPE_FIELDS: dict[RecordType, tuple[Field, ...]] = {
 #: whom it is about. ``contact_id`` and ``crm_lead_ids`` are both accepted (the producers disagree,
 #: RFC OQ-10) and only request the links the record's ``contact_ids`` hold; a PATCH adds links, never
 #: removes one. ``creator_flag`` is set once, at create (a PATCH that changes it is refused).
+#: ``confidence`` and ``agent_id`` say how sure the automation was and which one it was; a create or
+#: PATCH may carry them, and the record keeps the latest (its events and activity lines carry them).
 ORIGIN_FIELDS: tuple[Field, ...] = (
     Field("source", SHORT_TEXT),
     Field("channel_integration_room_id", ROOM_ID),
     Field("contact_id", LEAD_ID, patchable=False, stored=False),
     Field("crm_lead_ids", LEAD_IDS, patchable=False, stored=False),
     Field("creator_flag", CREATOR_FLAG, patchable=False),
+    Field("confidence", CONFIDENCE),
+    Field("agent_id", AGENT_ID),
 )
 
 
@@ -147,6 +155,10 @@ def view_fields(record_type: RecordType) -> tuple[ViewField, ...]:
         ViewField("contact_ids", IDS),
         origin["creator_flag"],
         ViewField("creator_label", TEXT, nullable=True, enum=(*CREATOR_LABELS.values(), None)),
+        origin["confidence"],
+        origin["agent_id"],
+        # The approver's sso_id, when a person approved the held create or change that wrote it.
+        ViewField("approved_by", TEXT, nullable=True),
         ViewField("created_at", TIMESTAMP),
         ViewField("updated_at", TIMESTAMP),
         ViewField("version", VERSION),

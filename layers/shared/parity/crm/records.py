@@ -95,6 +95,8 @@ def new_record(
         "channel_integration_room_id": fields.get("channel_integration_room_id"),
         "contact_ids": list(contact_ids),
         "creator_flag": creator_flag,
+        "confidence": fields.get("confidence"),
+        "agent_id": fields.get("agent_id"),
         "created_at": stamp,
         "updated_at": stamp,
         "version": 1,
@@ -148,6 +150,7 @@ def public(record: Mapping[str, Any], url_template: str) -> dict[str, Any]:
     out = {name: get(name) for name in _VIEW[record_type]}
     for name in TYPE_FIELDS[record_type]:
         out[name] = plain(out[name])
+    out["confidence"] = plain(out["confidence"])
     flag = out["creator_flag"]
     out["contact_ids"] = list(out["contact_ids"] or [])
     out["creator_label"] = CREATOR_LABELS.get(flag) if flag else None
