@@ -60,6 +60,7 @@ OVERRIDABLE_VARIABLES = (
     "CRM_RECORD_URL_TEMPLATE",
     "WEBHOOK_RETRY_SCHEDULE",
     "PARITY_DEFAULT_ENABLED",
+    "APPROVAL_URL_TEMPLATE",
 )
 
 
@@ -78,6 +79,8 @@ def local_defaults(base_url: str) -> dict[str, str]:
         "ALLOW_PRIVATE_TARGETS": "true",
         # Retries a developer can watch: about a minute from first failure to the dead-letter queue.
         "WEBHOOK_RETRY_SCHEDULE": LOCAL_RETRY_SCHEDULE,
+        # The Slack messages' links open the approval in the dev console.
+        "APPROVAL_URL_TEMPLATE": f"{base_url}/_console#/approvals/{{id}}",
     }
 
 
@@ -237,6 +240,10 @@ class LocalStack:
             dynamodb=self.clients.client("dynamodb") if self.clients else None,
         )
         self._httpd.mounts.append(console.handle)
+        from parity_dev import trust_local  # POST /_local/anomalies/run: the detector, now
+
+        assert self.runtime is not None
+        self._httpd.mounts.append(trust_local.mount(self.runtime))
 
     @property
     def hub_token(self) -> str:

@@ -88,7 +88,10 @@ def _operation(route: Route) -> dict[str, Any]:
     ok: dict[str, Any] = {"description": "Success"}
     if route.answer is not None:
         ok["content"] = {"application/json": {"schema": _schema(route.answer)}}
-    operation["responses"] = {str(route.status): ok, "default": json.loads(json.dumps(_ERROR))}
+    operation["responses"] = {str(route.status): ok}
+    for status, schema in route.also.items():
+        operation["responses"][str(status)] = {"description": "Success", "content": {"application/json": {"schema": _schema(schema)}}}
+    operation["responses"]["default"] = json.loads(json.dumps(_ERROR))
     if route.public:
         operation["security"] = []
     return operation

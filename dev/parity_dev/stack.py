@@ -26,16 +26,17 @@ log = logging.getLogger("parity_dev.stack")
 
 
 class _KnownGapFilter(logging.Filter):
-    """Drops moto's complaints about resources it cannot create: the HTTP API (we emulate it ourselves)
-    and CloudWatch alarms (nothing evaluates them locally; tests read them from the translated template)."""
+    """Drops moto's complaints about resources it cannot create: the HTTP API (we emulate it ourselves),
+    CloudWatch alarms (nothing evaluates them locally; tests read them from the translated template)
+    and queue policies (nothing enforces them locally)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        return "AWS::ApiGatewayV2::" not in message and "AWS::CloudWatch::Alarm" not in message
+        return not any(kind in message for kind in ("AWS::ApiGatewayV2::", "AWS::CloudWatch::Alarm", "AWS::SQS::QueuePolicy"))
 
 
 logging.getLogger("moto").addFilter(_KnownGapFilter())  # moto.cloudformation logs on the "moto" logger
-warnings.filterwarnings("ignore", message=r"Tried to parse AWS::ApiGatewayV2::", category=UserWarning)
+warnings.filterwarnings("ignore", message=r"Tried to parse AWS::(ApiGatewayV2::|SQS::QueuePolicy)", category=UserWarning)
 
 ARTIFACT_BUCKET = "parity-dev-artifacts"
 ARTIFACT_KEY = "placeholder.zip"

@@ -1,5 +1,5 @@
 """The outbox consumer: CRM table stream → signed-event queue, for bot/AI records with a room
-of companies whose parity flag is on. Partial batch failures: a failed record is retried from
+of companies whose parity flag is on; and every bot/AI record's change → the activity log's queue. Partial batch failures: a failed record is retried from
 there on, and its events keep their ids, so the receiver dedupes what was already sent.
 
 Each change is handled under the correlation id of the request that wrote the record (stored on
@@ -38,6 +38,7 @@ def _router() -> router.Router:
         timeline_queue_url=config.timeline_queue_url,
         parity_enabled=_parity_enabled,
         url_template=config.crm_record_url_template,
+        activity_queue_url=config.activity_queue_url,
     )
 
 

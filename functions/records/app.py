@@ -8,11 +8,12 @@ import parity.core.coldstart  # noqa: F401  (first: the imports below run withou
 
 from typing import Any
 
+from parity.approvals.gate import gate
 from parity.timeline import writer
 from parity.timeline.store import note_table
 from parity.crm import service
 from parity.crm.records import RecordType, valid_id
-from parity.core.errors import NotFound
+from parity.core.errors import NotFound, ParityError
 from parity.core.http import Request, Response, Router, json_response
 from parity.core.observability import bind, correlation_id, instrumented
 from parity.core.settings import settings
@@ -30,14 +31,36 @@ def get_record(request: Request, id: str, record_type: RecordType) -> Response:
     return json_response(200, found)
 
 
-@app.route("PATCH /api/v3.1/deals/{id}", args=DEAL, path=_ID, body="parity.crm.models:DealUpdate", answer="parity.crm.schemas:DEAL_ANSWER")
-@app.route("PATCH /api/v3.1/tickets/{id}", args=TICKET, path=_ID, body="parity.crm.models:TicketUpdate", answer="parity.crm.schemas:TICKET_ANSWER")
+_HELD = {202: "parity.approvals.schemas:HELD"}  # held for approval by the company's policy
+
+
+@app.route("PATCH /api/v3.1/deals/{id}", args=DEAL, path=_ID, body="parity.crm.models:DealUpdate", answer="parity.crm.schemas:DEAL_ANSWER", also=_HELD)
+@app.route("PATCH /api/v3.1/tickets/{id}", args=TICKET, path=_ID, body="parity.crm.models:TicketUpdate", answer="parity.crm.schemas:TICKET_ANSWER", also=_HELD)
 def update_record(request: Request, id: str, record_type: RecordType) -> Response:
-    updated = service.update_record(
-        crm_store(), request.company, record_type, _record_id(record_type, id), request.json(),
-        url_template=settings().crm_record_url_template, correlation_id=correlation_id(),
-    )
+    record_id = _record_id(record_type, id)
+    try:
+        updated = service.update_record(
+            crm_store(), request.company, record_type, record_id, request.json(),
+            url_template=settings().crm_record_url_template, correlation_id=correlation_id(), gate=gate(),
+        )
+    except ParityError as refused:  # the failure path only: a refused PATCH of a bot/AI record is a line of the activity log
+        from parity.approvals import refusals
+
+        def record_flag() -> str | None:
+            found = crm_store().get_record(request.company, record_type, record_id)
+            return found.get("creator_flag") if found else None
+
+        refusals.report(request, refused, action="update", record_type=record_type, record_id=record_id, record_flag=record_flag, send=_to_activity_log)
+        raise
+    if isinstance(updated, service.Held):
+        return json_response(202, updated.body)
     return json_response(200, updated)
+
+
+def _to_activity_log(message: dict[str, Any]) -> None:
+    from parity.core.queues import queues
+
+    queues().send(settings().require("activity_queue_url"), message)
 
 
 @app.route("DELETE /api/v3.1/deals/{id}", args=DEAL, path=_ID, status=204)

@@ -65,6 +65,8 @@ TEST_VARIABLES = {
     "WEBHOOK_RETRY_SCHEDULE": "0,0",  # three quick attempts, then the dead-letter queue
     "PARITY_FLAG_CACHE_SECONDS": "0",
     "WEBHOOK_SECRET_CACHE_SECONDS": "0",
+    "APPROVAL_POLICY_CACHE_SECONDS": "0",
+    "SLACK_RETRY_SCHEDULE": "0,0",  # three quick attempts, then the dead-letter queue
 }
 DYNAMODB_WRITES = {"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"}
 

@@ -114,14 +114,14 @@ def identifier(value: Any, field: str, *, max_length: int) -> tuple[str | None, 
 
 
 def free_text(value: Any, field: str, *, max_length: int) -> tuple[str | None, Problem | None]:
-    """A person's text (a reject reason): trimmed, at most ``max_length`` characters, no control
+    """A person's text (a reject reason): at most ``max_length`` characters as sent, trimmed, no control
     characters but tab and newlines; empty after trimming is None. None stays None."""
     if value is None:
         return None, None
     if not isinstance(value, str):
         return None, problem(field, "must be a string", "string_type")
     text = value.strip()
-    if len(text) > max_length:
+    if len(value) > max_length:  # as sent: what a schema's maxLength says
         return None, problem(field, f"must be at most {max_length} characters", "string_too_long")
     if _TEXT_CONTROL.search(text):
         return None, problem(field, "must not contain control characters", "value_error")

@@ -83,6 +83,23 @@ class Settings:
     slack_api_base_url: str = field(default="https://slack.com", metadata=_env("SLACK_API_BASE_URL", check="_http_base_url"))
     intercom_api_base_url: str = field(default="https://api.intercom.io", metadata=_env("INTERCOM_API_BASE_URL", check="_http_base_url"))
 
+    # ---- trust in AI actions (contracts/approvals.md) ---------------------------------------------
+    trust_table_name: str | None = field(default=None, metadata=_env("TRUST_TABLE_NAME", min_length=1))
+    #: How long a warm container trusts a company's approval policy: a PUT takes effect within it.
+    approval_policy_cache_seconds: float = field(default=30.0, metadata=_env("APPROVAL_POLICY_CACHE_SECONDS", kind=float, ge=0, le=MAX_CACHE_SECONDS))
+    #: Activity lines (from the event router) and refused bot/AI requests (from the API), for the activity log.
+    activity_queue_url: str | None = field(default=None, metadata=_env("ACTIVITY_QUEUE_URL"))
+    #: Notifications to people (Slack) waiting to be sent, and those given up on.
+    notify_queue_url: str | None = field(default=None, metadata=_env("NOTIFY_QUEUE_URL"))
+    notify_dlq_url: str | None = field(default=None, metadata=_env("NOTIFY_DLQ_URL"))
+    #: Slack button clicks (and replies to them) waiting to be applied.
+    decision_queue_url: str | None = field(default=None, metadata=_env("DECISION_QUEUE_URL"))
+    decision_dlq_url: str | None = field(default=None, metadata=_env("DECISION_DLQ_URL"))
+    #: Seconds between a failed Slack send's attempts; after the last, the dead-letter queue.
+    slack_retry_schedule: str = field(default="5,30,120,600", metadata=_env("SLACK_RETRY_SCHEDULE", check="_delays"))
+    #: An approval's page in the console, for the Slack messages' links.
+    approval_url_template: str = field(default="https://crm.example.com/approvals/{id}", metadata=_env("APPROVAL_URL_TEMPLATE", check="_has_only_id_placeholder"))
+
     def provider_base_urls(self) -> dict[str, str]:
         """Each provider's send API base (the local stack points them at its fakes)."""
         return {"whatsapp": self.whatsapp_api_base_url, "slack": self.slack_api_base_url, "intercom": self.intercom_api_base_url}
@@ -96,6 +113,26 @@ class Settings:
             value.format(type="deal", id="x")
         except (KeyError, IndexError, ValueError) as exc:
             raise ValueError(f"only {{type}} and {{id}} placeholders are allowed ({exc})") from exc
+        return value
+
+    @staticmethod
+    def _delays(value: str) -> str:
+        parts = [p.strip() for p in value.split(",")]
+        if not parts or not all(p.isdigit() and int(p) <= 43200 for p in parts):
+            raise ValueError("must be comma-separated whole seconds, each at most 43200")
+        return value
+
+    def retry_delays(self) -> list[int]:
+        return [int(p) for p in self.slack_retry_schedule.split(",")]
+
+    @staticmethod
+    def _has_only_id_placeholder(value: str) -> str:
+        try:
+            value.format(id="x")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(f"only the {{id}} placeholder is allowed ({exc})") from exc
+        if "{id}" not in value:
+            raise ValueError("must contain the {id} placeholder")
         return value
 
     @staticmethod

@@ -98,6 +98,11 @@ class VersionMismatch(Exception):
     """The record changed (or vanished) since it was read."""
 
 
+class GuardFailed(Exception):
+    """A write's ``also`` item (another capability's condition, e.g. "the approval is still
+    pending") failed its condition: nothing of the write happened."""
+
+
 class Token(NamedTuple):
     company_id: str
     expires_at: int  # epoch seconds
@@ -232,21 +237,36 @@ class CrmStore(TableAdapter):
         idempotency: Entry | None,
         now: int,
         correlation_id: str | None = None,
+        also: Sequence[Mapping[str, Any]] = (),
     ) -> None:
         """Write a record, check its contacts exist and remember its response, all or nothing.
 
         One request: a plain conditional PutItem when there is nothing else to check, else one
-        TransactWriteItems. Raises ``CreateRejected`` with what stood in the way.
+        TransactWriteItems. ``also``: transaction items of another table that must succeed with it
+        (an approval flipping to approved: the record is written iff it does). Raises
+        ``CreateRejected`` with what stood in the way, ``GuardFailed`` when an ``also`` item's
+        condition did.
         """
-        company = record["company_id"]
         put = {
             "TableName": self.table_name,
             "Item": dump_item(_record_item(record, correlation_id)),
             "ConditionExpression": "attribute_not_exists(pk)",
         }
-        if not contact_ids and idempotency is None:
+        if not contact_ids and idempotency is None and not also:
             self._call("put_item", **put)
             return
+        self._transact(put, contact_ids=contact_ids, idempotency=idempotency, now=now, company=record["company_id"], also=also)
+
+    def hold(self, put: Mapping[str, Any], *, idempotency: Entry | None, now: int, company_id: str) -> None:
+        """Write what holds a create instead of its record (another table's conditional Put: the
+        approval), with the create's idempotency entry, in one request; ``CreateRejected`` as
+        ``create_record`` raises it (a replay, a request in progress)."""
+        if idempotency is None:
+            self._call("put_item", **put)
+            return
+        self._transact(put, contact_ids=(), idempotency=idempotency, now=now, company=company_id, also=())
+
+    def _transact(self, put: Mapping[str, Any], *, contact_ids: Sequence[str], idempotency: Entry | None, now: int, company: str, also: Sequence[Mapping[str, Any]]) -> None:
         items: list[dict[str, Any]] = [{"Put": put}]
         if idempotency is not None:
             items.append({"Put": idempotency_put(self.table_name, company_pk(company), idempotency, now=now)})
@@ -260,10 +280,11 @@ class CrmStore(TableAdapter):
                     }
                 }
             )
+        items += [dict(item) for item in also]
         try:
             self._call("transact_write_items", TransactItems=items, _raise_cancel=True)
         except ClientError as exc:
-            raise _rejection(exc, has_idempotency=idempotency is not None, contact_ids=contact_ids) from exc
+            raise _rejection(exc, has_idempotency=idempotency is not None, contact_ids=contact_ids, also=len(also)) from exc
 
     def remembered(self, company_id: str, key_hash: str, *, now: int) -> Entry | None:
         """A live idempotency entry (used when a transaction could not return it)."""
@@ -276,11 +297,15 @@ class CrmStore(TableAdapter):
         item = self._get(company_pk(company_id), record_sk(record_type, record_id))
         return _record_from_item(item) if item and item.get("entity") == "record" else None
 
-    def replace_record(self, record: Mapping[str, Any], *, expected_version: int, new_contact_ids: Sequence[str], correlation_id: str | None = None) -> None:
+    def replace_record(
+        self, record: Mapping[str, Any], *, expected_version: int, new_contact_ids: Sequence[str], correlation_id: str | None = None,
+        also: Sequence[Mapping[str, Any]] = (),
+    ) -> None:
         """Write the next version of a record if it is still at ``expected_version``.
 
-        Raises ``VersionMismatch`` when it moved on or was deleted, and ``CreateRejected`` with
-        ``missing_contacts`` when a newly linked contact does not exist.
+        Raises ``VersionMismatch`` when it moved on or was deleted, ``CreateRejected`` with
+        ``missing_contacts`` when a newly linked contact does not exist, and ``GuardFailed`` when an
+        ``also`` item (``create_record``) failed its condition.
         """
         company = record["company_id"]
         put = {
@@ -290,7 +315,7 @@ class CrmStore(TableAdapter):
             "ExpressionAttributeNames": {"#v": "version"},
             "ExpressionAttributeValues": dump_item({":expected": expected_version}),
         }
-        if not new_contact_ids:
+        if not new_contact_ids and not also:
             try:
                 self._call("put_item", **put, _raise_conditional=True)
             except ClientError as exc:
@@ -299,14 +324,14 @@ class CrmStore(TableAdapter):
         items = [{"Put": put}] + [
             {"ConditionCheck": {"TableName": self.table_name, "Key": dump_item({"pk": company_pk(company), "sk": contact_sk(c)}), "ConditionExpression": "attribute_exists(pk)"}}
             for c in new_contact_ids
-        ]
+        ] + [dict(item) for item in also]
         try:
             self._call("transact_write_items", TransactItems=items, _raise_cancel=True)
         except ClientError as exc:
             reasons = exc.response.get("CancellationReasons") or []
             if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
                 raise VersionMismatch() from exc
-            rejected = _rejection(exc, has_idempotency=False, contact_ids=new_contact_ids)
+            rejected = _rejection(exc, has_idempotency=False, contact_ids=new_contact_ids, also=len(also))
             raise rejected from exc
 
     def delete_record(self, company_id: str, record_type: str, record_id: str) -> bool:
@@ -361,11 +386,14 @@ class CrmStore(TableAdapter):
         return [_strip(load_item(item)) for item in resp.get("Items", [])]
 
 
-def _rejection(exc: ClientError, *, has_idempotency: bool, contact_ids: Sequence[str]) -> Exception:
-    """Read a cancelled transaction's reasons (they are index-aligned with the items)."""
+def _rejection(exc: ClientError, *, has_idempotency: bool, contact_ids: Sequence[str], also: int = 0) -> Exception:
+    """Read a cancelled transaction's reasons (they are index-aligned with the items: the record,
+    the idempotency entry, the contacts, then the ``also`` items)."""
     if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
         return exc
     reasons = exc.response.get("CancellationReasons") or []
+    if also and any(r.get("Code") == "ConditionalCheckFailed" for r in reasons[len(reasons) - also:]):
+        return GuardFailed()
     offset = 2 if has_idempotency else 1
     if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
         # The record id already exists: ids are random, so this is a retry of our own write.

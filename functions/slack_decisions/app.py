@@ -1,0 +1,80 @@
+"""Applies the Slack clicks the interaction route queued, and posts their outcome to ``response_url``.
+
+``decide``: the approve or reject use case as the approver the clicking Slack user maps to (exactly as
+the API decides: one conditional write, so a click racing another decision gets its 409), then the
+message is replaced with the outcome (``parity.approvals.notifications.outcome_message``). A post that
+fails is queued again as a plain ``reply`` (the decision is never made twice); a reply is retried
+along ``SLACK_RETRY_SCHEDULE``, then parked in ``DecisionDLQ`` with the reason.
+"""
+
+from __future__ import annotations
+
+import parity.core.coldstart  # noqa: F401  (first: the imports below run without cyclic GC)
+
+from functools import lru_cache
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from parity.approvals import service, slack
+from parity.approvals.store import trust_store
+from parity.core import jsonio, outbound
+from parity.core.observability import bound, instrumented, logger
+from parity.core.queues import queues
+from parity.core.settings import settings
+from parity.crm.store import crm_store
+
+DEADLINE_SECONDS = 5.0
+
+
+class RetryLater(Exception):
+    """Marks the batch item failed; its visibility already says when it comes back."""
+
+
+@lru_cache(maxsize=1)
+def _http():
+    return outbound.new_client(connect=2.0, read=3.0)
+
+
+def _post(url: str, headers: dict[str, str], body: bytes) -> outbound.Exchange:
+    return outbound.exchange(_http(), "POST", url, body=body, headers=headers, allow_private=settings().allow_private_targets, deadline_seconds=DEADLINE_SECONDS, name="slack-respond")
+
+
+def record_handler(record: SQSRecord) -> None:
+    queued = jsonio.loads(record.body)
+    config = settings()
+    with bound(correlation_id=f"slack-{record.message_id}", company_id=queued.get("company_id")):
+        attempt = int(record.attributes.approximate_receive_count or 1)
+        if queued.get("kind") == "decide":
+            decider = service.Decider(trust_store(), crm_store(), url_template=config.crm_record_url_template)
+            body = slack.apply_click(
+                queued,
+                decide=lambda company, sso_id, approval_id, decision: decider.decide_as(company, sso_id, approval_id, decision, correlation_id=f"slack-{record.message_id}"),
+                read=trust_store().approval, approval_url_template=config.approval_url_template,
+            )
+            logger.info("slack click applied", extra={"approval_id": queued.get("approval_id"), "decision": queued.get("decision"), "by": queued.get("sso_id")})
+            attempt = 1
+        else:
+            body = queued.get("body")
+        url = queued.get("response_url")
+        if not url or not isinstance(body, dict):
+            return
+        done = slack.respond(url, body, attempt, post=_post, delays=config.retry_delays())
+        if done.result == "sent":
+            return
+        if queued.get("kind") == "decide":  # the decision stands; only the reply is tried again
+            queues().send(config.require("decision_queue_url"), {"kind": "reply", "company_id": queued.get("company_id"), "response_url": url, "body": body})
+            logger.warning("slack reply failed; queued again", extra={"reason": done.reason})
+            return
+        if done.result == "failed":
+            queues().dead_letter(config.require("decision_dlq_url"), record.body, reason=done.reason, attempts=attempt, source="decision")
+            logger.error("slack reply failed; dead-lettered", extra={"reason": done.reason})
+            return
+        queues().postpone(config.require("decision_queue_url"), record.receipt_handle, done.delay)
+        raise RetryLater(done.reason)
+
+
+@instrumented
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return process_partial_response(event, record_handler, BatchProcessor(EventType.SQS), context)

@@ -1,0 +1,328 @@
+"""Use cases of trust in AI actions (contracts/approvals.md): what each route, stream record and
+schedule does, in one place. Handlers parse and shape; this module decides with the pure rules
+(``policy``, ``approval``, ``activity``, ``anomalies``, ``notifications``); the stores persist.
+
+Every use case that takes a ``Caller`` looks the company's object up first (another company's is a
+404) and checks the caller's role after (a lower role of the same company is a 403).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from parity.approvals import activity, anomalies, notifications, policy
+from parity.approvals import approval as ap
+from parity.approvals.roles import Caller
+from parity.approvals.store import ApprovalGone, TrustStore, hour_of
+from parity.core.clock import Clock, iso_ms, new_id
+from parity.core.errors import Conflict, NotFound, ParityError, ValidationFailed
+from parity.core.ids import valid_id
+
+#: Who decided, when a token names nobody (tokens always carry the sso_id they were issued for).
+UNKNOWN = "unknown"
+
+
+class SlackChannels(Protocol):
+    """What the notification settings need to know of a Slack channel (contracts/conversations.md):
+    the channel by id (its ``company_id``, ``type`` and ``account_id``, Slack's team id)."""
+
+    def channel(self, channel_id: str) -> dict[str, Any] | None: ...
+
+
+def _page(items: list[dict[str, Any]], next_cursor: str | None) -> dict[str, Any]:
+    return {"data": items, "next_cursor": next_cursor}
+
+
+# ---- the policy --------------------------------------------------------------------------------
+def get_policy(store: TrustStore, caller: Caller) -> dict[str, Any]:
+    caller.require("policy.read")
+    return {"data": policy.public(policy.from_stored(store.policy_item(caller.company_id)))}
+
+
+def put_policy(store: TrustStore, caller: Caller, body: Any, *, clock: Clock = Clock(), forget: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Replace the whole policy (absent fields take their defaults); a 422 names each bad field."""
+    caller.require("policy.write")
+    rules = policy.validate_policy(body)
+    store.put_policy(caller.company_id, rules, now=iso_ms(clock.now()), by=caller.sso_id)
+    if forget is not None:
+        forget(caller.company_id)  # this container's cache; the others follow within their TTL
+    return {"data": policy.public(rules)}
+
+
+# ---- notification settings ---------------------------------------------------------------------
+def get_settings(store: TrustStore, caller: Caller) -> dict[str, Any]:
+    caller.require("notification_settings")
+    return {"data": notifications.public(notifications.from_stored(store.settings_item(caller.company_id)))}
+
+
+def put_settings(store: TrustStore, channels: SlackChannels, caller: Caller, body: Any, *, clock: Clock = Clock()) -> dict[str, Any]:
+    """Replace the whole settings; ``slack_channel_id`` must be a Slack channel of the caller's own
+    company (its bot token sends, its signing secret checks the buttons' clicks)."""
+    caller.require("notification_settings")
+    settings = notifications.validate_settings(body)
+    channel_id = settings["slack_channel_id"]
+    if channel_id is not None:
+        found = channels.channel(channel_id)
+        if found is None or found.get("company_id") != caller.company_id or found.get("type") != "slack":
+            raise ValidationFailed("the notification settings have invalid fields", details=[
+                {"field": "slack_channel_id", "message": "not a Slack channel of this company", "type": "value_error"}])
+    digest = any(settings[topic] == "digest" for topic in notifications.TOPICS)
+    store.put_settings(caller.company_id, settings, digest=digest, now=iso_ms(clock.now()), by=caller.sso_id)
+    return {"data": notifications.public(settings)}
+
+
+# ---- approvals ---------------------------------------------------------------------------------
+def _own_approval(store: TrustStore, company_id: str, approval_id: str) -> dict[str, Any]:
+    found = store.approval(company_id, approval_id) if ap.valid_approval_id(approval_id) else None
+    if found is None:
+        raise NotFound(f"approval {approval_id[:64]} not found")
+    return found
+
+
+def list_approvals(store: TrustStore, caller: Caller, query: Mapping[str, Any]) -> dict[str, Any]:
+    caller.require("approvals.read")
+    wanted = ap.list_query(query)
+    page = store.approvals(caller.company_id, **wanted)
+    return _page([ap.public(a) for a in page.items], page.next_cursor)
+
+
+def get_approval(store: TrustStore, caller: Caller, approval_id: str) -> dict[str, Any]:
+    found = _own_approval(store, caller.company_id, approval_id)
+    caller.require("approvals.read")
+    return {"data": ap.public(found)}
+
+
+class Decider:
+    """Deciding approvals: the CRM's own create and PATCH use cases write an approved action, with
+    the approval's flip in the same transaction (``parity.crm.service.Approved``)."""
+
+    def __init__(self, trust: TrustStore, crm: Any, *, url_template: str, clock: Clock = Clock()) -> None:
+        self.trust = trust
+        self.crm = crm
+        self.url_template = url_template
+        self.clock = clock
+
+    def approve(self, caller: Caller, approval_id: str, body: Any, *, correlation_id: str | None) -> dict[str, Any]:
+        found = _own_approval(self.trust, caller.company_id, approval_id)
+        caller.require("approvals.decide")
+        changes = ap.approve_changes(body() if callable(body) else body)  # read once the approval is known to be the caller's
+        return {"data": ap.public(self._approve(found, changes, by=caller.sso_id or UNKNOWN, correlation_id=correlation_id))}
+
+    def reject(self, caller: Caller, approval_id: str, body: Any, *, correlation_id: str | None) -> dict[str, Any]:
+        found = _own_approval(self.trust, caller.company_id, approval_id)
+        caller.require("approvals.decide")
+        reason = ap.reject_reason(body() if callable(body) else body)
+        return {"data": ap.public(self._reject(found, reason, by=caller.sso_id or UNKNOWN, correlation_id=correlation_id))}
+
+    def batch(self, caller: Caller, body: Any, *, correlation_id: str | None) -> dict[str, Any]:
+        caller.require("approvals.decide")
+        decisions, reason = ap.batch_request(body)
+        by = caller.sso_id or UNKNOWN
+
+        def decide_one(approval_id: str, decision: str) -> Mapping[str, Any]:
+            found = _own_approval(self.trust, caller.company_id, approval_id)
+            if decision == "approve":
+                return self._approve(found, {}, by=by, correlation_id=correlation_id)
+            return self._reject(found, reason, by=by, correlation_id=correlation_id)
+
+        return {"data": ap.batch_results(decisions, decide_one)}
+
+    def decide_as(self, company_id: str, sso_id: str, approval_id: str, decision: str, *, correlation_id: str | None) -> dict[str, Any]:
+        """A Slack click's decision, as the approver the click's user maps to (no reason, no edits)."""
+        found = _own_approval(self.trust, company_id, approval_id)
+        if decision == "approve":
+            return self._approve(found, {}, by=sso_id, correlation_id=correlation_id)
+        return self._reject(found, None, by=sso_id, correlation_id=correlation_id)
+
+    # ---- the two decisions --------------------------------------------------------------------
+    def _approve(self, found: Mapping[str, Any], changes: Mapping[str, Any], *, by: str, correlation_id: str | None) -> dict[str, Any]:
+        from parity.crm import service as crm_service
+        from parity.crm.store import GuardFailed, VersionMismatch
+
+        now = self.clock.now()
+        ap.check_pending(found, now)
+        stamp = iso_ms(now)
+        if found["kind"] == "changelog":
+            decided = ap.approved(found, by=by, now=now, record=None, changes=changes, correlation_id=correlation_id)
+            self._write(decided, now)
+            return decided
+        made: dict[str, Any] = {}
+
+        def guard(shown: Mapping[str, Any]) -> dict[str, Any]:
+            made["decided"] = ap.approved(found, by=by, now=now, record=shown, changes=changes, correlation_id=correlation_id)
+            return {"Put": self.trust.decide_request(made["decided"], now=stamp)}
+
+        approved = crm_service.Approved(str(found["id"]), by, guard)
+        body = ap.merged_body(found, changes)
+        at_now = Clock(now=lambda: now, make_id=self.clock.make_id)
+        try:
+            if found["kind"] == "create":
+                crm_service.create_record(self.crm, found["company_id"], found["record_type"], body, url_template=self.url_template,
+                                          correlation_id=correlation_id, clock=at_now, approved=approved)
+            else:
+                ap.check_record_current(found, self.crm.get_record(found["company_id"], found["record_type"], found["record_id"]))
+                crm_service.update_record(self.crm, found["company_id"], found["record_type"], found["record_id"], body, url_template=self.url_template,
+                                          correlation_id=correlation_id, clock=at_now, approved=approved, expected_version=int(found["record_version"]))
+        except ParityError as exc:
+            if exc.status == 422 and exc.details:
+                raise type(exc)(f"the approved {found['record_type']} would be invalid: {exc.message}", details=ap.blame_changes(exc.details, changes)) from exc
+            raise
+        except GuardFailed:
+            self._not_pending(found, now)
+        except VersionMismatch:
+            raise ap.RecordChanged(f"{found['record_type']} {found['record_id']} changed since this update was held") from None
+        return made["decided"]
+
+    def _reject(self, found: Mapping[str, Any], reason: str | None, *, by: str, correlation_id: str | None) -> dict[str, Any]:
+        now = self.clock.now()
+        decided = ap.rejected(found, by=by, now=now, reason=reason, correlation_id=correlation_id)
+        self._write(decided, now)
+        return decided
+
+    def _write(self, decided: Mapping[str, Any], now: datetime) -> None:
+        try:
+            self.trust.decide(decided, now=iso_ms(now))
+        except ApprovalGone:
+            self._not_pending(decided, now)
+
+    def _not_pending(self, found: Mapping[str, Any], now: datetime) -> None:
+        """A decision's condition failed: another decision (or the expiry) came first. 409 naming what it is now."""
+        current = self.trust.approval(str(found["company_id"]), str(found["id"]))
+        if current is None:
+            raise NotFound(f"approval {found['id']} not found")
+        ap.check_pending(current, now)
+        raise Conflict(f"approval {found['id']} is being decided by another request; retry")
+
+
+def expire_due(store: TrustStore, *, now: datetime, correlation_id: str | None = None) -> int:
+    """Mark every pending approval whose ``expires_at`` has come ``expired`` (never approved);
+    how many it marked. Each is one conditional write: a decision that came first wins."""
+    stamp = iso_ms(now)
+    done = 0
+    for approval in store.due_approvals(stamp):
+        decided = ap.expired(approval, now=now, correlation_id=correlation_id)
+        if decided is None:
+            continue
+        try:
+            store.decide(decided, now=stamp, expiring=True)
+            done += 1
+        except ApprovalGone:
+            pass
+    return done
+
+
+# ---- the activity log --------------------------------------------------------------------------
+def list_activity(store: TrustStore, caller: Caller, query: Mapping[str, Any]) -> dict[str, Any]:
+    caller.require("activity.read")
+    filters = activity.list_filters(query)
+    page = store.activity(caller.company_id, filters)
+    return _page([activity.public(line) for line in page.items], page.next_cursor)
+
+
+def write_line(store: TrustStore, line: Mapping[str, Any]) -> bool:
+    """A line, once, with its contribution to the anomaly counters."""
+    return store.write_line(line, anomalies.contribution(line))
+
+
+# ---- anomalies ---------------------------------------------------------------------------------
+def _own_anomaly(store: TrustStore, company_id: str, anomaly_id: str) -> dict[str, Any]:
+    ok = anomaly_id.startswith(anomalies.ID_PREFIX) and valid_id(anomaly_id[len(anomalies.ID_PREFIX):])
+    found = store.anomaly(company_id, anomaly_id) if ok else None
+    if found is None:
+        raise NotFound(f"anomaly {anomaly_id[:64]} not found")
+    return found
+
+
+def list_anomalies(store: TrustStore, caller: Caller, query: Mapping[str, Any]) -> dict[str, Any]:
+    caller.require("anomalies.read")
+    wanted = anomalies.list_query(query)
+    page = store.anomalies(caller.company_id, status=wanted["status"], limit=wanted["limit"], cursor=wanted["cursor"])
+    return _page([anomalies.public(a) for a in page.items], page.next_cursor)
+
+
+def acknowledge(store: TrustStore, caller: Caller, anomaly_id: str, *, clock: Clock = Clock()) -> dict[str, Any]:
+    found = _own_anomaly(store, caller.company_id, anomaly_id)
+    caller.require("anomalies.acknowledge")
+    done = anomalies.acknowledge(found, by=caller.sso_id or UNKNOWN, now=clock.now())
+    if found["status"] == "active" and not store.acknowledge(done):
+        current = _own_anomaly(store, caller.company_id, anomaly_id)  # resolved or acknowledged meanwhile
+        done = anomalies.acknowledge(current, by=caller.sso_id or UNKNOWN, now=clock.now())
+    return {"data": anomalies.public(done)}
+
+
+def detect(store: TrustStore, *, now: datetime, make_id: Callable[[], str] | None = None) -> dict[str, int]:
+    """One detector run over every company with bot/AI activity in the last 25 hours, a pending
+    approval or an open anomaly: the rules' findings open anomalies (one per type) and resolve
+    the open ones that no longer trip."""
+    make = make_id or (lambda: new_id(now))
+    hours = {hour_of(iso_ms(now - timedelta(hours=h))) for h in range(26)}
+    open_by_company = store.open_anomalies()
+    companies = store.active_companies(sorted(hours)) | store.companies_with_pending() | set(open_by_company)
+    opened = resolved = 0
+    since = iso_ms(anomalies.window_start(now, anomalies.CONFIDENCE_WINDOW))
+    for company_id in sorted(companies):
+        counts = anomalies.window_counts(store.counters(company_id, since), store.pending_approvals(company_id), now=now)
+        plan = anomalies.run(company_id, open_by_company.get(company_id, []), anomalies.findings(counts), now=now, make_id=make)
+        opened += sum(store.open_anomaly(a) for a in plan.opened)
+        resolved += sum(store.resolve_anomaly(company_id, a["type"], a["id"], now=iso_ms(now)) for a in plan.resolved)
+    return {"companies": len(companies), "opened": opened, "resolved": resolved}
+
+
+# ---- notifications -----------------------------------------------------------------------------
+def on_trust_change(store: TrustStore, old: Mapping[str, Any] | None, new: Mapping[str, Any] | None, *, notify: Callable[[dict[str, Any]], None], publish: Callable[[dict[str, Any]], None]) -> dict[str, int]:
+    """One change of the trust table's stream: an approval's activity lines (written here, once),
+    its request to the approvers, its decision on the bus; an opened anomaly's notification."""
+    image = new or old or {}
+    done = {"lines": 0, "notified": 0, "published": 0}
+    if image.get("entity") == "approval":
+        for line in activity.from_approval_change(old, new):
+            done["lines"] += write_line(store, line)
+        if new is not None and old is None and new.get("status") == "pending":
+            done["notified"] += _notify(store, str(new["company_id"]), "approval_requested", str(new["id"]), notify)
+        if new is not None and (old or {}).get("status", "pending") == "pending" and new.get("status") in activity.DECISION_LINES:
+            publish({"type": f"approval.{new['status']}", "company_id": new["company_id"], "approval_id": new["id"], "kind": new.get("kind"),
+                     "record_type": new.get("record_type"), "record_id": new.get("record_id"), "resolved_at": new.get("resolved_at")})
+            done["published"] += 1
+    elif image.get("entity") == "anomaly" and old is None and new is not None:
+        done["notified"] += _notify(store, str(new["company_id"]), "anomaly", str(new["id"]), notify)
+    return done
+
+
+def _notify(store: TrustStore, company_id: str, topic: str, ref: str, notify: Callable[[dict[str, Any]], None]) -> int:
+    settings = notifications.from_stored(store.settings_item(company_id))
+    if notifications.delivery(settings, topic) != "immediate":  # type: ignore[arg-type]
+        return 0
+    notify({"kind": topic, "company_id": company_id, "ref": ref})
+    return 1
+
+
+def hour_ids(until: datetime) -> tuple[str, str, str, str]:
+    """The hour before ``until`` (on the hour): its stamps and the id bounds of what was made in it."""
+    end = until.replace(minute=0, second=0, microsecond=0)
+    start = end - timedelta(hours=1)
+    return iso_ms(start), iso_ms(end), f"{int(start.timestamp() * 1000):012x}", f"{int(end.timestamp() * 1000):012x}"
+
+
+def digests(store: TrustStore, *, now: datetime, notify: Callable[[dict[str, Any]], None], approval_url_template: str, console_url: str) -> int:
+    """The hourly digest of each company that wants one: what was requested and what tripped in
+    the hour that just ended (nothing when nothing happened); how many were queued."""
+    since, until, low, high = hour_ids(now)
+    queued = 0
+    for company_id in store.digest_companies():
+        settings = notifications.from_stored(store.settings_item(company_id))
+        wanted = {topic for topic in notifications.TOPICS if notifications.delivery(settings, topic) == "digest"}
+        if not wanted:
+            continue
+        requested = store.approvals_created(company_id, ap.ID_PREFIX + low, ap.ID_PREFIX + high) if "approval_requested" in wanted else []
+        tripped = store.anomalies_created(company_id, anomalies.ID_PREFIX + low, anomalies.ID_PREFIX + high) if "anomaly" in wanted else []
+        message = notifications.digest(
+            target=str(settings["slack_target"]), approvals=[ap.public(a) for a in requested], anomalies=[anomalies.public(a) for a in tripped],
+            since=since, until=until, approval_url_template=approval_url_template, console_url=console_url,
+        )
+        if message is not None:
+            notify({"kind": "digest", "company_id": company_id, "ref": since, "message": message})
+            queued += 1
+    return queued
+
