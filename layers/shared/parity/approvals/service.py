@@ -259,11 +259,15 @@ def detect(store: TrustStore, *, now: datetime, make_id: Callable[[], str] | Non
     make = make_id or (lambda: new_id(now))
     hours = {hour_of(iso_ms(now - timedelta(hours=h))) for h in range(26)}
     open_by_company = store.open_anomalies()
-    companies = store.active_companies(sorted(hours)) | store.companies_with_pending() | set(open_by_company)
+    active, pending = store.active_companies(sorted(hours)), store.companies_with_pending()
+    companies = active | pending | set(open_by_company)
     opened = resolved = 0
     since = iso_ms(anomalies.window_start(now, anomalies.CONFIDENCE_WINDOW))
     for company_id in sorted(companies):
-        counts = anomalies.window_counts(store.counters(company_id, since), store.pending_approvals(company_id), now=now)
+        # Only what can trip: no activity in 25 h, no counters; no pending approval, no backlog.
+        buckets = store.counters(company_id, since) if company_id in active or company_id in open_by_company else {}
+        waiting = store.pending_approvals(company_id) if company_id in pending else []
+        counts = anomalies.window_counts(buckets, waiting, now=now)
         plan = anomalies.run(company_id, open_by_company.get(company_id, []), anomalies.findings(counts), now=now, make_id=make)
         opened += sum(store.open_anomaly(a) for a in plan.opened)
         resolved += sum(store.resolve_anomaly(company_id, a["type"], a["id"], now=iso_ms(now)) for a in plan.resolved)
