@@ -317,5 +317,5 @@ def test_a_reply_slack_does_not_take_is_posted_again_and_the_decision_is_made_on
     # THEN the approval was approved once, and the outcome reached Slack on the second try
     assert [p["status"] for p in responses.posts] == [500, 200]
     (reply,) = responses.at()
-    assert reply["text"].startswith("Approved by")
+    assert reply["text"].startswith("Approved") and "<@U0ANA>" in json.dumps(reply["blocks"])
     assert trust.approval(held["id"])["resolved_by"] == "ana@acme"
