@@ -1,8 +1,8 @@
-"""The activity log's writer: ``ActivityQueue`` → a line of the trust table, each written once.
+"""The activity log's writer for refusals: ``ActivityQueue`` → a ``failed`` line of the trust table.
 
-Two kinds of message arrive: the lines the event router derived from bot/AI records' changes on the
-CRM table's stream (``{"kind": "line"}``), and the refusals the API functions sent from their failure
-path (``{"kind": "refusal"}``, made a ``failed`` line here). A line's id comes from its source, so a
+The API functions send a bot/AI create or PATCH they refused with a 4xx from their failure path
+(``{"kind": "refusal"}``); the lines of records' changes are written by the event router, which reads
+the CRM table's stream once for the outbox and the log. A line's id comes from its source, so a
 redelivered message writes nothing and counts nothing twice. Partial batch failures; a message that
 keeps failing goes to ``ActivityDLQ`` after 5 receives.
 """
@@ -24,11 +24,8 @@ from parity.core.observability import bound, instrumented, logger, sqs_correlati
 
 def record_handler(record: SQSRecord) -> None:
     message = jsonio.loads(record.body)
-    with bound(correlation_id=sqs_correlation_id(record.raw_event) or record.message_id, company_id=(message.get("line") or message).get("company_id")):
-        if message.get("kind") == "line":
-            line = message["line"]
-        else:
-            line = activity.from_refusal(message)  # ValueError for anything else: retried, then the DLQ
+    with bound(correlation_id=sqs_correlation_id(record.raw_event) or record.message_id, company_id=message.get("company_id") if isinstance(message, dict) else None):
+        line = activity.from_refusal(message)  # ValueError for anything else: retried, then the DLQ
         written = service.write_line(trust_store(), line)
         logger.info("activity line", extra={"line_id": line["id"], "action": line["action"], "status": line["status"], "written": written})
 

@@ -1,5 +1,10 @@
 """The outbox consumer: CRM table stream → signed-event queue, for bot/AI records with a room
-of companies whose parity flag is on; and every bot/AI record's change → the activity log's queue. Partial batch failures: a failed record is retried from
+of companies whose parity flag is on.
+
+The CRM table's stream is read here once for two consumers (DynamoDB advises at most two readers
+per shard, and the conversations' identity links are the other): the outbox's router, and the
+activity log, which gets a line for every change of a bot/AI record whatever the flag
+(``parity.approvals.activity.from_record_change``, written once: its id is the stream record's). Partial batch failures: a failed record is retried from
 there on, and its events keep their ids, so the receiver dedupes what was already sent.
 
 Each change is handled under the correlation id of the request that wrote the record (stored on
@@ -17,6 +22,9 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
+from parity.approvals import activity, service as trust
+from parity.approvals.store import trust_store
+from parity.core.clock import iso_ms, utc_now
 from parity.core.observability import bound, count, instrumented, logger
 from parity.core.queues import queues
 from parity.core.settings import settings
@@ -38,7 +46,6 @@ def _router() -> router.Router:
         timeline_queue_url=config.timeline_queue_url,
         parity_enabled=_parity_enabled,
         url_template=config.crm_record_url_template,
-        activity_queue_url=config.activity_queue_url,
     )
 
 
@@ -46,6 +53,9 @@ def record_handler(record: DynamoDBRecord) -> None:
     change = router.change_of(record)
     with bound(correlation_id=change.correlation_id, **change.about()):
         routed = _router().route(change)
+        line = activity.from_record_change(change.stream_event_id, change.old, change.new, removed_at=change.at or iso_ms(utc_now()))
+        if line is not None:
+            trust.write_line(trust_store(), line)
         if routed.created:
             count(routed.created)
         for event in routed.events:

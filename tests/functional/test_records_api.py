@@ -157,16 +157,23 @@ def test_idempotency_keys_are_per_company(gateway, token):
     assert a.json()["data"]["id"] != b.json()["data"]["id"]
 
 
-def test_create_costs_one_dynamodb_request(gateway, token, edge):
-    """DESIGN budget: record + contact links + idempotency entry in one request."""
+def test_create_costs_one_dynamodb_request(gateway, token, edge, runtime):
+    """DESIGN budget: record + contact links + idempotency entry in one request (a bot's create
+    reads its company's approval policy too, once per warm container and ≤ 60 s: cached here)."""
     _, auth = token()
     contact_id = new_contact(gateway, auth)
     body = {"name": "Deal", "contact_id": contact_id, "creator_flag": "bot", "channel_integration_room_id": "r"}
-    # WHEN a create is sent, and then replayed with its Idempotency-Key, every AWS request recorded
-    with edge.recording() as create_calls:
-        created = gateway.invoke("POST", "/api/v3.1/deals", headers={**auth, "Idempotency-Key": "one-call"}, json=body)
-    with edge.recording() as replay_calls:
-        replayed = gateway.invoke("POST", "/api/v3.1/deals", headers={**auth, "Idempotency-Key": "one-call"}, json=body)
+    before = runtime.environment("CreateDealFunction").get("APPROVAL_POLICY_CACHE_SECONDS")
+    runtime.update_environment("CreateDealFunction", {"APPROVAL_POLICY_CACHE_SECONDS": "60"})
+    try:
+        assert gateway.invoke("POST", "/api/v3.1/deals", headers=auth, json=body).status == 201  # the policy is read, then cached
+        # WHEN a create is sent, and then replayed with its Idempotency-Key, every AWS request recorded
+        with edge.recording() as create_calls:
+            created = gateway.invoke("POST", "/api/v3.1/deals", headers={**auth, "Idempotency-Key": "one-call"}, json=body)
+        with edge.recording() as replay_calls:
+            replayed = gateway.invoke("POST", "/api/v3.1/deals", headers={**auth, "Idempotency-Key": "one-call"}, json=body)
+    finally:
+        runtime.update_environment("CreateDealFunction", {"APPROVAL_POLICY_CACHE_SECONDS": before})
     assert created.status == 201 and replayed.status == 201
     # THEN the create function sent exactly one DynamoDB request each time (the authorizer's are its own)
     assert create_calls.operations(function="CreateDealFunction") == ["TransactWriteItems"]

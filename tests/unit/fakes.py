@@ -81,6 +81,19 @@ class FakeStore:
         self.contacts[(company_id, contact_id)] = {"id": contact_id, "company_id": company_id}
 
 
+class FakeTrustStore:
+    """The trust table's activity log: the lines written, each once (a redelivery writes nothing)."""
+
+    def __init__(self) -> None:
+        self.lines: list[dict[str, Any]] = []
+
+    def write_line(self, line, contribution) -> bool:
+        if any(kept["id"] == line["id"] for kept in self.lines):
+            return False
+        self.lines.append(dict(line))
+        return True
+
+
 class Ctx:
     """The Lambda context a handler is invoked with."""
 

@@ -22,7 +22,7 @@ from parity.crm import flags
 from parity.outbox.sender import Reply
 from parity_dev.lambdas import load_handler
 
-from .fakes import Ctx
+from .fakes import Ctx, FakeTrustStore
 
 FUNCTIONS = Path(__file__).resolve().parents[2] / "functions"
 SECRET = "whsec_" + "cGFyaXR5LXVuaXQtdGVzdHMtc2VjcmV0LWtleSEhIQ=="
@@ -84,8 +84,11 @@ def router(monkeypatch) -> tuple[Any, list[dict[str, Any]]]:
         def company_parity(self, company_id):
             return True
 
+    trust = FakeTrustStore()
     monkeypatch.setattr(module, "queues", lambda: Queues())
     monkeypatch.setattr(module, "crm_store", lambda: Crm())
+    monkeypatch.setattr(module, "trust_store", lambda: trust)
+    monkeypatch.setattr(module, "activity_lines", trust.lines, raising=False)  # for the assertions
     return module, published
 
 
@@ -97,6 +100,8 @@ def test_a_stream_record_that_cannot_be_queued_is_reported_by_its_sequence_numbe
     assert module.handler(batch, Ctx()) == {"batchItemFailures": [{"itemIdentifier": "102"}]}
     # AND its neighbours were routed, their images read as the record (numbers exact)
     assert [(m["data"]["id"], m["data"]["amount"]) for m in published] == [("d1", Decimal("12.5")), ("d3", Decimal("12.5"))]
+    # AND each of them is a line of the activity log (the failed one's comes with its retry)
+    assert [(line["record_id"], line["action"], line["status"]) for line in module.activity_lines] == [("d1", "create", "success"), ("d3", "create", "success")]
 
 
 def test_a_stream_batch_whose_every_record_failed_fails_whole(router):

@@ -1,10 +1,13 @@
 """Which record changes make which events (RFC CDTC-S01, NEG-1, NEG-2)."""
 
 import json
+from datetime import datetime, timezone
 
 import pytest
 
-from parity.outbox import events
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+
+from parity.outbox import events, router
 
 URL = "https://crm.example.com/{type}s/{id}"
 
@@ -78,3 +81,20 @@ def test_the_ids_a_queued_event_names_are_read_leniently_for_logs():
     nothing = {"company_id": None, "record_id": None, "room_id": None, "event_id": None}
     for unreadable in ("not json", "[1, 2]", '{"data": "x"}', "NaN"):
         assert events.about(events.peek(unreadable)) == nothing
+
+
+@pytest.mark.parametrize(("stamp", "at"), [
+    (1794990400, "2026-11-18T08:26:40.000Z"),  # what Lambda hands the router: epoch seconds
+    (datetime(2026, 11, 18, 8, 26, 40, tzinfo=timezone.utc), "2026-11-18T08:26:40.000Z"),  # what boto3 reads back (parity ops redrive)
+    (None, ""),
+    ("not a time", ""),
+])
+def test_a_stream_record_is_dated_by_its_own_time_however_it_was_read(stamp, at):
+    # GIVEN a stream record of a record's INSERT, dated as Lambda or boto3 gives it (or not at all)
+    stream = {"NewImage": {"entity": {"S": "record"}, "id": {"S": "d1"}}, "SequenceNumber": "1", "StreamViewType": "NEW_AND_OLD_IMAGES"}
+    if stamp is not None:
+        stream["ApproximateCreationDateTime"] = stamp
+    # WHEN the router reads it
+    change = router.change_of(DynamoDBRecord({"eventID": "e1", "eventName": "INSERT", "dynamodb": stream}))
+    # THEN its time is that instant as iso_ms (a delete's activity line is dated by it), "" when it has none
+    assert change.at == at

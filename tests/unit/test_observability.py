@@ -29,7 +29,7 @@ from parity.timeline.excerpt import ChatHistory, ChatMessage
 from parity_dev.gateway import http_api_event
 from parity_dev.lambdas import load_handler
 
-from .fakes import Ctx, FakeStore
+from .fakes import Ctx, FakeStore, FakeTrustStore
 
 FUNCTIONS = Path(__file__).resolve().parents[2] / "functions"
 API_KEY = "pk_unit-test-api-key-that-must-never-be-logged"
@@ -296,8 +296,10 @@ def test_the_router_counts_bot_creates_of_companies_with_the_flag_on_and_forward
         def company_parity(self, company_id):
             return company_id == "on"
 
+    trust = FakeTrustStore()
     monkeypatch.setattr(module, "queues", lambda: Queues())
     monkeypatch.setattr(module, "crm_store", lambda: Crm())
+    monkeypatch.setattr(module, "trust_store", lambda: trust)
 
     def insert(company: str, record_id: str, flag: str = "bot", room: str | None = "room-9") -> dict[str, Any]:
         image = {"pk": {"S": f"COMPANY#{company}"}, "sk": {"S": f"DEAL#{record_id}"}, "entity": {"S": "record"}, "id": {"S": record_id}, "type": {"S": "deal"},
@@ -320,6 +322,8 @@ def test_the_router_counts_bot_creates_of_companies_with_the_flag_on_and_forward
     ]
     (queued,) = [log for log in out["logs"] if log["message"] == "event queued"]
     assert (queued["correlation_id"], queued["company_id"], queued["record_id"], queued["room_id"]) == ("corr-d1", "on", "d1", "room-9")
+    # AND every one of them is a line of the activity log, whatever the flag, with its correlation id
+    assert [(line["record_id"], line["correlation_id"]) for line in trust.lines] == [("d1", "corr-d1"), ("d2", "corr-d2"), ("d3", "corr-d3")]
 
 
 def test_the_sender_counts_deliveries_with_latency_and_failed_attempts_and_sends_the_correlation_id(captured, monkeypatch, env):

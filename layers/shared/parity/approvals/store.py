@@ -37,7 +37,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from parity.core.dynamodb import BadCursor, Page, TableAdapter, dump_item, key
-from parity.core.errors import ServiceUnavailable, ValidationFailed
+from parity.core.errors import ValidationFailed
 from parity.core.settings import get_settings
 from parity.core.warm import warm
 
@@ -114,6 +114,10 @@ class TrustStore(TableAdapter):
     """Adapter over the trust table. Each method is one DynamoDB request unless it says otherwise."""
 
     label = "the trust table"
+
+    def __init__(self, table_name: str, *, client: Any = None) -> None:
+        super().__init__(table_name, client=client)
+        self._active: set[tuple[str, str]] = set()  # (company, hour) marked active by this container
 
     # ---- policy and settings ---------------------------------------------------------------------
     def policy_item(self, company_id: str) -> dict[str, Any] | None:
@@ -228,32 +232,38 @@ class TrustStore(TableAdapter):
 
     # ---- the activity log ------------------------------------------------------------------------
     def write_line(self, line: Mapping[str, Any], contribution: tuple[str, Mapping[str, Any]] | None) -> bool:
-        """Write a line once, with its counter and the company's active hour, in one transaction;
-        False when it was written before (a redelivery: nothing changes, nothing is counted twice)."""
+        """Write a line once (a conditional Put), then add it to its 5-minute counter and mark the
+        company active that hour; False when it was written before (a redelivery: nothing is
+        counted twice). Not a transaction on purpose (half the write units, on every bot/AI change):
+        a crash between the Put and the counter leaves that one line uncounted, never counted twice.
+        The active mark is written once per company and hour per warm container."""
         company = str(line["company_id"])
         item = {"pk": company_pk(company), "sk": activity_sk(str(line["at"]), str(line["id"])), "entity": "activity", **line}
         if line.get("agent_id"):
             item["agent_key"] = key(company, str(line["agent_id"]))
-        items: list[dict[str, Any]] = [{"Put": {"TableName": self.table_name, "Item": dump_item(item), "ConditionExpression": "attribute_not_exists(pk)"}}]
-        if contribution is not None:
-            bucket, adds = contribution
-            ttl = _epoch(bucket, COUNTER_RETENTION)
-            items.append({"Update": {
-                "TableName": self.table_name,
-                "Key": dump_item({"pk": company_pk(company), "sk": counter_sk(bucket)}),
-                "UpdateExpression": "SET entity = :e, #b = :b, #ttl = :ttl ADD actions :a, failed :f, scored :s, confidence_sum :c",
-                "ExpressionAttributeNames": {"#b": "bucket", "#ttl": "ttl"},
-                "ExpressionAttributeValues": dump_item({":e": "counter", ":b": bucket, ":ttl": ttl, ":a": adds["actions"], ":f": adds["failed"], ":s": adds["scored"], ":c": adds["confidence_sum"]}),
-            }})
-            items.append({"Put": {"TableName": self.table_name, "Item": dump_item(
-                {"pk": active_pk(hour_of(str(line["at"]))), "sk": company, "entity": "active", "ttl": _epoch(str(line["at"]), COUNTER_RETENTION)})}})
         try:
-            self._call("transact_write_items", TransactItems=items, _raise_cancel=True)
+            self._call("put_item", TableName=self.table_name, Item=dump_item(item), ConditionExpression="attribute_not_exists(pk)", _raise_conditional=True)
         except ClientError as exc:
-            reasons = exc.response.get("CancellationReasons") or []
-            if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
-                return False
-            raise ServiceUnavailable(f"{self.label} changed under this write; retry shortly") from exc
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False  # written before: a redelivery
+            raise  # anything else (a missing grant, a bad item) fails the batch record, never reads as "done"
+        if contribution is None:
+            return True
+        bucket, adds = contribution
+        self._call(
+            "update_item", TableName=self.table_name, Key=dump_item({"pk": company_pk(company), "sk": counter_sk(bucket)}),
+            UpdateExpression="SET entity = :e, #b = :b, #ttl = :ttl ADD actions :a, failed :f, scored :s, confidence_sum :c",
+            ExpressionAttributeNames={"#b": "bucket", "#ttl": "ttl"},
+            ExpressionAttributeValues=dump_item({":e": "counter", ":b": bucket, ":ttl": _epoch(bucket, COUNTER_RETENTION), ":a": adds["actions"],
+                                                 ":f": adds["failed"], ":s": adds["scored"], ":c": adds["confidence_sum"]}),
+        )
+        hour = hour_of(str(line["at"]))
+        if (company, hour) not in self._active:
+            self._call("put_item", TableName=self.table_name, Item=dump_item(
+                {"pk": active_pk(hour), "sk": company, "entity": "active", "ttl": _epoch(str(line["at"]), COUNTER_RETENTION)}))
+            if len(self._active) > 10_000:
+                self._active.clear()
+            self._active.add((company, hour))
         return True
 
     def activity(self, company_id: str, filters: Mapping[str, Any]) -> Page:

@@ -82,9 +82,18 @@ def change_of(record: DynamoDBRecord) -> Change:
     stream = record.dynamodb
     old = stream.old_image if stream else None
     new = stream.new_image if stream else None
-    seconds = stream.approximate_creation_date_time if stream else None
-    at = iso_ms(datetime.fromtimestamp(int(seconds), timezone.utc)) if seconds else ""
-    return Change(record.event_id or "", old or None, new or None, at)
+    return Change(record.event_id or "", old or None, new or None, _when(stream.get("ApproximateCreationDateTime") if stream else None))
+
+
+def _when(value: Any) -> str:
+    """The stream record's time as iso_ms: epoch seconds in a Lambda event, a datetime when boto3
+    read the record back from the stream (``parity ops``); "" when it has none."""
+    if isinstance(value, datetime):
+        return iso_ms(value)
+    try:
+        return iso_ms(datetime.fromtimestamp(float(value), timezone.utc)) if value is not None else ""
+    except (TypeError, ValueError, OverflowError):
+        return ""
 
 
 @dataclass(frozen=True)
@@ -105,10 +114,6 @@ class Router:
 
     Anything that is not a record (companies, tokens, contacts, idempotency entries share the
     table) makes no event; neither does a company whose flag is off.
-
-    Every change of a bot/AI record, whatever the flag, is also a line of the activity log
-    (``parity.approvals.activity.from_record_change``), queued on ``activity_queue_url``: the
-    CRM table's stream is read here once for both, not by a third reader.
     """
 
     queues: EventQueues
@@ -117,7 +122,6 @@ class Router:
     parity_enabled: Callable[[str], bool]
     url_template: str
     now: Callable[[], datetime] = utc_now
-    activity_queue_url: str | None = None
 
     def route(self, change: Change) -> Routed:
         """Decide the change's events, queue them under its correlation id, and say what was done.
@@ -125,8 +129,6 @@ class Router:
         keep their ids, so the receiver dedupes whatever was already sent."""
         old = _record(change.old)
         new = _record(change.new)
-        if self.activity_queue_url and (old or new):
-            self._log_activity(change)
         decided = events.decide(old, new)
         # A stream INSERT (no old image) of a record: counted whether or not it has a room.
         created = created_metric(new.get("creator_flag"), new.get("type")) if new is not None and change.old is None else None
@@ -151,13 +153,6 @@ class Router:
                 attributes={CORRELATION_ATTRIBUTE: change.correlation_id},
             )
         return Routed(built, created)
-
-    def _log_activity(self, change: Change) -> None:
-        from parity.approvals import activity
-
-        line = activity.from_record_change(change.stream_event_id, change.old, change.new, removed_at=change.at or iso_ms(self.now()))
-        if line is not None:
-            self.queues.publish(str(self.activity_queue_url), [{"kind": "line", "line": line}], attributes={CORRELATION_ATTRIBUTE: change.correlation_id})
 
 
 def _record(image: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
