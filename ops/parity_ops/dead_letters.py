@@ -29,6 +29,10 @@ DLQS = {
     "webhook": ("WebhookDLQUrl", "WebhookQueueUrl"),
     "timeline": ("TimelineDLQUrl", "TimelineQueueUrl"),
     "router": ("RouterDLQUrl", None),
+    # Trust in AI actions (contracts/approvals.md).
+    "activity": ("ActivityDLQUrl", "ActivityQueueUrl"),
+    "notify": ("NotifyDLQUrl", "NotifyQueueUrl"),
+    "decision": ("DecisionDLQUrl", "DecisionQueueUrl"),
 }
 
 
