@@ -27,7 +27,13 @@ log = logging.getLogger("parity_dev.console")
 
 STATIC = Path(__file__).with_name("static")
 PAGE_PATHS = ("/_console", "/_console/")
-ASSETS = {"console.js": "text/javascript; charset=utf-8", "console.css": "text/css; charset=utf-8"}
+ASSETS = {
+    "console.js": "text/javascript; charset=utf-8",
+    "console.css": "text/css; charset=utf-8",
+    # Trust in AI actions: the Approvals and Activity pages and the anomalies banner.
+    "approvals.js": "text/javascript; charset=utf-8",
+    "approvals.css": "text/css; charset=utf-8",
+}
 Reply = tuple[int, dict[str, str], bytes]
 
 

@@ -86,6 +86,7 @@ async function api(path, options = {}, retried = false) {
   if (!response.ok) {
     const error = new Error((body && body.error && body.error.message) || `HTTP ${response.status}`);
     error.status = response.status;
+    error.fields = body && body.error && body.error.details && body.error.details.length ? body.error.details.map((d) => d.field) : null;
     throw error;
   }
   return body;
@@ -290,6 +291,9 @@ function recordView(collection, id) {
 
 function route() {
   const parts = location.hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
+  // Views other scripts add (approvals.js: #/approvals, #/activity), by their first path part.
+  const added = (window.parityViews || {})[parts[0]];
+  if (added) return added(parts.slice(1));
   if (parts[0] === "rooms" && parts[1]) return roomView(parts[1]);
   if ((parts[0] === "deals" || parts[0] === "tickets") && parts[1]) return recordView(parts[0], parts[1]);
   return roomsView();
