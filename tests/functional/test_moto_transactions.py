@@ -43,3 +43,33 @@ def test_a_cancelled_transaction_leaves_no_stream_record_and_later_writes_still_
     # THEN the table and its stream hold the later write only, and the same reader sees it
     assert "Item" not in dynamodb.get_item(TableName=name, Key={"pk": {"S": "DEAL#phantom"}})
     assert _stream_keys(streams, arn, iterator) == ["DEAL#real"]
+
+
+def test_the_embedded_dynamodb_frees_what_its_transactions_and_queries_copied(aws):
+    import gc
+
+    from moto.dynamodb.models.table import Table
+
+    atomic_moto_transactions()
+    dynamodb = aws.client("dynamodb")
+    name = f"tx-{uuid.uuid4().hex[:8]}"
+    dynamodb.create_table(
+        TableName=name, KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    )
+    dynamodb.put_item(TableName=name, Item={"pk": {"S": "taken"}})
+    gc.collect()
+    before = sum(1 for o in gc.get_objects() if isinstance(o, Table))
+    # GIVEN transactions that commit and ones that are cancelled, and queries (moto deep-copies the
+    # table for each transaction's undo, and the items a query returns)
+    for n in range(20):
+        dynamodb.transact_write_items(TransactItems=[{"Put": {"TableName": name, "Item": {"pk": {"S": f"k{n}"}}}}])
+        with pytest.raises(ClientError):
+            dynamodb.transact_write_items(TransactItems=[{"Put": {"TableName": name, "Item": {"pk": {"S": "taken"}}, "ConditionExpression": "attribute_not_exists(pk)"}}])
+        dynamodb.query(TableName=name, KeyConditionExpression="pk = :k", ExpressionAttributeValues={":k": {"S": f"k{n}"}})
+    # WHEN the garbage is collected
+    gc.collect()
+    # THEN no copy of the table is left alive (moto's model tracking kept every one: the stack grew
+    # by a copy of each table per transaction)
+    assert sum(1 for o in gc.get_objects() if isinstance(o, Table)) == before
