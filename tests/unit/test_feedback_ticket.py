@@ -209,7 +209,8 @@ def test_a_reporter_with_neither_email_nor_phone_is_a_422_naming_reporter(report
         ({"reporter": {"email": "a@b"}}, "reporter.email"),
         ({"reporter": {"email": "a b@c.co"}}, "reporter.email"),
         ({"reporter": {"phone": "call me"}}, "reporter.phone"),
-        ({"reporter": {"phone": "12345"}}, "reporter.phone"),
+        ({"reporter": {"phone": "1234"}}, "reporter.phone"),
+        ({"reporter": {"phone": "0" * 33}}, "reporter.phone"),
         ({"reporter": {"email": "a@b.co", "name": ""}}, "reporter.name"),
         ({"reporter": "budi@example.com"}, "reporter"),
         ({"source": "whatsapp"}, "source"),
@@ -225,6 +226,25 @@ def test_each_bad_field_is_named(change, field):
     with pytest.raises(ValidationFailed) as caught:
         tk.parse_feedback({**VALID, **change})
     assert {f for f, _ in details(caught)} == {field}
+
+
+@pytest.mark.parametrize(
+    ("email", "phone"),
+    [("budi@example.com", None), ("a@b", None), ("a b@c.co", None), ("x@" + "d" * 250 + ".co", None), ("a@b@c.co", None),
+     (None, "+62 812-3456-7890"), (None, "1234"), (None, "12345"), (None, "1" * 20), (None, "1" * 21), (None, "call me"), (None, "６２８１２３")],
+)
+def test_a_reporter_is_accepted_exactly_when_the_crm_would_accept_them_as_a_contact(email, phone):
+    # GIVEN a reporter's email or phone
+    from parity.crm import service
+
+    problem = service._email_problem(email) if email else service._phone_problem(phone)
+    # WHEN parsed as a feedback reporter / THEN refused exactly when POST /contacts would refuse it
+    try:
+        tk.parse_feedback({**VALID, "reporter": {"email": email, "phone": phone}})
+        refused = False
+    except ValidationFailed:
+        refused = True
+    assert refused is (problem is not None)
 
 
 def test_missing_fields_and_a_body_that_is_not_an_object_are_named():
