@@ -1,4 +1,5 @@
-"""Embedded AWS for the local stack: fake credentials, a client factory and a moto server.
+"""Embedded AWS for the local stack: fake credentials, a client factory and a moto server, behind the
+edge where tests script AWS errors and record requests (``parity_dev.aws_edge``).
 
 Everything here talks to moto, never to a real account: the credentials are fake on purpose so
 a stray call cannot reach AWS.
@@ -9,13 +10,14 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
 
 if TYPE_CHECKING:  # pragma: no cover
-    from collections.abc import Callable, Iterable
+    from parity_dev.aws_edge import AwsEdge
 
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"  # moto's default account
@@ -203,28 +205,6 @@ class WriteSignal:
                 return
 
 
-class _SerializedApp:
-    """WSGI middleware that runs one AWS request at a time, and signals writes to the pollers.
-
-    moto's backends are not thread-safe: two DynamoDB conditional writes handled by two server
-    threads could both pass their condition. One global lock makes each request atomic, as AWS
-    makes each single-item or transactional write atomic.
-    """
-
-    def __init__(self, app: Callable[..., Iterable[bytes]], writes: WriteSignal | None = None) -> None:
-        self.app = app
-        self.lock = threading.Lock()
-        self.writes = writes
-
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
-        with self.lock:
-            # Drain the response inside the lock: a lazy iterable would run after we release it.
-            body = [b"".join(self.app(environ, start_response))]
-        if self.writes is not None:
-            self.writes.observe(environ)  # after the write is visible to the next request
-        return body
-
-
 class MotoServer:
     """moto in server mode on ``127.0.0.1:<port>`` (0 = a free port), in a daemon thread of this process."""
 
@@ -235,6 +215,8 @@ class MotoServer:
         self._thread: threading.Thread | None = None
         #: Writes served, for pollers that wait for work instead of sleeping (``Pollers(writes=…)``).
         self.writes = WriteSignal()
+        #: What the functions' SDKs talk to: faults and recordings are scripted here.
+        self.edge: AwsEdge | None = None
 
     @property
     def endpoint_url(self) -> str:
@@ -251,12 +233,14 @@ class MotoServer:
         )
         from werkzeug.serving import make_server
 
+        from parity_dev.aws_edge import AwsEdge
+
         # werkzeug logs every request at INFO; AWS calls are not what a developer wants to read.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         atomic_moto_transactions()
-        app = _SerializedApp(DomainDispatcherApplication(create_backend_app), self.writes)
+        self.edge = AwsEdge(DomainDispatcherApplication(create_backend_app), self.writes)
         self._server = make_server(
-            self.host, self.port, app, threaded=True, request_handler=MotoRequestHandler
+            self.host, self.port, self.edge, threaded=True, request_handler=MotoRequestHandler
         )
         self.port = self._server.server_port
         self._thread = threading.Thread(target=self._server.serve_forever, name="moto-server", daemon=True)

@@ -34,9 +34,21 @@ Reply = tuple[int, dict[str, str], bytes]
 class Console:
     """Serves the console and its two JSON helpers; mount ``handle`` on the local server."""
 
-    def __init__(self, *, api_key: str | None = None, hub: DemoHub | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        hub: DemoHub | None = None,
+        crm_table: str,
+        preview_table: str,
+        dynamodb: Any = None,
+    ) -> None:
+        """``crm_table`` and ``preview_table`` are the deployed tables' names; ``dynamodb`` a client that reaches them."""
         self._api_key = api_key
         self._hub = hub
+        self._crm_table = crm_table
+        self._preview_table = preview_table
+        self._dynamodb = dynamodb
 
     def handle(self, method: str, raw_path: str, raw_query: str, headers: Iterable[tuple[str, str]] | Mapping[str, str], body: bytes) -> Reply | None:
         """Answer a console path; None for any other path."""
@@ -62,43 +74,35 @@ class Console:
 
     def _rooms(self, headers: Iterable[tuple[str, str]] | Mapping[str, str]) -> Reply:
         from parity.crm.credentials import bearer_token
-        from parity.crm.store import crm_store
         from parity.crm.service import company_for_token
+        from parity.crm.store import CrmStore
 
         pairs = headers.items() if isinstance(headers, Mapping) else headers
         authorization = next((v for k, v in pairs if k.lower() == "authorization"), None)
         token = bearer_token(authorization)
-        company = company_for_token(crm_store(), token) if token else None
+        company = company_for_token(CrmStore(self._crm_table, client=self._dynamodb), token) if token else None
         if company is None:
             return _json(401, {"error": {"code": "unauthorized", "message": "the bearer token is missing, unknown or expired", "details": []}})
         rooms: dict[str, dict[str, Any]] = {}
-        for room_id in _preview_rooms(company):
+        for room_id in self._preview_rooms(company):
             rooms.setdefault(room_id, {"room_id": room_id, "in_previews": False, "in_hub": False})["in_previews"] = True
         for room_id in self._hub.rooms() if self._hub is not None else []:
             rooms.setdefault(room_id, {"room_id": room_id, "in_previews": False, "in_hub": False})["in_hub"] = True
         return _json(200, {"data": [rooms[k] for k in sorted(rooms)]})
 
+    def _preview_rooms(self, company_id: str) -> set[str]:
+        """Room ids the preview table holds for ``company_id`` (a Scan: fine for a local table only)."""
+        from parity.inbox.store import PreviewStore, room_pk
 
-def _preview_rooms(company_id: str) -> set[str]:
-    """Room ids the preview table holds for ``company_id`` (a Scan: fine for a local table only)."""
-    from parity.inbox.store import room_pk
-    from parity.inbox.store import preview_store
-
-    store = preview_store()
-    kwargs: dict[str, Any] = {
-        "TableName": store.table_name,
-        "ProjectionExpression": "#d.channel_integration_room_id",
-        "FilterExpression": "begins_with(pk, :prefix)",
-        "ExpressionAttributeNames": {"#d": "data"},
-        "ExpressionAttributeValues": {":prefix": {"S": room_pk(company_id, "")}},
-    }
-    found: set[str] = set()
-    while True:
-        page = store.client.scan(**kwargs)
-        found.update(item["data"]["M"]["channel_integration_room_id"]["S"] for item in page.get("Items", []))
-        if "LastEvaluatedKey" not in page:
-            return found
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        store = PreviewStore(self._preview_table, client=self._dynamodb)
+        kwargs: dict[str, Any] = {
+            "TableName": store.table_name,
+            "ProjectionExpression": "#d.channel_integration_room_id",
+            "FilterExpression": "begins_with(pk, :prefix)",
+            "ExpressionAttributeNames": {"#d": "data"},
+            "ExpressionAttributeValues": {":prefix": {"S": room_pk(company_id, "")}},
+        }
+        return {item["data"]["channel_integration_room_id"] for item in store._pages("scan", **kwargs)}
 
 
 def _json(status: int, payload: Any) -> Reply:

@@ -43,7 +43,7 @@ class Miss(Exception):
 
 def add_parser(commands: Any) -> argparse.ArgumentParser:
     """Register ``parity demo`` on the ``parity`` command's subparsers."""
-    from parity_dev.cli import DEFAULT_TEMPLATE, _parameter
+    from parity_dev.local_stack import DEFAULT_TEMPLATE, parameter_arg
 
     demo = commands.add_parser("demo", help="play the bot/AI creation parity scenario on a fresh local stack, checking each step")
     demo.add_argument("--port", type=int, default=0, help="HTTP port on 127.0.0.1 (default 0 = any free port)")
@@ -52,7 +52,7 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
     demo.add_argument("--log-file", type=Path, help="the stack's log (default: a new file in the temp directory)")
     demo.add_argument("--template", type=Path, default=Path(DEFAULT_TEMPLATE), help="SAM template (default ./template.yaml)")
     demo.add_argument(
-        "--parameter", type=_parameter, action="append", default=[], metavar="NAME=VALUE",
+        "--parameter", type=parameter_arg, action="append", default=[], metavar="NAME=VALUE",
         help="template parameter override (repeatable), as for `parity local`",
     )
     demo.set_defaults(run=run_demo)
@@ -62,14 +62,14 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
 def run_demo(args: argparse.Namespace) -> int:
     """Start the stack, play the scenario, report; 0 when every step passed."""
     from parity_client import ParityClient
-    from parity_dev.cli import DEMO_COMPANY, LocalStack, _redirect_output
+    from parity_dev.local_stack import DEMO_COMPANY, LocalStack, redirect_output
 
     log_file = args.log_file
     if log_file is None:
         handle, name = tempfile.mkstemp(prefix="parity-demo-", suffix=".log")
         os.close(handle)
         log_file = Path(name)
-    out, _ = _redirect_output(log_file)
+    out, _ = redirect_output(log_file)
     out.reconfigure(encoding="utf-8", errors="replace")  # type: ignore[attr-defined]
     logging.captureWarnings(True)  # moto's warnings belong in the log, not between the steps
     stop = threading.Event()
@@ -96,7 +96,7 @@ def run_demo(args: argparse.Namespace) -> int:
         say.line(f"Logs         {log_file}")
         say.line("")
         with ParityClient(stack.base_url, api_key, sso_id="parity-demo-chatbot", timeout=5.0) as client:
-            scenario = Scenario(client, stack.base_url, timeout=args.timeout)
+            scenario = Scenario(client, stack.base_url, timeout=args.timeout, hub_token=stack.hub_token)
             passed = scenario.play(say)
         if args.keep_running:
             say.line("")
@@ -143,10 +143,11 @@ class _Step:
 class Scenario:
     """The RFC scenario as a list of steps; each step raises ``Miss`` when what it expects is not so."""
 
-    def __init__(self, client: ParityClient, base_url: str, *, timeout: float) -> None:
+    def __init__(self, client: ParityClient, base_url: str, *, timeout: float, hub_token: str) -> None:
         self.client = client
         self.base_url = base_url
         self.timeout = timeout
+        self.hub_token = hub_token
         self.state: dict[str, Any] = {}
 
     def steps(self) -> list[tuple[str, Callable[[_Step], None]]]:
@@ -206,10 +207,7 @@ class Scenario:
 
     def _hub(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """The local stack's demo chat hub (its dev-only routes), with the hub's bearer token."""
-        from parity_dev.cli import LOCAL_HUB_API_TOKEN
-
-        token = os.environ.get("HUB_API_TOKEN") or LOCAL_HUB_API_TOKEN
-        return httpx.request(method, f"{self.base_url}{path}", headers={"Authorization": f"Bearer {token}"}, timeout=5.0, **kwargs)
+        return httpx.request(method, f"{self.base_url}{path}", headers={"Authorization": f"Bearer {self.hub_token}"}, timeout=5.0, **kwargs)
 
     def _preview(self):
         return self.client.room_preview(ROOM)

@@ -1,7 +1,9 @@
 """API Gateway HTTP API, emulated: routes and Lambda authorizers of the deployed template.
 
 Behaviour follows the HTTP API with Lambda proxy integrations, payload format 2.0: route selection
-(most specific route wins, unknown routes and unknown methods are 404), Lambda REQUEST authorizers
+on the percent-decoded path (most specific route wins, unknown routes and unknown methods are 404;
+``rawPath`` and ``pathParameters`` carry the path decoded once, so ``%2F`` separates segments as
+``/`` does: see ``decoded_path``), Lambda REQUEST authorizers
 (identity source missing → 401 without calling the authorizer, denied → 403, broken → 500),
 the 2.0 event and response formats, the 10 MB request limit, and the stage's route throttling (a token
 bucket per route: over it, 429 before the authorizer or the function runs). The same ``Gateway`` serves
@@ -11,7 +13,6 @@ in-process calls (functional tests) and a real HTTP server (the local stack).
 from __future__ import annotations
 
 import base64
-import copy
 import fnmatch
 import hashlib
 import json as jsonlib
@@ -75,11 +76,24 @@ class _CompiledRoute:
     specificity: tuple[int, int, int, int]  # sorts most specific first
 
 
-def _compile(route: Route) -> _CompiledRoute:
-    if route.path == "$default":
-        return _CompiledRoute(route, re.compile(r".*"), (1, 0, 0, 0))
+def decoded_path(raw_path: str) -> str:
+    """The request path as API Gateway's HTTP API hands it on: percent-decoded once, before route
+    selection. ``rawPath`` is that decoded path and ``pathParameters`` are its segments, so an encoded
+    slash (``a%2Fb``) separates segments like ``/`` and ``%252F`` reaches the function as ``%2F``.
+
+    Observed on deployed HTTP APIs, not written in AWS's reference: a payload-2.0 event for
+    ``GET /a%2Fb`` carries ``"rawPath": "/a/b"`` (fastify/aws-lambda-fastify#169, honojs/hono#2156);
+    ``/{example}/thing`` does not match ``/a%2Fb/thing`` (404). REST APIs and Function URLs keep the
+    encoding; this is the HTTP API's behaviour only.
+    """
+    return unquote(raw_path)
+
+
+def _pattern(path: str) -> tuple[re.Pattern[str], int, int]:
+    """A route path (``/deals/{id}``, ``/files/{key+}``) as a regex over the decoded path, with its
+    counts of greedy and single-segment parameters."""
     parts, params, greedy = [], 0, 0
-    for segment in route.path.strip("/").split("/"):
+    for segment in path.strip("/").split("/"):
         match = re.fullmatch(r"\{(\w+)(\+?)\}", segment)
         if match and match.group(2):
             parts.append(f"(?P<{match.group(1)}>.+)")
@@ -89,7 +103,14 @@ def _compile(route: Route) -> _CompiledRoute:
             params += 1
         else:
             parts.append(re.escape(segment))
-    pattern = re.compile("/" + "/".join(parts)) if route.path != "/" else re.compile("/")
+    pattern = re.compile("/" + "/".join(parts)) if path != "/" else re.compile("/")
+    return pattern, greedy, params
+
+
+def _compile(route: Route) -> _CompiledRoute:
+    if route.path == "$default":
+        return _CompiledRoute(route, re.compile(r".*"), (1, 0, 0, 0))
+    pattern, greedy, params = _pattern(route.path)
     return _CompiledRoute(route, pattern, (0, greedy, params, int(route.method == "ANY")))
 
 
@@ -139,14 +160,16 @@ class Gateway:
         return hashlib.sha1(f"{self.stack.stack_name}/{api_logical_id}".encode()).hexdigest()[:10]
 
     def match(self, method: str, raw_path: str) -> tuple[Route, dict[str, str]] | None:
-        """The route API Gateway would select for ``method`` ``raw_path``, with its decoded path parameters."""
+        """The route API Gateway would select for ``method`` ``raw_path`` (percent-encoded, as sent),
+        with its path parameters (decoded once: ``decoded_path``)."""
+        path = decoded_path(raw_path)
         for compiled in self._routes:
             route = compiled.route
             if route.method not in ("ANY", method.upper()):
                 continue
-            found = compiled.pattern.fullmatch(raw_path)
+            found = compiled.pattern.fullmatch(path)
             if found:
-                return route, {k: unquote(v) for k, v in found.groupdict().items()}
+                return route, found.groupdict()
         return None
 
     def invoke(
@@ -230,7 +253,7 @@ class Gateway:
         request_context = event["requestContext"]
 
         if route.authorizer is not None:
-            denied, authorizer_context = self._authorize(route, event, api_id)
+            denied, authorizer_context = self._authorize(route, event, api_id, raw_path)
             if denied is not None:
                 return denied
             request_context["authorizer"] = {"lambda": authorizer_context}
@@ -240,7 +263,7 @@ class Gateway:
             return _error(500, "Internal Server Error")
         return _integration_response(route, result)
 
-    def _authorize(self, route: Route, event: dict[str, Any], api_id: str) -> tuple[Response | None, dict[str, Any]]:
+    def _authorize(self, route: Route, event: dict[str, Any], api_id: str, raw_path: str) -> tuple[Response | None, dict[str, Any]]:
         """Run the route's authorizer as API Gateway does; returns (error response or None, context)."""
         authorizer: Authorizer = route.authorizer  # type: ignore[assignment]
         identity = []
@@ -252,7 +275,7 @@ class Gateway:
             identity.append(value)
         # Like execute-api ARNs in IAM: the request's method and actual path, not the route template.
         method = event["requestContext"]["http"]["method"]
-        route_arn = f"arn:aws:execute-api:{REGION}:{ACCOUNT_ID}:{api_id}/$default/{method}{event['rawPath']}"
+        route_arn = f"arn:aws:execute-api:{REGION}:{ACCOUNT_ID}:{api_id}/$default/{method}{raw_path}"
         request = {
             "version": "2.0",
             "type": "REQUEST",
@@ -268,8 +291,7 @@ class Gateway:
             if key in event:
                 request[key] = event[key]
         try:
-            # A copy: the authorizer runs in our process and must not see (or make) later changes.
-            result = self.runtime.invoke(authorizer.function, copy.deepcopy(request))
+            result = self.runtime.invoke(authorizer.function, request)
         except FunctionError:
             return _error(500, "Internal Server Error"), {}
         if authorizer.simple_responses:
@@ -306,10 +328,23 @@ def http_api_event(
     """An HTTP API payload-format 2.0 event, as API Gateway hands it to a Lambda integration.
 
     The one definition of that shape: the gateway builds every invocation with it, and tests and the
-    bench use it to call a handler directly. ``headers`` are lower-cased (``Cookie`` becomes
-    ``cookies``); a body with a text content type travels as text, any other base64-encoded;
-    ``authorizer`` is a Lambda authorizer's context.
+    bench use it to call a handler directly. ``raw_path`` is the path as the client sent it
+    (percent-encoded); ``rawPath`` is it decoded once (``decoded_path``). ``route_key`` is the route
+    API Gateway matched, as template.yaml spells it (``"GET /api/v3.1/deals/{id}"``; default: the
+    literal route ``"METHOD /path"``); without ``path_parameters`` they are read off the path by that
+    route, as the gateway would (a path the route does not match is a ``ValueError``).
+    ``headers`` are lower-cased (``Cookie`` becomes ``cookies``); a body with a text content type
+    travels as text, any other base64-encoded; ``authorizer`` is a Lambda authorizer's context.
     """
+    path = decoded_path(raw_path)
+    if route_key is None:
+        route_key = f"{method} {path}"
+    elif path_parameters is None:
+        pattern, _, _ = _pattern(route_key.split(" ", 1)[1])
+        found = pattern.fullmatch(path)
+        if found is None:
+            raise ValueError(f"{raw_path} is not a path of {route_key}")
+        path_parameters = found.groupdict()
     headers = {k.lower(): v for k, v in (headers or {}).items()}
     cookies = [c.strip() for c in headers.pop("cookie", "").split(";") if c.strip()]
     query = _joined_query(raw_query)
@@ -321,13 +356,13 @@ def http_api_event(
         "domainPrefix": headers.get("host", api_id).split(".")[0],
         "http": {
             "method": method,
-            "path": raw_path,
+            "path": path,
             "protocol": protocol,
             "sourceIp": source_ip,
             "userAgent": headers.get("user-agent", ""),
         },
         "requestId": request_id,
-        "routeKey": route_key or f"{method} {raw_path}",
+        "routeKey": route_key,
         "stage": "$default",
         "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
         "timeEpoch": int(now.timestamp() * 1000),
@@ -336,8 +371,8 @@ def http_api_event(
         request_context["authorizer"] = {"lambda": dict(authorizer)}
     event: dict[str, Any] = {
         "version": "2.0",
-        "routeKey": request_context["routeKey"],
-        "rawPath": raw_path,
+        "routeKey": route_key,
+        "rawPath": path,
         "rawQueryString": raw_query,
         "headers": headers,
         "requestContext": request_context,

@@ -1,7 +1,7 @@
 """Event source mappings, emulated: what Lambda's pollers do for SQS queues and DynamoDB streams.
 
-One background thread per mapping of the deployed template invokes the function in-process with
-the event Lambda would send. It polls again at once after work, and after an empty poll waits for
+One background thread per mapping of the deployed template invokes the function through the
+runtime (``LambdaRuntime.invoke``: a worker process of that function) with the event Lambda would send. It polls again at once after work, and after an empty poll waits for
 the next write to its service signalled by the moto server (``parity_dev.aws.WriteSignal``), or
 ~100 ms at most (messages that become visible later, retries): a hop costs milliseconds, as with
 Lambda's long-polling pollers, without busy polling. Delivery semantics follow Lambda:
@@ -383,8 +383,12 @@ class Pollers:
             time.sleep(self.interval)
         raise TimeoutError(f"event sources still busy after {timeout} s")
 
+    def halt(self) -> None:
+        """Poll no more: each thread ends after the batch it is handling (``stop`` waits for that)."""
+        self._stop.set()
+
     def stop(self) -> None:
         """Stop polling and wait for the threads (a batch being processed is finished first)."""
-        self._stop.set()
+        self.halt()
         for thread in self._threads:
             thread.join(timeout=30)

@@ -52,7 +52,7 @@ ACCOUNT_BURST_LIMIT = 5_000
 
 @dataclass(frozen=True)
 class FunctionSpec:
-    """One deployed Lambda function, as the in-process runtime needs it."""
+    """One deployed Lambda function, as the runtime (``parity_dev.lambdas``) needs it."""
 
     logical_id: str
     name: str  # physical FunctionName
@@ -383,36 +383,6 @@ def deploy(
     )
     stack.routes, stack.authorizers = parse_http_apis(translated)
     stack.event_source_mappings = parse_event_source_mappings(translated, resolved_values)
-    return stack
-
-
-_deploy_cache: dict[tuple[Any, ...], DeployedStack] = {}
-
-
-def deploy_cached(
-    template_path: str | Path,
-    *,
-    stack_name: str = "parity",
-    parameters: dict[str, Any] | None = None,
-    clients: Clients | None = None,
-) -> DeployedStack:
-    """``deploy`` once per process: return the earlier stack while it still exists in the same AWS.
-
-    The check is one ``DescribeStacks``: after moto was reset (or in another endpoint) the stack id
-    no longer matches and the template is deployed again.
-    """
-    clients = clients or default_clients()
-    path = Path(template_path).resolve()
-    key = (str(path), path.stat().st_mtime_ns, stack_name, json.dumps(parameters or {}, sort_keys=True), clients.endpoint_url)
-    cached = _deploy_cache.get(key)
-    if cached is not None:
-        try:
-            current = clients.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"][0]
-            if current["StackId"] == cached.stack_id and current["StackStatus"] == "CREATE_COMPLETE":
-                return cached
-        except clients.client("cloudformation").exceptions.ClientError:
-            pass
-    stack = _deploy_cache[key] = deploy(path, stack_name=stack_name, parameters=parameters, clients=clients)
     return stack
 
 

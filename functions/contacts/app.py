@@ -7,22 +7,25 @@ import parity.core.coldstart  # noqa: F401  (first: the imports below run withou
 from typing import Any
 
 from parity.crm import service
-from parity.core.http import Router, caller_company, json_body, json_response
+from parity.core.http import Param, Request, Response, Router, json_response
 from parity.core.observability import instrumented
 from parity.crm.store import crm_store
 
 app = Router()
 
 
-@app.post("/api/v3.1/contacts")
-def create_contact():
-    return json_response(201, service.create_contact(crm_store(), caller_company(app), json_body(app)))
+@app.route("POST /api/v3.1/contacts", body="parity.crm.models:ContactCreate", status=201, answer="parity.crm.schemas:CONTACT_ANSWER")
+def create_contact(request: Request) -> Response:
+    return json_response(201, service.create_contact(crm_store(), request.company, request.json()))
 
 
-@app.get("/api/v3.1/contacts")
-def find_contacts():
-    params = app.current_event.query
-    found = service.find_contacts(crm_store(), caller_company(app), phone=params.get("phone"), email=params.get("email"))
+_LOOKUP = Param("parity.crm.schemas:CONTACT_LOOKUP")
+
+
+@app.route("GET /api/v3.1/contacts", query={"phone": _LOOKUP, "email": _LOOKUP}, answer="parity.crm.schemas:CONTACT_LIST")
+def find_contacts(request: Request) -> Response:
+    params = request.query
+    found = service.find_contacts(crm_store(), request.company, phone=params.get("phone"), email=params.get("email"))
     return json_response(200, found)
 
 

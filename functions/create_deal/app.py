@@ -7,7 +7,7 @@ import parity.core.coldstart  # noqa: F401  (first: the imports below run withou
 from typing import Any
 
 from parity.crm import service
-from parity.core.http import Router, caller_company, header, json_body, result_response
+from parity.core.http import Param, Request, Response, Router, result_response
 from parity.core.observability import correlation_id, instrumented, logger
 from parity.core.settings import settings
 from parity.crm.store import crm_store
@@ -15,16 +15,22 @@ from parity.crm.store import crm_store
 app = Router()
 
 
-@app.post("/api/v3.1/deals")
-def create_deal():
+@app.route(
+    "POST /api/v3.1/deals",
+    body="parity.crm.models:DealCreate",
+    headers={"Idempotency-Key": Param("parity.crm.schemas:IDEMPOTENCY_KEY")},
+    status=201,
+    answer="parity.crm.schemas:DEAL_ANSWER",
+)
+def create_deal(request: Request) -> Response:
     result = service.create_record(
         crm_store(),
-        caller_company(app),
+        request.company,
         "deal",
-        json_body(app),
+        request.json(),
         url_template=settings().crm_record_url_template,
-        idempotency_key=header(app, "Idempotency-Key"),
-        request_target="POST /api/v3.1/deals",
+        idempotency_key=request.header("Idempotency-Key"),
+        request_target=request.route_key,  # "POST /api/v3.1/deals": part of the idempotency fingerprint
         correlation_id=correlation_id(),
     )
     logger.info("deal created" if not result.replayed else "deal create replayed", extra={"record_type": "deal", **result.ids})

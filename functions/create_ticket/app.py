@@ -7,7 +7,7 @@ import parity.core.coldstart  # noqa: F401  (first: the imports below run withou
 from typing import Any
 
 from parity.crm import service
-from parity.core.http import Router, caller_company, header, json_body, result_response
+from parity.core.http import Param, Request, Response, Router, result_response
 from parity.core.observability import correlation_id, instrumented, logger
 from parity.core.settings import settings
 from parity.crm.store import crm_store
@@ -15,16 +15,22 @@ from parity.crm.store import crm_store
 app = Router()
 
 
-@app.post("/api/v3.1/tickets")
-def create_ticket():
+@app.route(
+    "POST /api/v3.1/tickets",
+    body="parity.crm.models:TicketCreate",
+    headers={"Idempotency-Key": Param("parity.crm.schemas:IDEMPOTENCY_KEY")},
+    status=201,
+    answer="parity.crm.schemas:TICKET_ANSWER",
+)
+def create_ticket(request: Request) -> Response:
     result = service.create_record(
         crm_store(),
-        caller_company(app),
+        request.company,
         "ticket",
-        json_body(app),
+        request.json(),
         url_template=settings().crm_record_url_template,
-        idempotency_key=header(app, "Idempotency-Key"),
-        request_target="POST /api/v3.1/tickets",
+        idempotency_key=request.header("Idempotency-Key"),
+        request_target=request.route_key,  # "POST /api/v3.1/tickets": part of the idempotency fingerprint
         correlation_id=correlation_id(),
     )
     logger.info("ticket created" if not result.replayed else "ticket create replayed", extra={"record_type": "ticket", **result.ids})

@@ -11,58 +11,55 @@ from typing import Any
 from parity.timeline import writer
 from parity.timeline.store import note_table
 from parity.crm import service
-from parity.core.http import Response, Router, caller_company, json_body, json_response
+from parity.crm.records import RecordType, valid_id
+from parity.core.errors import NotFound
+from parity.core.http import Request, Response, Router, json_response
 from parity.core.observability import bind, correlation_id, instrumented
 from parity.core.settings import settings
 from parity.crm.store import crm_store
 
 app = Router()
-_TYPES = {"deals": "deal", "tickets": "ticket"}
+_ID = {"id": "parity.crm.schemas:RECORD_ID"}
+DEAL, TICKET = {"record_type": "deal"}, {"record_type": "ticket"}
 
 
-@app.get("/api/v3.1/<collection>/<record_id>")
-def get_record(collection: str, record_id: str):
-    bind(record_id=record_id)
-    found = service.get_record(crm_store(), caller_company(app), _type(collection, record_id), record_id, url_template=settings().crm_record_url_template)
+@app.route("GET /api/v3.1/deals/{id}", args=DEAL, path=_ID, answer="parity.crm.schemas:DEAL_ANSWER")
+@app.route("GET /api/v3.1/tickets/{id}", args=TICKET, path=_ID, answer="parity.crm.schemas:TICKET_ANSWER")
+def get_record(request: Request, id: str, record_type: RecordType) -> Response:
+    found = service.get_record(crm_store(), request.company, record_type, _record_id(record_type, id), url_template=settings().crm_record_url_template)
     return json_response(200, found)
 
 
-@app.patch("/api/v3.1/<collection>/<record_id>")
-def update_record(collection: str, record_id: str):
-    company = caller_company(app)
-    bind(record_id=record_id)
+@app.route("PATCH /api/v3.1/deals/{id}", args=DEAL, path=_ID, body="parity.crm.models:DealUpdate", answer="parity.crm.schemas:DEAL_ANSWER")
+@app.route("PATCH /api/v3.1/tickets/{id}", args=TICKET, path=_ID, body="parity.crm.models:TicketUpdate", answer="parity.crm.schemas:TICKET_ANSWER")
+def update_record(request: Request, id: str, record_type: RecordType) -> Response:
     updated = service.update_record(
-        crm_store(), company, _type(collection, record_id), record_id, json_body(app),
+        crm_store(), request.company, record_type, _record_id(record_type, id), request.json(),
         url_template=settings().crm_record_url_template, correlation_id=correlation_id(),
     )
     return json_response(200, updated)
 
 
-@app.delete("/api/v3.1/<collection>/<record_id>")
-def delete_record(collection: str, record_id: str):
-    bind(record_id=record_id)
-    service.delete_record(crm_store(), caller_company(app), _type(collection, record_id), record_id)
+@app.route("DELETE /api/v3.1/deals/{id}", args=DEAL, path=_ID, status=204)
+@app.route("DELETE /api/v3.1/tickets/{id}", args=TICKET, path=_ID, status=204)
+def delete_record(request: Request, id: str, record_type: RecordType) -> Response:
+    service.delete_record(crm_store(), request.company, record_type, _record_id(record_type, id))
     return Response(status_code=204, body="")
 
 
-@app.get("/api/v3.1/<collection>/<record_id>/timeline")
-def record_timeline(collection: str, record_id: str):
+@app.route("GET /api/v3.1/deals/{id}/timeline", args=DEAL, path=_ID, answer="parity.timeline.schemas:TIMELINE")
+@app.route("GET /api/v3.1/tickets/{id}/timeline", args=TICKET, path=_ID, answer="parity.timeline.schemas:TIMELINE")
+def record_timeline(request: Request, id: str, record_type: RecordType) -> Response:
+    return json_response(200, writer.timeline_of(note_table(), crm_store(), request.company, record_type, _record_id(record_type, id)))
+
+
+def _record_id(record_type: RecordType, record_id: str) -> str:
+    """The id, bound to the log line; one none of ours could be (say 1,000 bytes) is a 404 before
+    any store call (nothing unbounded reaches a key)."""
     bind(record_id=record_id)
-    return json_response(200, writer.timeline_of(note_table(), crm_store(), caller_company(app), _type(collection, record_id), record_id))
-
-
-def _type(collection: str, record_id: str) -> Any:
-    """The record type of a route; a record id none of ours could be (say 1,000 bytes) is a 404
-    before any store call (nothing unbounded reaches a key)."""
-    from parity.core.errors import NotFound
-    from parity.crm.records import valid_id
-
-    # Only the template's routes reach us; anything else is a route we do not have.
-    if collection not in _TYPES:
-        raise NotFound("no such route")
     if not valid_id(record_id):
-        raise NotFound(f"{_TYPES[collection]} {record_id[:64]} not found")
-    return _TYPES[collection]
+        raise NotFound(f"{record_type} {record_id[:64]} not found")
+    return record_id
 
 
 @instrumented(http=True)

@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import parity.core.coldstart  # noqa: F401  (first: the imports below run without cyclic GC)
 
-import json
 from typing import Any
 
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from parity.outbox import events
 from parity.timeline import writer
 from parity.timeline.store import note_table
-from parity.core.batch import SQSRecord, process_partial_response
 from parity.core.errors import ParityError
 from parity.core.observability import (
     TIMELINE_LOG_CREATED,
@@ -36,27 +38,24 @@ from parity.core.observability import (
 from parity.core.settings import settings
 from parity.crm.store import crm_store
 from parity.timeline.hub import hub
+from parity.conversations.history import ConversationHistory
+from parity.conversations.store import conversation_table
 
 
-def _ids(body: str) -> dict[str, Any]:
-    """The ids a queued event is about, for the log; {} when unreadable (write_note says why)."""
-    try:
-        event = json.loads(body)
-    except ValueError:
-        return {}
-    data = event.get("data") if isinstance(event, dict) and isinstance(event.get("data"), dict) else {}
-    return {"company_id": event.get("company_id"), "record_id": data.get("id"), "room_id": data.get("channel_integration_room_id"), "event_id": event.get("event_id")} if data else {}
+def _history() -> ConversationHistory:
+    # Parity's own rooms from the conversation table; any other room from the hub, as before.
+    return ConversationHistory(conversation_table, hub())
 
 
 def record_handler(record: SQSRecord) -> None:
-    ids = _ids(record.body)
-    with bound(correlation_id=sqs_correlation_id(record.raw_event) or ids.get("event_id") or record.message_id, **ids):
+    ids = events.about(events.peek(record.body))  # for the log; write_note says what is wrong with a bad one
+    with bound(correlation_id=sqs_correlation_id(record.raw_event) or ids["event_id"] or record.message_id, **ids):
         try:
             outcome = writer.write_note(
                 record.body,
                 notes=note_table(),
                 records=crm_store(),
-                fetch_history=hub().chat_history,
+                fetch_history=lambda room: _history().history(str(ids.get("company_id") or ""), room),
                 deeplink_template=settings().room_deeplink_template,
             )
         except Exception as exc:
@@ -80,4 +79,5 @@ def record_handler(record: SQSRecord) -> None:
 
 @instrumented
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return process_partial_response(event, record_handler, SQSRecord)
+    # A processor holds one batch's outcome: a fresh one per invocation.
+    return process_partial_response(event, record_handler, BatchProcessor(EventType.SQS), context)

@@ -25,15 +25,15 @@ from __future__ import annotations
 
 import parity.core.coldstart  # noqa: F401  (first: the imports below run without cyclic GC)
 
-import json
-import time
 from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any
 
-from parity.outbox import sender, signing
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from parity.outbox import events, sender, signing
 from parity.core import outbound
-from parity.core.batch import SQSRecord, process_partial_response
 from parity.core.observability import (
     CORRELATION_ATTRIBUTE,
     WEBHOOK_DELIVERED,
@@ -69,46 +69,12 @@ def _http():
 def _post(body: str, headers: dict[str, str]) -> sender.Reply:
     """One attempt, within ``DEADLINE_SECONDS`` whatever the receiver does."""
     config = settings()
-    url = config.require("omnichannel_webhook_url")
-    deadline = time.monotonic() + DEADLINE_SECONDS
-    try:
-        return outbound.within(
-            deadline, lambda: _attempt(url, config.allow_private_targets, body, headers, deadline), name="webhook-send"
-        )
-    except outbound.Expired:
-        return sender.Reply(status=None, problem="timed out")
-
-
-def _attempt(url: str, allow_private: bool, body: str, headers: dict[str, str], deadline: float) -> sender.Reply:
-    try:
-        target = outbound.resolve(url, allow_private=allow_private)
-    except outbound.BlockedTarget as exc:
-        return sender.Reply(status=None, problem=str(exc), refused=True)
-    except outbound.Unresolvable as exc:
-        return sender.Reply(status=None, problem=str(exc))
-    from urllib3 import Timeout  # loaded already (botocore)
-    from urllib3.exceptions import HTTPError
-
-    left = deadline - time.monotonic()
-    if left <= 0:
-        return sender.Reply(status=None, problem="timed out")
-    timeout = Timeout(connect=min(CONNECT_SECONDS, left), read=min(READ_SECONDS, left))
-    try:
-        response = outbound.send(_http(), "POST", target, body=body.encode("utf-8"), headers=headers, timeout=timeout)
-    except HTTPError as exc:
-        if outbound.timed_out(exc):
-            return sender.Reply(status=None, problem="timed out")
-        return sender.Reply(status=None, problem=f"connection failed ({type(exc).__name__})")
-    return sender.Reply(status=response.status, retry_after=response.headers.get("retry-after"))
-
-
-def _peek(body: str) -> dict[str, Any]:
-    """The event's ids for the log (the body itself is never logged); {} when unreadable."""
-    try:
-        event = json.loads(body)
-    except ValueError:
-        return {}
-    return event if isinstance(event, dict) else {}
+    answered = outbound.exchange(
+        _http(), "POST", config.require("omnichannel_webhook_url"), body=body.encode("utf-8"), headers=headers,
+        allow_private=config.allow_private_targets, deadline_seconds=DEADLINE_SECONDS,
+        connect_seconds=CONNECT_SECONDS, read_seconds=READ_SECONDS, max_answer_bytes=16 * 1024, name="webhook-send",
+    )
+    return sender.Reply(status=answered.status, retry_after=answered.headers.get("retry-after"), problem=answered.problem, refused=answered.refused)
 
 
 def _latency_ms(occurred_at: Any, now: datetime) -> float | None:
@@ -120,10 +86,10 @@ def _latency_ms(occurred_at: Any, now: datetime) -> float | None:
 
 
 def record_handler(record: SQSRecord) -> None:
-    event = _peek(record.body)
-    data = event.get("data") if isinstance(event.get("data"), dict) else {}
-    correlation_id = sqs_correlation_id(record.raw_event) or str(event.get("event_id") or record.message_id)
-    with bound(correlation_id=correlation_id, company_id=event.get("company_id"), record_id=data.get("id"), room_id=data.get("channel_integration_room_id"), event_id=event.get("event_id")):
+    event = events.peek(record.body)  # its ids for the log (the body itself is never logged)
+    ids = events.about(event)
+    correlation_id = sqs_correlation_id(record.raw_event) or str(ids["event_id"] or record.message_id)
+    with bound(correlation_id=correlation_id, **ids):
         _deliver(record, event, correlation_id)
 
 
@@ -163,4 +129,5 @@ def _deliver(record: SQSRecord, event: dict[str, Any], correlation_id: str) -> N
 
 @instrumented
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return process_partial_response(event, record_handler, SQSRecord)
+    # A processor holds one batch's outcome: a fresh one per invocation.
+    return process_partial_response(event, record_handler, BatchProcessor(EventType.SQS), context)

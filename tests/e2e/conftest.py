@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if importlib.util.find_spec("parity_dev") is None:  # running from a checkout without `pip install -e .`
     sys.path[:0] = [str(ROOT / "dev"), str(ROOT / "layers" / "shared"), str(ROOT / "client")]
 
-from parity_dev.lambdas import OVERRIDABLE_VARIABLES  # noqa: E402
+from parity_dev.local_stack import OVERRIDABLE_VARIABLES  # noqa: E402
 
 COMPANIES = {"a": "key-a", "b": "key-b"}
 READY_TIMEOUT_SECONDS = 60
@@ -58,13 +58,24 @@ def stack_environment(extra_env: dict[str, str] | None = None) -> dict[str, str]
 
 
 @contextmanager
-def running_stack(log_dir: Path, *, extra_env: dict[str, str] | None = None, companies: dict[str, str] = COMPANIES) -> Iterator[str]:
-    """Start ``parity local`` as a subprocess, yield its base URL, stop it and check it stopped cleanly."""
+def running_stack(
+    log_dir: Path,
+    *,
+    extra_env: dict[str, str] | None = None,
+    function_env: dict[str, str] | None = None,
+    companies: dict[str, str] = COMPANIES,
+) -> Iterator[str]:
+    """Start ``parity local`` as a subprocess, yield its base URL, stop it and check it stopped cleanly.
+
+    ``extra_env`` is the process's environment (the documented configuration variables reach the
+    functions from there); ``function_env`` goes to every function's environment (``--env``)."""
     log_path = log_dir / "parity-local.log"
     env = stack_environment(extra_env)
     command = [sys.executable, "-m", "parity_dev", "local", "--port", "0", "--template", str(ROOT / "template.yaml")]
     for company_id, api_key in companies.items():
         command += ["--company", f"{company_id}:{api_key}"]
+    for name, value in (function_env or {}).items():
+        command += ["--env", f"{name}={value}"]
 
     with open(log_path, "w") as log_file:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=log_file, text=True)

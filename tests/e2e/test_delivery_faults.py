@@ -15,7 +15,7 @@ import boto3
 import httpx
 import pytest
 
-from parity_dev.ops import list_dead_letters, redrive
+from parity_ops.dead_letters import list_dead_letters, redrive
 
 from .conftest import running_stack
 from .helpers import eventually, login, preview

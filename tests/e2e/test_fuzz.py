@@ -80,13 +80,13 @@ def test_one_company_never_reads_or_changes_anothers_objects_on_any_route(http: 
             if operation.get("security") == []:
                 continue  # not a company's route (token exchange, signed receiver)
             collection = path.split("/")[3]
-            url = path.replace("{record_id}", owned.get(collection, {}).get("id", "none")).replace("{room_id}", room)
+            url = path.replace("{id}", owned.get(collection, {}).get("id", "none")).replace("{room_id}", room)
             body = {"name": "stolen"} if method == "patch" else {"name": "a's own", "phone": phone} if method == "post" else None
             answer = http.request(method.upper(), url, headers=auth_a, params={"phone": phone} if method == "get" and path.endswith("contacts") else None, json=body)
             tried += 1
             # THEN every answer about b's object is a 404 or a view without it, never its data
             assert answer.status_code < 500, (method, path, answer.text)
-            if "{record_id}" in path:
+            if "{id}" in path:
                 assert answer.status_code == 404, (method, path, answer.status_code)
             if method == "post":
                 continue  # a create makes a's own object; checked below that b's stay untouched

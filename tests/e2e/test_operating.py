@@ -32,7 +32,7 @@ COMPANY, API_KEY = "ops-a", "ops-a-key"
 def ops_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     log_dir = tmp_path_factory.mktemp("ops-stack")
     env = {"PARITY_FLAG_CACHE_SECONDS": str(FLAG_CACHE_SECONDS), "WEBHOOK_SECRET_CACHE_SECONDS": str(SECRET_CACHE_SECONDS)}
-    with running_stack(log_dir, extra_env=env, companies={COMPANY: API_KEY}) as url:
+    with running_stack(log_dir, function_env=env, companies={COMPANY: API_KEY}) as url:
         yield url, log_dir / "parity-local.log"
 
 

@@ -1,28 +1,44 @@
-"""Functional-test fixtures: template.yaml deployed into in-process moto, driven through the emulated gateway.
+"""Functional-test fixtures: the local stack (``parity_dev.local_stack``), started in this process,
+its functions running in worker processes of their own as on Lambda.
 
-Why one moto and one deployed stack per test session (per xdist worker), not per test:
+Why one stack per test session (per xdist worker), not per test:
 
-* Deploying costs ~0.2 s warm (~3 s cold); a few hundred tests would spend minutes deploying.
-* More importantly, it would be wrong: moto gives every deploy new random physical names
-  (``parity-CrmTable-XXXX``), while the runtime library, like a warm Lambda container, caches its
-  settings and table adapters per process (``functools.lru_cache``). Functions warmed by one test
-  would keep talking to the previous test's table.
+* Starting it costs a deploy (~1-3 s) and, for each function, a cold start (~0.3 s) the first time
+  it is invoked; a few hundred tests would spend minutes on that.
+* Warm workers keep what a warm Lambda container keeps (settings, clients, the authorizer's token
+  cache): a fresh stack per test would test cold paths only.
 
 So the session shares one AWS account, like tests against a shared dev stage. Isolation comes from
 data: every test provisions its own companies (``company`` gives unique ids) and every record lives
-under its company. Tests must assert on their own data, never on global counts ("the table holds
-N items", "the queue is empty"); for event sources, the ``pollers`` fixture starts reading streams
-where they end when the test begins, so a test sees its own records.
+under its company. Tests must assert on their own data, never on global counts ("the table holds N
+items", "the queue is empty"). The stack runs no pollers of its own: a test drives the event sources
+with the ``pollers`` fixture, which starts reading streams where they end when the test begins, so a
+test sees its own records.
+
+A test reaches the functions only as AWS and API Gateway would: through the gateway (HTTP API
+events, ``gateway.invoke``), the event sources (``pollers.drain()``), the tables and queues
+(``aws``), their configuration (``runtime.update_environment``: new workers with the new
+environment), their logs (``runtime.captured_logs()``) and the AWS they call (``edge``: scripted
+errors and recorded requests, see ``parity_dev.aws_edge.AwsEdge``). Nothing in this process can patch a
+function's code.
+
+The session's configuration is fixed below, never read from the developer's environment: the webhook
+goes to the stack's own receiver and the chat history to its demo hub, retries are quick (three
+attempts, then the dead-letter queue) and the flag and secret caches are off, so an operator's change
+shows at the next drain.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -32,89 +48,79 @@ TEMPLATE = ROOT / "template.yaml"
 if importlib.util.find_spec("parity_dev") is None:  # running from a checkout without `pip install -e .`
     sys.path[:0] = [str(ROOT / "dev"), str(ROOT / "layers" / "shared")]
 
-from parity_dev.aws import Clients, apply_environment, atomic_moto_transactions, default_clients, fake_aws_environment  # noqa: E402
+from parity_dev.aws import Clients  # noqa: E402
+from parity_dev.aws_edge import AwsEdge  # noqa: E402
 from parity_dev.gateway import Gateway  # noqa: E402
-from parity_dev.lambdas import LambdaRuntime, applied_environment, merged_environment  # noqa: E402
+from parity_dev.lambdas import ALL, LambdaRuntime  # noqa: E402
+from parity_dev.local_stack import LocalStack  # noqa: E402
 from parity_dev.pollers import Pollers  # noqa: E402
-from parity_dev.stack import DeployedStack, deploy_cached, load_template, parameters_for  # noqa: E402
+from parity_dev.stack import DeployedStack  # noqa: E402
 
-# Deterministic test configuration, by environment variable name (mapped onto template parameters).
-# Never read from the developer's environment: functional tests must not depend on it.
 TEST_SIGNING_SECRET = "whsec_" + "cGFyaXR5LWZ1bmN0aW9uYWwtdGVzdHMtc2VjcmV0IQ=="
-TEST_ALARM_TOPIC_ARN = "arn:aws:sns:us-east-1:123456789012:parity-functional-alarms"
+TEST_HUB_TOKEN = "functional-test-hub-token"
+#: The session's configuration, by environment variable name (see the module docstring).
+TEST_VARIABLES = {
+    "WEBHOOK_SIGNING_SECRET": TEST_SIGNING_SECRET,
+    "HUB_API_TOKEN": TEST_HUB_TOKEN,
+    "WEBHOOK_RETRY_SCHEDULE": "0,0",  # three quick attempts, then the dead-letter queue
+    "PARITY_FLAG_CACHE_SECONDS": "0",
+    "WEBHOOK_SECRET_CACHE_SECONDS": "0",
+}
+DYNAMODB_WRITES = {"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"}
 
 
-@pytest.fixture(scope="package")
-def stack_overrides() -> dict[str, str]:
-    """Configuration variables the functional stack is deployed and run with; override in a nested conftest."""
-    return {"WEBHOOK_SIGNING_SECRET": TEST_SIGNING_SECRET, "HUB_API_TOKEN": "functional-test-hub-token"}
+@pytest.fixture(scope="session")
+def local_stack() -> Iterator[LocalStack]:
+    """The session's local stack: template.yaml deployed into a moto server, HTTP served on loopback."""
+    with LocalStack(TEMPLATE, port=0, variables=TEST_VARIABLES, poll=False).start() as started:
+        yield started
 
 
-@pytest.fixture(scope="package")
-def _aws_session() -> Iterator[Clients]:
-    from moto import mock_aws
-
-    previous = apply_environment(fake_aws_environment())
-    atomic_moto_transactions()  # as on the local stack: a cancelled transaction leaves no stream record
-    with mock_aws():
-        yield default_clients()
-    apply_environment(previous)
+@pytest.fixture(scope="session")
+def stack(local_stack: LocalStack) -> DeployedStack:
+    """What the template made: functions, tables, queues, routes, event sources, outputs."""
+    assert local_stack.deployed is not None
+    return local_stack.deployed
 
 
-@pytest.fixture
-def aws(_aws_session: Clients) -> Clients:
-    """In-process moto with fake credentials and region us-east-1; ``aws.client("dynamodb")`` etc.
-
-    Function-scoped by name, but the account is the session's (see the module docstring).
-    """
-    return _aws_session
+@pytest.fixture(scope="session")
+def aws(local_stack: LocalStack) -> Clients:
+    """boto3 clients on the stack's AWS (fake credentials, region us-east-1): ``aws.client("dynamodb")``."""
+    assert local_stack.clients is not None
+    return local_stack.clients
 
 
-@pytest.fixture(scope="package")
-def stack(_aws_session: Clients, stack_overrides: dict[str, str]) -> DeployedStack:
-    """template.yaml deployed once per session into the in-process moto."""
-    parameters = {**parameters_for(load_template(TEMPLATE), stack_overrides), "AlarmTopicArn": TEST_ALARM_TOPIC_ARN}
-    return deploy_cached(TEMPLATE, parameters=parameters, clients=_aws_session)
+@pytest.fixture(scope="session")
+def runtime(local_stack: LocalStack) -> LambdaRuntime:
+    """Runs the stack's functions in worker processes (they stay warm for the session)."""
+    assert local_stack.runtime is not None
+    return local_stack.runtime
 
 
-@pytest.fixture(scope="package")
-def stack_environment(stack: DeployedStack, stack_overrides: dict[str, str]) -> dict[str, str]:
-    """The union of the functions' resolved environments (what ``gateway`` puts in ``os.environ``)."""
-    return merged_environment(stack.functions.values(), stack_overrides)
-
-
-@pytest.fixture(scope="package")
-def runtime(stack: DeployedStack) -> LambdaRuntime:
-    """Runs the stack's functions in-process (modules stay warm for the session)."""
-    return LambdaRuntime(stack)
-
-
-@pytest.fixture(scope="package")
-def _gateway(stack: DeployedStack, runtime: LambdaRuntime) -> Gateway:
-    return Gateway(stack, runtime)
+@pytest.fixture(scope="session")
+def gateway(local_stack: LocalStack) -> Gateway:
+    """The emulated HTTP API: ``gateway.invoke("POST", "/api/v3.1/deals", headers=..., json=...)``."""
+    assert local_stack.gateway is not None
+    return local_stack.gateway
 
 
 @pytest.fixture
-def gateway(_gateway: Gateway, stack_environment: dict[str, str]) -> Iterator[Gateway]:
-    """The emulated HTTP API: ``gateway.invoke("POST", "/api/v3.1/deals", headers=..., json=...)``.
-
-    The functions' environment is in ``os.environ`` during the test and restored afterwards.
-    """
-    with applied_environment(stack_environment):
-        yield _gateway
+def edge(local_stack: LocalStack) -> Iterator[AwsEdge]:
+    """The AWS the functions call: ``edge.fail(...)``, ``edge.recording()``; faults end with the test."""
+    yield local_stack.edge
+    local_stack.edge.clear()
 
 
 @pytest.fixture
-def pollers(stack: DeployedStack, runtime: LambdaRuntime, aws: Clients, stack_environment: dict[str, str]) -> Iterator[Pollers]:
+def pollers(stack: DeployedStack, runtime: LambdaRuntime, aws: Clients) -> Iterator[Pollers]:
     """Pollers for the stack's event source mappings, not started: call ``pollers.drain()``.
 
     Streams are read from where they end when the test begins, whatever the mapping's
     StartingPosition, so a test sees only its own records on the shared stack.
     """
-    with applied_environment(stack_environment):
-        created = Pollers(stack, runtime, aws, stream_starting_position="LATEST")
-        yield created
-        created.stop()
+    created = Pollers(stack, runtime, aws, stream_starting_position="LATEST")
+    yield created
+    created.stop()
 
 
 @dataclass(frozen=True)
@@ -126,17 +132,110 @@ class Company:
 
 
 @pytest.fixture
-def company(stack: DeployedStack, stack_environment: dict[str, str]) -> Callable[..., Company]:
+def company(local_stack: LocalStack) -> Callable[..., Company]:
     """Factory: ``company()`` provisions a fresh company (parity flag on) and returns its id and API key."""
-    from parity.crm.provisioning import provision_company
-
-    table_name = stack_environment["CRM_TABLE_NAME"]
 
     def make(*, parity_enabled: bool = True, company_id: str | None = None, api_key: str | None = None) -> Company:
         made = Company(company_id or f"co-{uuid.uuid4().hex[:12]}", api_key or f"key-{uuid.uuid4().hex}")
-        with applied_environment(stack_environment):
-            provision_company(table_name, made.id, made.api_key, parity_enabled=parity_enabled)
+        local_stack.seed([(made.id, made.api_key)], parity_enabled=parity_enabled)
         return made
 
     return make
 
+
+def new_room() -> str:
+    return f"room-{uuid.uuid4().hex[:10]}"
+
+
+@dataclass
+class Wired:
+    """The whole pipeline of the session's stack, for one test: the API, the event sources (drained
+    by the test), the stack's own receiver and demo hub, and its functions' configuration."""
+
+    local: LocalStack
+    pollers: Pollers
+
+    @property
+    def gateway(self) -> Gateway:
+        assert self.local.gateway is not None
+        return self.local.gateway
+
+    @property
+    def stack(self) -> DeployedStack:
+        assert self.local.deployed is not None
+        return self.local.deployed
+
+    @property
+    def aws(self) -> Clients:
+        assert self.local.clients is not None
+        return self.local.clients
+
+    @property
+    def runtime(self) -> LambdaRuntime:
+        assert self.local.runtime is not None
+        return self.local.runtime
+
+    def login(self, api_key: str) -> dict[str, str]:
+        response = self.gateway.invoke("POST", "/api/v3.1/teams/company_token", headers={"X-Crm-Api-Key": api_key}, json={"sso_id": "functional"})
+        assert response.status == 200, response.text
+        return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+    def create(self, auth: dict[str, str], *, room: str | None = None, kind: str = "deals", headers: dict[str, str] | None = None, **fields: Any) -> dict[str, Any]:
+        body = {"name": "Budi - 2 units", "channel_integration_room_id": room or new_room(), "creator_flag": "bot", **fields}
+        response = self.gateway.invoke("POST", f"/api/v3.1/{kind}", headers={**auth, **(headers or {})}, json=body)
+        assert response.status == 201, response.text
+        return response.json()["data"]
+
+    def drain(self, *, timeout: float = 15) -> None:
+        self.pollers.drain(timeout=timeout)
+
+    def preview(self, auth: dict[str, str], room: str) -> dict[str, Any]:
+        response = self.gateway.invoke("GET", f"/api/v3.1/rooms/{room}/preview", headers=auth)
+        assert response.status == 200, response.text
+        return response.json()
+
+    def notes(self, auth: dict[str, str], record: dict[str, Any]) -> list[dict[str, Any]]:
+        response = self.gateway.invoke("GET", f"/api/v3.1/{record['type']}s/{record['id']}/timeline", headers=auth)
+        assert response.status == 200, response.text
+        return response.json()["data"]
+
+    def only_queues(self) -> None:
+        """Stop reading the stream: what the router would have done is left undone (a lost event)."""
+        self.pollers.pollers = [p for p in self.pollers.pollers if p.mapping.source_kind == "sqs"]
+
+    @contextmanager
+    def setting(self, **variables: str) -> Iterator[None]:
+        """Change the variables of the functions that have them, for a block: as on Lambda, a
+        configuration change means new workers, on entry and again when it is put back."""
+        targets = self.runtime.functions_with(*variables) or [ALL]
+        before = {f: self.runtime.environment(f) for f in self.runtime.targets(targets)}
+        self.runtime.update_environment(targets, variables)
+        try:
+            yield
+        finally:
+            for function, environment in before.items():
+                self.runtime.update_environment(function, {name: environment.get(name) for name in variables})
+
+
+@pytest.fixture
+def wired(local_stack: LocalStack, pollers: Pollers) -> Wired:
+    """The session's stack with this test's pollers (``wired.drain()``)."""
+    return Wired(local_stack, pollers)
+
+
+@pytest.fixture
+def ops(local_stack: LocalStack, capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, Any, str]]:
+    """Run ``parity ops --stack parity --json ...`` in-process: (exit code, parsed JSON or text, stderr)."""
+    from parity_dev.cli import main
+
+    def run(*argv: str) -> tuple[int, Any, str]:
+        capsys.readouterr()
+        code = main(["ops", "--stack", "parity", "--json", *argv])
+        captured = capsys.readouterr()
+        try:
+            out: Any = json.loads(captured.out) if captured.out.strip() else None
+        except ValueError:
+            out = captured.out
+        return code, out, captured.err
+
+    return run

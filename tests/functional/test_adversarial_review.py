@@ -9,34 +9,18 @@ import uuid
 from datetime import datetime, timezone
 from decimal import Decimal
 
-import botocore.client
 import pytest
 
 from parity.outbox import signing
 
-from .conftest import TEST_SIGNING_SECRET
-from .wiring import new_room, ops, wired  # noqa: F401
-
-WRITE_OPERATIONS = {"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"}
+from .conftest import DYNAMODB_WRITES as WRITE_OPERATIONS
+from .conftest import TEST_SIGNING_SECRET, new_room
 
 
 def _login(gateway, api_key):
     response = gateway.invoke("POST", "/api/v3.1/teams/company_token", headers={"X-Crm-Api-Key": api_key}, json={"sso_id": "review"})
     assert response.status == 200, response.text
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
-
-
-def _dynamodb_calls(monkeypatch) -> list[str]:
-    """Every DynamoDB operation made from here on (name only)."""
-    original, calls = botocore.client.BaseClient._make_api_call, []
-
-    def spy(self, operation, params):
-        if self.meta.service_model.service_name == "dynamodb":
-            calls.append(operation)
-        return original(self, operation, params)
-
-    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", spy)
-    return calls
 
 
 def _signed(gateway, body: str, *, webhook_id: str | None = None):
@@ -92,17 +76,17 @@ def test_reconcile_heals_a_room_whose_re_entry_was_lost(wired, company, ops):
 
 # ---- 3. numbers DynamoDB cannot hold are a 4xx, never a 500 -----------------------------------------
 @pytest.mark.parametrize("amount", ["1e-131", "1e-400", "1.234567890123456789012345678901234567890", "0.1234567"])
-def test_an_amount_dynamodb_cannot_hold_is_a_422_naming_amount(gateway, company, monkeypatch, amount):
+def test_an_amount_dynamodb_cannot_hold_is_a_422_naming_amount(gateway, company, edge, amount):
     auth = _login(gateway, company().api_key)
-    calls = _dynamodb_calls(monkeypatch)
     # WHEN a deal is created with such an amount
-    answer = gateway.invoke("POST", "/api/v3.1/deals", headers={**auth, "content-type": "application/json"}, body=f'{{"name": "x", "amount": {amount}}}'.encode())
+    with edge.recording() as calls:
+        answer = gateway.invoke("POST", "/api/v3.1/deals", headers={**auth, "content-type": "application/json"}, body=f'{{"name": "x", "amount": {amount}}}'.encode())
     # THEN it is a 422 naming amount and saying the precision accepted, and nothing was stored
     assert answer.status == 422, answer.text
     details = answer.json()["error"]["details"]
     assert [d["field"] for d in details] == ["amount"]
     assert "6 decimal places" in details[0]["message"] or "1000000000000000" in details[0]["message"]
-    assert not WRITE_OPERATIONS & set(calls)
+    assert calls.of("dynamodb", operations=WRITE_OPERATIONS) == []
 
 
 @pytest.mark.parametrize(
@@ -114,16 +98,15 @@ def test_an_amount_dynamodb_cannot_hold_is_a_422_naming_amount(gateway, company,
         ("a body over the item limit", lambda co, room: _event(co, room, name="x" * 500_000)),
     ],
 )
-def test_a_signed_event_dynamodb_cannot_hold_is_a_4xx_and_nothing_is_applied(gateway, company, monkeypatch, case, body_of):
+def test_a_signed_event_dynamodb_cannot_hold_is_a_4xx_and_nothing_is_applied(gateway, company, edge, case, body_of):
     made = company()
     room = new_room()
-    calls = _dynamodb_calls(monkeypatch)
     # WHEN a validly signed event carries it
-    answer = _signed(gateway, body_of(made.id, room))
+    with edge.recording() as calls:
+        answer = _signed(gateway, body_of(made.id, room))
     # THEN it is a 4xx (the sender dead-letters it after its retries) and nothing was written
     assert 400 <= answer.status < 500, (case, answer.status, answer.text[:300])
-    assert not WRITE_OPERATIONS & set(calls)
-    monkeypatch.undo()
+    assert calls.of("dynamodb", operations=WRITE_OPERATIONS) == []
     assert gateway.invoke("GET", f"/api/v3.1/rooms/{room}/preview", headers=_login(gateway, made.api_key)).json()["deal"] is None
 
 
@@ -146,12 +129,12 @@ def test_an_amount_is_answered_exactly_in_the_record_the_event_and_the_preview(w
 
 
 # ---- 5. key separators inside ids -------------------------------------------------------------------
-def test_a_company_id_with_a_separator_is_refused_at_provisioning(stack, stack_environment):
+def test_a_company_id_with_a_separator_is_refused_at_provisioning(stack, aws):
     from parity.crm.provisioning import provision_company
 
     for bad in ("a#b", "a b", "", "x" * 65, "-a", "ä"):
         with pytest.raises(ValueError, match="company id"):
-            provision_company(stack_environment["CRM_TABLE_NAME"], bad, "some-key")
+            provision_company(stack.outputs["CrmTableName"], bad, "some-key", client=aws.client("dynamodb"))
 
 
 def test_an_email_lookup_matches_the_whole_email_only(gateway, company):
@@ -183,15 +166,14 @@ def test_a_seen_webhook_id_with_another_validly_signed_body_has_no_effect(gatewa
 
 # ---- 10. ids over DynamoDB's key limits ---------------------------------------------------------
 @pytest.mark.parametrize("method,suffix", [("GET", ""), ("PATCH", ""), ("DELETE", ""), ("GET", "/timeline")])
-def test_a_record_id_no_record_could_have_is_a_404_before_any_call(gateway, company, monkeypatch, method, suffix):
+def test_a_record_id_no_record_could_have_is_a_404_before_any_call(gateway, company, edge, method, suffix):
     auth = _login(gateway, company().api_key)
-    gateway.invoke("GET", "/api/v3.1/deals/unknown", headers=auth)  # the authorizer now holds the token
-    calls = _dynamodb_calls(monkeypatch)
     # WHEN a 1,200-byte id is asked for
-    answer = gateway.invoke(method, f"/api/v3.1/deals/{'a' * 1200}{suffix}", headers=auth, **({"json": {"stage": "x"}} if method == "PATCH" else {}))
-    # THEN it is a 404, and DynamoDB was never called (a real table would refuse the key: a 500)
+    with edge.recording() as calls:
+        answer = gateway.invoke(method, f"/api/v3.1/deals/{'a' * 1200}{suffix}", headers=auth, **({"json": {"stage": "x"}} if method == "PATCH" else {}))
+    # THEN it is a 404, and the records function never called DynamoDB (a real table would refuse the key: a 500)
     assert answer.status == 404, answer.text
-    assert calls == []
+    assert calls.of("dynamodb", function="RecordsFunction") == []
 
 
 # ---- decided: an idempotent replay after a delete; invisible names ----------------------------------

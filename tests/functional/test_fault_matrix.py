@@ -1,22 +1,17 @@
-"""Fault matrix on the functional tier (handlers on moto, through the emulated gateway): one
-Idempotency-Key raced, a crash between the record write and the event, DynamoDB throttling on every
-write path, and hostile bodies on every route. Referenced from docs/reliability.md."""
+"""Fault matrix on the functional tier (the functions in their workers, through the emulated gateway):
+one Idempotency-Key raced, a crash between the record write and the event, DynamoDB throttling and
+failed conditions on every write path, and hostile bodies on every route. The faults are scripted at
+the AWS edge the functions' SDKs talk to (``parity_dev.aws_edge.AwsEdge``). Referenced from docs/reliability.md."""
 
 from __future__ import annotations
 
-import json
 import threading
 import uuid
 
-import botocore.client
 import pytest
-from botocore.exceptions import ClientError
 
-from parity.crm import service
-
-from .wiring import new_room, wired  # noqa: F401
-
-WRITE_OPERATIONS = {"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"}
+from .conftest import DYNAMODB_WRITES as WRITE_OPERATIONS
+from .conftest import new_room
 
 
 def _login(gateway, api_key):
@@ -55,41 +50,29 @@ def test_concurrent_creates_with_one_idempotency_key_make_one_record(gateway, co
     assert again.status == 201 and again.json()["data"]["id"] == created[0].json()["data"]["id"]
 
 
-def test_a_crash_after_the_record_write_still_sends_the_event(wired, company, monkeypatch):  # noqa: F811
-    # GIVEN a create whose process dies right after the record is written (before any answer)
+def test_a_crash_after_the_record_write_still_sends_the_event(wired, company, edge):
+    # GIVEN a create whose worker process is killed right after its record write is applied (before any answer)
     made = company()
     auth = wired.login(made.api_key)
     room = new_room()
     written = []
-    original = service.create_record
 
-    def crashing(*args, **kwargs):
-        written.append(original(*args, **kwargs))
-        raise SystemError("process killed between the write and the event")
+    def crash(call):
+        written.append(call)
+        wired.runtime.kill_worker(call.worker)
 
-    monkeypatch.setattr(service, "create_record", crashing)
+    edge.after("dynamodb", {"PutItem", "TransactWriteItems"}, crash, function="CreateDealFunction")
     answer = wired.gateway.invoke("POST", "/api/v3.1/deals", headers=auth, json={"name": "orphan?", "creator_flag": "bot", "channel_integration_room_id": room})
-    assert answer.status == 500 and written
-    monkeypatch.undo()
+    # THEN the producer got API Gateway's 500 (the function never answered), yet the record is stored
+    assert answer.status == 500 and len(written) == 1
+    params = written[0].params
+    puts = [params["Item"]] if "Item" in params else [item["Put"]["Item"] for item in params["TransactItems"] if "Put" in item]
+    (record_id,) = [put["id"]["S"] for put in puts if put.get("entity") == {"S": "record"}]
+    assert wired.gateway.invoke("GET", f"/api/v3.1/deals/{record_id}", headers=auth).status == 200
     # WHEN the stream consumers run afterwards (the stream is the outbox: nothing else was sent)
     wired.drain()
     # THEN the event was still delivered: the room's preview shows the record
-    record_id = json.loads(written[0].body)["data"]["id"]
     assert (wired.preview(auth, room)["deal"] or {}).get("id") == record_id
-
-
-def _throttle(monkeypatch, code="ProvisionedThroughputExceededException"):
-    original = botocore.client.BaseClient._make_api_call
-    seen = []
-
-    def throttled(self, operation, params):
-        if self.meta.service_model.service_name == "dynamodb" and operation in WRITE_OPERATIONS:
-            seen.append(operation)
-            raise ClientError({"Error": {"Code": code, "Message": "Rate exceeded"}}, operation)
-        return original(self, operation, params)
-
-    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", throttled)
-    return seen
 
 
 @pytest.mark.parametrize("code", ["ProvisionedThroughputExceededException", "ThrottlingException"])
@@ -104,18 +87,17 @@ def _throttle(monkeypatch, code="ProvisionedThroughputExceededException"):
         ("POST", "/api/v3.1/teams/company_token", {"sso_id": "x"}),
     ],
 )
-def test_dynamodb_throttling_on_every_write_path_is_a_retryable_503_and_nothing_partial(gateway, company, monkeypatch, method, path, body, code):
-    # GIVEN a company with one deal, and then a table that throttles every write
+def test_dynamodb_throttling_on_every_write_path_is_a_retryable_503_and_nothing_partial(gateway, company, edge, method, path, body, code):
+    # GIVEN a company with one deal, and then a table that throttles every write (each SDK retry too)
     made = company()
     auth = _login(gateway, made.api_key)
     deal = gateway.invoke("POST", "/api/v3.1/deals", headers=auth, json={"name": "before", "stage": "new"}).json()["data"]
-    seen = _throttle(monkeypatch, code)
     headers = {**auth, "X-Crm-Api-Key": made.api_key}
     # WHEN the write is attempted
-    answer = gateway.invoke(method, path.format(deal=deal["id"]), headers=headers, json=body) if body is not None else gateway.invoke(method, path.format(deal=deal["id"]), headers=headers)
-    monkeypatch.undo()
+    with edge.fail("dynamodb", WRITE_OPERATIONS, code, message="Rate exceeded"), edge.recording() as calls:
+        answer = gateway.invoke(method, path.format(deal=deal["id"]), headers=headers, json=body) if body is not None else gateway.invoke(method, path.format(deal=deal["id"]), headers=headers)
     # THEN it is a 503 the client may retry, with Retry-After, in our error shape
-    assert seen, "no write reached DynamoDB"
+    assert [c for c in calls.of("dynamodb", function="*") if c.error == code], "no write reached DynamoDB"
     assert answer.status == 503, answer.text
     assert int(answer.headers["retry-after"]) > 0
     assert answer.json()["error"]["code"] == "temporarily_unavailable"
@@ -147,45 +129,20 @@ BODY_ROUTES = [
 
 @pytest.mark.parametrize("kind", sorted(HOSTILE))
 @pytest.mark.parametrize("method,path", BODY_ROUTES)
-def test_hostile_bodies_on_every_body_route_are_4xx_and_store_nothing(gateway, company, monkeypatch, method, path, kind):
-    # GIVEN a company with a deal and a ticket, and a spy on every DynamoDB write
+def test_hostile_bodies_on_every_body_route_are_4xx_and_store_nothing(gateway, company, edge, method, path, kind):
+    # GIVEN a company with a deal and a ticket, and every DynamoDB request recorded
     made = company()
     auth = _login(gateway, made.api_key)
     deal = gateway.invoke("POST", "/api/v3.1/deals", headers=auth, json={"name": "d"}).json()["data"]
     ticket = gateway.invoke("POST", "/api/v3.1/tickets", headers=auth, json={"name": "t"}).json()["data"]
-    original, writes = botocore.client.BaseClient._make_api_call, []
-
-    def spy(self, operation, params):
-        if self.meta.service_model.service_name == "dynamodb" and operation in WRITE_OPERATIONS:
-            writes.append(operation)
-        return original(self, operation, params)
-
-    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", spy)
     # WHEN the hostile body is sent
-    answer = gateway.invoke(method, path.format(deal=deal["id"], ticket=ticket["id"]), headers={**auth, "X-Crm-Api-Key": made.api_key, "content-type": "application/json"}, body=HOSTILE[kind])
-    monkeypatch.undo()
+    with edge.recording() as calls:
+        answer = gateway.invoke(method, path.format(deal=deal["id"], ticket=ticket["id"]), headers={**auth, "X-Crm-Api-Key": made.api_key, "content-type": "application/json"}, body=HOSTILE[kind])
     # THEN it is refused with a 4xx and nothing was written
     assert 400 <= answer.status < 500, (answer.status, answer.text[:300])
-    assert writes == []
+    assert calls.of("dynamodb", operations=WRITE_OPERATIONS) == []
     for record in (deal, ticket):
         assert _listing(gateway, auth, record).json()["data"]["version"] == 1
-
-
-def _condition_fails(monkeypatch):
-    original = botocore.client.BaseClient._make_api_call
-    seen = []
-
-    def failing(self, operation, params):
-        if self.meta.service_model.service_name == "dynamodb" and operation in WRITE_OPERATIONS:
-            seen.append(operation)
-            if operation == "TransactWriteItems":
-                reasons = [{"Code": "ConditionalCheckFailed"}] * len(params["TransactItems"])
-                raise ClientError({"Error": {"Code": "TransactionCanceledException", "Message": "Transaction cancelled [ConditionalCheckFailed]"}, "CancellationReasons": reasons}, operation)
-            raise ClientError({"Error": {"Code": "ConditionalCheckFailedException", "Message": "The conditional request failed"}}, operation)
-        return original(self, operation, params)
-
-    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", failing)
-    return seen
 
 
 @pytest.mark.parametrize(
@@ -200,17 +157,17 @@ def _condition_fails(monkeypatch):
         ("PATCH", "/api/v3.1/deals/{deal}", {"stage": "won"}, 409),
     ],
 )
-def test_conditional_check_failures_on_every_write_path_are_retryable_and_nothing_partial(gateway, company, monkeypatch, method, path, body, expected):
+def test_conditional_check_failures_on_every_write_path_are_retryable_and_nothing_partial(gateway, company, edge, method, path, body, expected):
     # GIVEN a company with one deal, and then every conditional write failing its condition
     made = company()
     auth = _login(gateway, made.api_key)
     deal = gateway.invoke("POST", "/api/v3.1/deals", headers=auth, json={"name": "before", "stage": "new"}).json()["data"]
-    seen = _condition_fails(monkeypatch)
     # WHEN the write is attempted
-    answer = gateway.invoke(method, path.format(deal=deal["id"]), headers={**auth, "X-Crm-Api-Key": made.api_key}, json=body)
-    monkeypatch.undo()
+    with edge.fail_conditions(WRITE_OPERATIONS), edge.recording() as calls:
+        answer = gateway.invoke(method, path.format(deal=deal["id"]), headers={**auth, "X-Crm-Api-Key": made.api_key}, json=body)
     # THEN it is a retryable answer in our error shape (503 with Retry-After, or 409), never a 500
-    assert seen and answer.status == expected, answer.text
+    assert [c for c in calls.of("dynamodb", function="*") if c.error], "no write reached DynamoDB"
+    assert answer.status == expected, answer.text
     assert answer.json()["error"]["code"] in {"temporarily_unavailable", "conflict"}
     if expected == 503:
         assert int(answer.headers["retry-after"]) > 0

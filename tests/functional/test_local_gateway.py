@@ -1,9 +1,11 @@
 """The local stack's AWS emulation: HTTP API gateway semantics and event source pollers.
 
 Gateway and pollers are exercised on small throwaway SAM templates whose functions live in tmp
-dirs (so every behaviour, including the authorizer's, is under the test's control), and the
-gateway once more on the real template.yaml (routing only: the functions' contracts are tested
-by their own suites). Names read GIVEN_..._WHEN_..._THEN_... where the scenario is not obvious.
+dirs (so every behaviour, including the authorizer's, is under the test's control), deployed into
+the session's embedded AWS and run by runtimes of their own (worker processes, as the local stack's);
+what a function saw is read back from what it printed to its log. The gateway is exercised once more
+on the real template.yaml (routing only: the functions' contracts are tested by their own suites).
+Names read GIVEN_..._WHEN_..._THEN_... where the scenario is not obvious.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ import pytest
 
 from parity_dev.aws import Clients
 from parity_dev.gateway import MAX_BODY_BYTES, Gateway, make_server
-from parity_dev.lambdas import LambdaRuntime, load_handler
+from parity_dev.lambda_process import FunctionLogs
+from parity_dev.lambdas import LambdaRuntime
 from parity_dev.pollers import Pollers
 from parity_dev.stack import DeployedStack, Throttle, deploy, parse_http_apis
 
@@ -64,10 +67,10 @@ Resources:
 """
 
 GATE_CODE = """
-CALLS = []
+import json
 
 def handler(event, context):
-    CALLS.append(event)
+    print("CALL " + json.dumps(event))
     token = event["headers"].get("authorization", "")
     if token == "Bearer deny":
         return {"isAuthorized": False}
@@ -112,26 +115,49 @@ def _write_app(directory: Path, code: str) -> Path:
     return directory
 
 
+def _printed(logs: FunctionLogs, function: str, tag: str) -> list[Any]:
+    """What ``function`` printed as ``<tag> <json>`` lines, parsed, in order."""
+    return [json.loads(line[len(tag) + 1:]) for line in logs.lines(function) if line.startswith(f"{tag} ")]
+
+
 @pytest.fixture(scope="module")
-def http_stack(_aws_session: Clients, tmp_path_factory: pytest.TempPathFactory) -> DeployedStack:
+def runtime_for(local_stack: Any) -> Iterator[Any]:
+    """``runtime_for(stack)``: a runtime for a throwaway stack on the session's AWS, stopped after the module."""
+    made: list[LambdaRuntime] = []
+
+    def make(stack: DeployedStack) -> LambdaRuntime:
+        made.append(LambdaRuntime(stack, endpoint_url=local_stack.moto.endpoint_url))
+        return made[-1]
+
+    yield make
+    for runtime in made:
+        runtime.stop()
+
+
+@pytest.fixture(scope="module")
+def http_stack(aws: Clients, tmp_path_factory: pytest.TempPathFactory) -> DeployedStack:
     root = tmp_path_factory.mktemp("http-api")
     _write_app(root / "gate", GATE_CODE)
     _write_app(root / "echo", ECHO_CODE)
     (root / "template.yaml").write_text(HTTP_TEMPLATE)
-    return deploy(root / "template.yaml", stack_name=f"gateway-test-{uuid.uuid4().hex[:8]}", clients=_aws_session)
+    return deploy(root / "template.yaml", stack_name=f"gateway-test-{uuid.uuid4().hex[:8]}", clients=aws)
 
 
 @pytest.fixture(scope="module")
-def api(http_stack: DeployedStack) -> Gateway:
-    return Gateway(http_stack, LambdaRuntime(http_stack))
+def http_runtime(http_stack: DeployedStack, runtime_for: Any) -> LambdaRuntime:
+    return runtime_for(http_stack)
+
+
+@pytest.fixture(scope="module")
+def api(http_stack: DeployedStack, http_runtime: LambdaRuntime) -> Gateway:
+    return Gateway(http_stack, http_runtime)
 
 
 @pytest.fixture
-def authorizer_calls(http_stack: DeployedStack) -> list[dict[str, Any]]:
-    spec = http_stack.functions["GateFunction"]
-    calls: list[dict[str, Any]] = load_handler(spec.code_dir, spec.handler).__globals__["CALLS"]
-    calls.clear()
-    return calls
+def authorizer_calls(http_runtime: LambdaRuntime) -> Iterator[Any]:
+    """``authorizer_calls()``: the events the authorizer received during the test (it prints each)."""
+    with http_runtime.captured_logs() as logs:
+        yield lambda: _printed(logs, "GateFunction", "CALL")
 
 
 def test_routes_and_authorizer_come_from_the_translated_template(http_stack: DeployedStack) -> None:
@@ -153,28 +179,28 @@ def test_unknown_route_is_404_not_found(api: Gateway) -> None:
     assert response.headers["content-type"] == "application/json"
 
 
-def test_known_path_with_another_method_is_404_like_http_api_without_an_any_route(api: Gateway, authorizer_calls: list) -> None:
+def test_known_path_with_another_method_is_404_like_http_api_without_an_any_route(api: Gateway, authorizer_calls: Any) -> None:
     response = api.invoke("DELETE", "/things/1", headers={"Authorization": "Bearer ok"})
     assert (response.status, response.json()) == (404, {"message": "Not Found"})
-    assert authorizer_calls == []
+    assert authorizer_calls() == []
 
 
-def test_GIVEN_no_identity_header_WHEN_protected_route_THEN_401_and_the_authorizer_never_runs(api: Gateway, authorizer_calls: list) -> None:
+def test_GIVEN_no_identity_header_WHEN_protected_route_THEN_401_and_the_authorizer_never_runs(api: Gateway, authorizer_calls: Any) -> None:
     response = api.invoke("GET", "/things/1")
     assert (response.status, response.json()) == (401, {"message": "Unauthorized"})
-    assert authorizer_calls == []
+    assert authorizer_calls() == []
 
 
-def test_GIVEN_an_empty_identity_header_THEN_401_without_the_authorizer(api: Gateway, authorizer_calls: list) -> None:
+def test_GIVEN_an_empty_identity_header_THEN_401_without_the_authorizer(api: Gateway, authorizer_calls: Any) -> None:
     response = api.invoke("GET", "/things/1", headers={"Authorization": ""})
     assert response.status == 401
-    assert authorizer_calls == []
+    assert authorizer_calls() == []
 
 
-def test_GIVEN_the_authorizer_denies_THEN_403_forbidden(api: Gateway, authorizer_calls: list) -> None:
+def test_GIVEN_the_authorizer_denies_THEN_403_forbidden(api: Gateway, authorizer_calls: Any) -> None:
     response = api.invoke("GET", "/things/1", headers={"Authorization": "Bearer deny"})
     assert (response.status, response.json()) == (403, {"message": "Forbidden"})
-    assert len(authorizer_calls) == 1
+    assert len(authorizer_calls()) == 1
 
 
 @pytest.mark.parametrize("token", ["Bearer boom", "Bearer garbled"])
@@ -183,13 +209,13 @@ def test_GIVEN_the_authorizer_raises_or_answers_garbage_THEN_500(api: Gateway, t
     assert (response.status, response.json()) == (500, {"message": "Internal Server Error"})
 
 
-def test_the_authorizer_gets_the_request_v2_event(api: Gateway, authorizer_calls: list) -> None:
+def test_the_authorizer_gets_the_request_v2_event(api: Gateway, authorizer_calls: Any) -> None:
     api.invoke("GET", "/things/a%20b", headers={"Authorization": "Bearer ok"}, query={"x": ["1", "2"]})
-    (event,) = authorizer_calls
+    (event,) = authorizer_calls()
     assert event["version"] == "2.0" and event["type"] == "REQUEST"
     assert event["identitySource"] == ["Bearer ok"]
     assert event["routeKey"] == "GET /things/{id}"
-    assert event["rawPath"] == "/things/a%20b"
+    assert event["rawPath"] == "/things/a b"  # decoded once, as an HTTP API does
     assert event["rawQueryString"] == "x=1&x=2"
     assert event["queryStringParameters"] == {"x": "1,2"}
     assert event["pathParameters"] == {"id": "a b"}
@@ -210,7 +236,7 @@ def test_GIVEN_authorized_THEN_the_integration_gets_a_v2_event_with_the_authoriz
     event = response.json()["event"]
     assert event["version"] == "2.0"
     assert event["routeKey"] == "GET /things/{id}"
-    assert event["rawPath"] == "/things/a%20b"
+    assert event["rawPath"] == "/things/a b"  # decoded once, as an HTTP API does
     assert event["pathParameters"] == {"id": "a b"}
     assert event["queryStringParameters"] == {"x": "1,2", "empty": ""}
     assert event["headers"]["authorization"] == "Bearer alice"  # names lower-cased
@@ -220,7 +246,7 @@ def test_GIVEN_authorized_THEN_the_integration_gets_a_v2_event_with_the_authoriz
     assert context["authorizer"] == {"lambda": {"who": "alice"}}
     assert context["stage"] == "$default" and context["routeKey"] == "GET /things/{id}"
     assert context["http"] == {
-        "method": "GET", "path": "/things/a%20b", "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "tests/1.0",
+        "method": "GET", "path": "/things/a b", "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "tests/1.0",
     }
     assert context["requestId"] == response.headers["apigw-requestid"]
     assert abs(context["timeEpoch"] / 1000 - time.time()) < 60
@@ -244,9 +270,9 @@ def test_a_literal_path_wins_over_a_path_parameter(api: Gateway) -> None:
     assert api.match("GET", "/things/a/b") is None  # {id} is one segment
 
 
-def test_route_without_authorization_skips_the_authorizer(api: Gateway, authorizer_calls: list) -> None:
+def test_route_without_authorization_skips_the_authorizer(api: Gateway, authorizer_calls: Any) -> None:
     event = api.invoke("GET", "/open").json()["event"]
-    assert authorizer_calls == [] and "authorizer" not in event["requestContext"]
+    assert authorizer_calls() == [] and "authorizer" not in event["requestContext"]
 
 
 def test_json_body_arrives_as_text_and_binary_body_base64(api: Gateway) -> None:
@@ -256,10 +282,14 @@ def test_json_body_arrives_as_text_and_binary_body_base64(api: Gateway) -> None:
     assert (binary_event["body"], binary_event["isBase64Encoded"]) == ("AP8=", True)
 
 
-def test_GIVEN_the_function_raises_THEN_500_and_the_traceback_is_logged(api: Gateway, caplog: pytest.LogCaptureFixture) -> None:
-    response = api.invoke("GET", "/boom")
+def test_GIVEN_the_function_raises_THEN_500_and_the_traceback_is_logged(api: Gateway, http_runtime: LambdaRuntime, caplog: pytest.LogCaptureFixture) -> None:
+    with http_runtime.captured_logs() as logs:
+        response = api.invoke("GET", "/boom")
     assert (response.status, response.json()) == (500, {"message": "Internal Server Error"})
-    assert "ValueError: the function broke" in caplog.text
+    # THEN the function's log holds the traceback (as the Python runtime writes it), and the runtime names the error
+    logged = "\n".join(logs.lines("EchoFunction"))
+    assert "[ERROR] ValueError: the function broke" in logged and "Traceback (most recent call last)" in logged and 'raise ValueError("the function broke")' in logged
+    assert "EchoFunction: ValueError: the function broke; RequestId: " in caplog.text
 
 
 def test_a_result_without_statusCode_is_200_json(api: Gateway) -> None:
@@ -323,6 +353,15 @@ def test_every_open_route_of_the_template_reaches_its_function(gateway: Gateway,
         response = gateway.invoke(route.method, route.path.replace("{", "").replace("}", ""), json={})
         assert response.body != b'{"message": "Not Found"}', route.route_key
         assert response.status < 500, (route.route_key, response.body)
+
+
+def test_the_path_is_decoded_once_before_the_route_is_chosen(api: Gateway) -> None:
+    # GIVEN a route with one single-segment parameter (an HTTP API decodes the path, then routes it)
+    # WHEN a slash is sent encoded, THEN it separates segments as "/" does: no route
+    assert api.match("GET", "/things/a%2Fb") is None
+    # WHEN it is sent encoded twice, THEN the parameter holds it encoded once: decoded once, never twice
+    route, parameters = api.match("GET", "/things/a%252Fb")  # type: ignore[misc]
+    assert route.route_key == "GET /things/{id}" and parameters == {"id": "a%2Fb"}
 
 
 def test_path_parameters_of_the_template_routes_are_decoded(gateway: Gateway, stack: DeployedStack) -> None:
@@ -407,17 +446,22 @@ class _CountingRuntime:
 
 
 @pytest.fixture(scope="module")
-def throttled_stack(_aws_session: Clients, tmp_path_factory: pytest.TempPathFactory) -> DeployedStack:
+def throttled_stack(aws: Clients, tmp_path_factory: pytest.TempPathFactory) -> DeployedStack:
     root = tmp_path_factory.mktemp("throttled-api")
     _write_app(root / "gate", GATE_CODE)
     _write_app(root / "echo", ECHO_CODE)
     (root / "template.yaml").write_text(THROTTLED_TEMPLATE)
-    return deploy(root / "template.yaml", stack_name=f"throttle-test-{uuid.uuid4().hex[:8]}", clients=_aws_session)
+    return deploy(root / "template.yaml", stack_name=f"throttle-test-{uuid.uuid4().hex[:8]}", clients=aws)
 
 
-def _fresh_gateway(stack: DeployedStack, runtime: LambdaRuntime | None = None) -> tuple[Gateway, _Clock, _CountingRuntime]:
+@pytest.fixture(scope="module")
+def throttled_runtime(throttled_stack: DeployedStack, runtime_for: Any) -> LambdaRuntime:
+    return runtime_for(throttled_stack)
+
+
+def _fresh_gateway(stack: DeployedStack, runtime: LambdaRuntime) -> tuple[Gateway, _Clock, _CountingRuntime]:
     """A gateway with full buckets (as a freshly deployed stage), on a clock the test moves."""
-    clock, counting = _Clock(), _CountingRuntime(runtime or LambdaRuntime(stack))
+    clock, counting = _Clock(), _CountingRuntime(runtime)
     return Gateway(stack, counting, clock=clock), clock, counting  # type: ignore[arg-type]
 
 
@@ -427,9 +471,9 @@ def test_each_route_gets_its_route_settings_over_the_stage_defaults(throttled_st
 
 
 def test_GIVEN_a_burst_of_3_WHEN_4_immediate_requests_THEN_the_4th_is_429_and_neither_authorizer_nor_function_ran(
-    throttled_stack: DeployedStack,
+    throttled_stack: DeployedStack, throttled_runtime: LambdaRuntime,
 ) -> None:
-    api, clock, runtime = _fresh_gateway(throttled_stack)
+    api, clock, runtime = _fresh_gateway(throttled_stack, throttled_runtime)
     # GIVEN GET /loose at 2 requests/s with bursts of 3, and a full bucket
     served = [api.invoke("GET", "/loose", headers={"Authorization": "Bearer ok"}).status for _ in range(3)]
     assert served == [200, 200, 200]
@@ -445,8 +489,8 @@ def test_GIVEN_a_burst_of_3_WHEN_4_immediate_requests_THEN_the_4th_is_429_and_ne
     assert runtime.invoked == []
 
 
-def test_GIVEN_an_empty_bucket_WHEN_the_refill_interval_passed_THEN_one_more_request_is_served(throttled_stack: DeployedStack) -> None:
-    api, clock, runtime = _fresh_gateway(throttled_stack)
+def test_GIVEN_an_empty_bucket_WHEN_the_refill_interval_passed_THEN_one_more_request_is_served(throttled_stack: DeployedStack, throttled_runtime: LambdaRuntime) -> None:
+    api, clock, runtime = _fresh_gateway(throttled_stack, throttled_runtime)
     # GIVEN POST /tight (0.5 requests/s, bursts of 1) with its one token spent
     assert api.invoke("POST", "/tight", json={}).status == 200
     assert api.invoke("POST", "/tight", json={}).status == 429
@@ -463,8 +507,8 @@ def test_GIVEN_an_empty_bucket_WHEN_the_refill_interval_passed_THEN_one_more_req
     assert runtime.invoked == ["EchoFunction"] * 3
 
 
-def test_GIVEN_one_route_throttled_THEN_the_other_routes_are_still_served(throttled_stack: DeployedStack) -> None:
-    api, _, _ = _fresh_gateway(throttled_stack)
+def test_GIVEN_one_route_throttled_THEN_the_other_routes_are_still_served(throttled_stack: DeployedStack, throttled_runtime: LambdaRuntime) -> None:
+    api, _, _ = _fresh_gateway(throttled_stack, throttled_runtime)
     # GIVEN POST /tight out of tokens
     api.invoke("POST", "/tight", json={})
     assert api.invoke("POST", "/tight", json={}).status == 429
@@ -472,9 +516,9 @@ def test_GIVEN_one_route_throttled_THEN_the_other_routes_are_still_served(thrott
     assert api.invoke("GET", "/loose", headers={"Authorization": "Bearer ok"}).status == 200
 
 
-def test_over_http_a_throttled_request_is_a_429_json_answer(throttled_stack: DeployedStack) -> None:
+def test_over_http_a_throttled_request_is_a_429_json_answer(throttled_stack: DeployedStack, throttled_runtime: LambdaRuntime) -> None:
     # GIVEN the real server and the real clock: POST /tight refills one token every 2 s
-    server = make_server(Gateway(throttled_stack, LambdaRuntime(throttled_stack)), "127.0.0.1", 0)
+    server = make_server(Gateway(throttled_stack, throttled_runtime), "127.0.0.1", 0)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -578,21 +622,22 @@ Resources:
 """
 
 WORKER_CODE = """
-SEEN = []
+import json
 
 def handler(event, context):
-    SEEN.extend(event["Records"])
+    print("SEEN " + json.dumps(event["Records"]))
     if any(r["body"].startswith("boom") for r in event["Records"]):
         raise RuntimeError("the worker broke")
     return {"batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in event["Records"] if r["body"].startswith("fail")]}
 """
 
 STREAMER_CODE = """
-DELIVERIES = []
-FAILED_ONCE = set()
+import json
+
+FAILED_ONCE = set()  # a warm worker remembers, as a warm container does
 
 def handler(event, context):
-    DELIVERIES.append(event["Records"])
+    print("DELIVERY " + json.dumps(event["Records"]))
     failures = []
     for record in event["Records"]:
         key = record["dynamodb"]["Keys"]["pk"]["S"]
@@ -604,17 +649,17 @@ def handler(event, context):
 
 
 @pytest.fixture(scope="module")
-def events_stack(_aws_session: Clients, tmp_path_factory: pytest.TempPathFactory) -> DeployedStack:
+def events_stack(aws: Clients, tmp_path_factory: pytest.TempPathFactory) -> DeployedStack:
     root = tmp_path_factory.mktemp("event-sources")
     _write_app(root / "worker", WORKER_CODE)
     _write_app(root / "streamer", STREAMER_CODE)
     (root / "template.yaml").write_text(EVENTS_TEMPLATE)
-    return deploy(root / "template.yaml", stack_name=f"pollers-test-{uuid.uuid4().hex[:8]}", clients=_aws_session)
+    return deploy(root / "template.yaml", stack_name=f"pollers-test-{uuid.uuid4().hex[:8]}", clients=aws)
 
 
-def _module_global(stack: DeployedStack, function: str, name: str) -> Any:
-    spec = stack.functions[function]
-    return load_handler(spec.code_dir, spec.handler).__globals__[name]
+@pytest.fixture(scope="module")
+def events_runtime(events_stack: DeployedStack, runtime_for: Any) -> LambdaRuntime:
+    return runtime_for(events_stack)
 
 
 def _take_all(aws: Clients, queue_url: str) -> list[str]:
@@ -642,24 +687,24 @@ def test_event_source_mappings_are_parsed_from_the_translated_template(events_st
 
 
 def test_GIVEN_a_batch_item_failure_WHEN_polled_THEN_only_the_success_is_deleted_and_the_failure_ends_in_the_dlq(
-    events_stack: DeployedStack, aws: Clients
+    events_stack: DeployedStack, events_runtime: LambdaRuntime, aws: Clients
 ) -> None:
-    seen = _module_global(events_stack, "WorkerFunction", "SEEN")
-    seen.clear()
     sqs = aws.client("sqs")
     work, dead_letters = events_stack.queues["Work"], events_stack.queues["DeadLetters"]
     _take_all(aws, dead_letters)
     sqs.send_message(QueueUrl=work, MessageBody="ok", MessageAttributes={"kind": {"DataType": "String", "StringValue": "test"}})
     sqs.send_message(QueueUrl=work, MessageBody="fail")
 
-    pollers = Pollers(events_stack, LambdaRuntime(events_stack), aws).start()  # background threads, as in `parity local`
-    try:
-        # Two failed receives, then the third receive (after the visibility timeout) moves it to the DLQ.
-        deadline = time.monotonic() + 10
-        while _waiting(aws, dead_letters) < 1 and time.monotonic() < deadline:
-            time.sleep(0.05)
-    finally:
-        pollers.stop()
+    with events_runtime.captured_logs() as logs:
+        pollers = Pollers(events_stack, events_runtime, aws).start()  # background threads, as in `parity local`
+        try:
+            # Two failed receives, then the third receive (after the visibility timeout) moves it to the DLQ.
+            deadline = time.monotonic() + 10
+            while _waiting(aws, dead_letters) < 1 and time.monotonic() < deadline:
+                time.sleep(0.05)
+        finally:
+            pollers.stop()
+    seen = [record for batch in _printed(logs, "WorkerFunction", "SEEN") for record in batch]
 
     assert [r["body"] for r in seen].count("ok") == 1  # deleted after the first success
     fail_receives = [r["attributes"]["ApproximateReceiveCount"] for r in seen if r["body"] == "fail"]
@@ -674,31 +719,33 @@ def test_GIVEN_a_batch_item_failure_WHEN_polled_THEN_only_the_success_is_deleted
     assert {"SentTimestamp", "ApproximateFirstReceiveTimestamp", "SenderId"} <= set(record["attributes"])
 
 
-def test_GIVEN_the_function_raises_THEN_the_whole_batch_is_redelivered_then_dead_lettered(events_stack: DeployedStack, aws: Clients) -> None:
-    seen = _module_global(events_stack, "WorkerFunction", "SEEN")
-    seen.clear()
+def test_GIVEN_the_function_raises_THEN_the_whole_batch_is_redelivered_then_dead_lettered(
+    events_stack: DeployedStack, events_runtime: LambdaRuntime, aws: Clients
+) -> None:
     sqs = aws.client("sqs")
     work, dead_letters = events_stack.queues["Work"], events_stack.queues["DeadLetters"]
     _take_all(aws, dead_letters)  # the DLQ is shared with the previous test
     sqs.send_message_batch(QueueUrl=work, Entries=[{"Id": "1", "MessageBody": "boom"}, {"Id": "2", "MessageBody": "bystander"}])
 
-    Pollers(events_stack, LambdaRuntime(events_stack), aws).drain(timeout=10)  # waits out visibility timeouts
+    with events_runtime.captured_logs() as logs:
+        Pollers(events_stack, events_runtime, aws).drain(timeout=10)  # waits out visibility timeouts
+    seen = [record for batch in _printed(logs, "WorkerFunction", "SEEN") for record in batch]
 
     assert sorted(r["body"] for r in seen) == ["boom", "boom", "bystander", "bystander"]
     assert _take_all(aws, dead_letters) == ["boom", "bystander"]
 
 
 def test_GIVEN_stream_records_WHEN_one_fails_once_THEN_the_batch_resumes_from_it_and_filtered_records_never_arrive(
-    events_stack: DeployedStack, aws: Clients
+    events_stack: DeployedStack, events_runtime: LambdaRuntime, aws: Clients
 ) -> None:
-    deliveries = _module_global(events_stack, "StreamFunction", "DELIVERIES")
-    deliveries.clear()
-    pollers = Pollers(events_stack, LambdaRuntime(events_stack), aws)  # TRIM_HORIZON, as the mapping says
+    pollers = Pollers(events_stack, events_runtime, aws)  # TRIM_HORIZON, as the mapping says
     table = events_stack.tables["Table"]
     for key, kind in [("a", "keep"), ("fail-once-b", "keep"), ("c", "other"), ("d", "keep")]:
         aws.client("dynamodb").put_item(TableName=table, Item={"pk": {"S": key}, "kind": {"S": kind}})
 
-    pollers.drain(timeout=10)
+    with events_runtime.captured_logs() as logs:
+        pollers.drain(timeout=10)
+    deliveries = _printed(logs, "StreamFunction", "DELIVERY")
 
     keys = [[r["dynamodb"]["Keys"]["pk"]["S"] for r in batch] for batch in deliveries]
     assert keys == [["a", "fail-once-b", "d"], ["fail-once-b", "d"]]

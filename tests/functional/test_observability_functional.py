@@ -1,36 +1,27 @@
 """One record's trail on moto: the correlation id from the create request through the stream,
 both queues, the sender, the receiver and the timeline note, with the company, room and record on
-every line; and each hop's RFC metric as an EMF line (issue 6, "Observability")."""
+every line; and each hop's RFC metric as an EMF line (issue 6, "Observability"). Read from the
+functions' own logs, as CloudWatch would hold them: what their workers wrote to stdout."""
 
 from __future__ import annotations
 
-import io
-import json
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from parity.core.observability import logger
-
-from .wiring import wired  # noqa: F401
-
 
 @pytest.fixture
-def trail(capsys) -> Iterator[Any]:
-    """Log lines (the one Logger, whatever thread wrote them) and EMF lines (stdout) while the test runs."""
-    buffer = io.StringIO()
-    handler = logger.registered_handler
-    previous = handler.setStream(buffer)
+def trail(runtime) -> Iterator[Any]:
+    """``trail()``: the functions' log lines and EMF lines since the last call (every function, every worker)."""
+    with runtime.captured_logs() as logs:
 
-    def read() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        lines = [json.loads(line) for line in (buffer.getvalue() + capsys.readouterr().out).splitlines() if line.startswith("{")]
-        return [line for line in lines if "_aws" not in line], [line for line in lines if "_aws" in line]
+        def read() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+            lines = logs.json()
+            logs.clear()
+            return [line for line in lines if "_aws" not in line], [line for line in lines if "_aws" in line]
 
-    try:
         yield read
-    finally:
-        handler.setStream(previous)
 
 
 def totals(metric_lines: list[dict[str, Any]]) -> dict[str, float]:

@@ -1,5 +1,5 @@
 """``parity ops`` on moto, against the stack deployed from template.yaml and found by name through
-its CloudFormation outputs, with the whole pipeline running (``wiring``): the rollback flag,
+its CloudFormation outputs, with the whole pipeline of the local stack running (``wired``): the rollback flag,
 dead letters of every queue, reconcile, API keys and the signing-secret rotation (issue 6)."""
 
 from __future__ import annotations
@@ -10,11 +10,8 @@ import uuid
 from datetime import datetime, timezone
 
 from parity.core.dynamodb import dump_item
-from parity_dev.lambdas import load_handler
-from parity_dev.ops import stack_target
+from parity_ops.target import stack_target
 from parity_dev.pollers import DynamoDbStreamPoller
-
-from .wiring import ops, wired  # noqa: F401
 
 
 def outputs_needed() -> set[str]:
@@ -119,7 +116,7 @@ def test_a_router_dead_letter_is_replayed_from_the_stream(wired, company, ops, r
     auth = wired.login(made.api_key)
     # GIVEN the router cannot queue (its queue is gone) and Lambda gives up on the stream batch,
     # describing it on RouterDLQ (retries cut to 0 to get there at once)
-    mapping = next(m for m in wired.stack.event_source_mappings if m.source_kind == "dynamodb")
+    mapping = next(m for m in wired.stack.event_source_mappings if m.source_kind == "dynamodb" and m.function == "EventRouterFunction")
     router = DynamoDbStreamPoller(dataclasses.replace(mapping, maximum_retry_attempts=0), runtime, wired.aws, starting_position="LATEST")
     wired.only_queues()
     with wired.setting(WEBHOOK_QUEUE_URL="https://sqs.us-east-1.amazonaws.com/123456789012/no-such-queue"):
@@ -246,7 +243,7 @@ def test_a_key_is_issued_once_listed_by_id_and_revoked_with_its_tokens(wired, op
     # THEN it cannot be exchanged any more, and its token stops once the authorizer's 60 s cache ends
     refused = wired.gateway.invoke("POST", "/api/v3.1/teams/company_token", headers={"X-Crm-Api-Key": issued["api_key"]}, json={"sso_id": "x"})
     assert refused.status == 401
-    load_handler(stack.functions["AuthorizerFunction"].code_dir, "app._cache").clear()
+    wired.runtime.recycle("AuthorizerFunction")  # its warm token cache (≤ 60 s) ends with its workers
     assert wired.gateway.invoke("GET", "/api/v3.1/deals/nothing", headers=auth).status == 401
     assert ops("key", "list", company_id)[1]["keys"][0]["revoked"] is True
     assert ops("key", "revoke", company_id)[0] == 1  # nothing left to revoke
@@ -303,3 +300,13 @@ def test_cli_tables_are_readable_without_json(wired, company, capsys):
     text = capsys.readouterr().out
     assert text.splitlines()[0].split() == ["COMPANY", "OWN", "FLAG", "STACK", "DEFAULT", "EFFECTIVE", "CHANGED"]
     assert made.id in text and "ON" in text
+
+
+def test_parity_ops_is_also_a_command_of_its_own(wired, company, capsys):
+    from parity_ops.cli import main
+
+    made = company()
+    capsys.readouterr()
+    assert main(["flag", "show", made.id, "--stack", "parity", "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert (shown["company_id"], shown["effective"]) == (made.id, True)

@@ -15,30 +15,10 @@ from parity.inbox.store import PreviewStore
 from ..unit.test_preview import history, model, moving_records, records, room_events
 
 
-class AtomicRequests:
-    """A DynamoDB client whose every request is atomic, as DynamoDB's are. In-process moto does
-    not guarantee that across threads (the local stack's moto server holds a lock for the same
-    reason); interleavings *between* requests stay arbitrary, which is what the race is about."""
-
-    _lock = threading.Lock()
-
-    def __init__(self, client) -> None:
-        self._client = client
-
-    def __getattr__(self, name):
-        attribute = getattr(self._client, name)
-        if not callable(attribute):
-            return attribute
-
-        def locked(*args, **kwargs):
-            with self._lock:
-                return attribute(*args, **kwargs)
-
-        return locked
-
-
-def store_for(aws, stack_environment) -> PreviewStore:
-    return PreviewStore(stack_environment["PREVIEW_TABLE_NAME"], client=AtomicRequests(aws.client("dynamodb")))
+def store_for(aws, stack) -> PreviewStore:
+    # Each request is atomic, as DynamoDB's are: the local stack's AWS edge serves one at a time;
+    # interleavings *between* requests stay arbitrary, which is what the race is about.
+    return PreviewStore(stack.outputs["PreviewTableName"], client=aws.client("dynamodb"))
 
 
 def deliver(store: PreviewStore, company: str, events: list[tuple]) -> None:
@@ -50,8 +30,8 @@ def deliver(store: PreviewStore, company: str, events: list[tuple]) -> None:
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(recs=records, data=st.data())
-def test_any_order_and_duplication_through_dynamodb_matches_the_model(aws, stack_environment, recs, data):
-    store = store_for(aws, stack_environment)
+def test_any_order_and_duplication_through_dynamodb_matches_the_model(aws, stack, recs, data):
+    store = store_for(aws, stack)
     company = f"co-{uuid.uuid4().hex[:10]}"
     events = [e for r in recs for e in history(r)]
     shuffled = data.draw(st.permutations(events + data.draw(st.lists(st.sampled_from(events), max_size=4))))
@@ -60,8 +40,8 @@ def test_any_order_and_duplication_through_dynamodb_matches_the_model(aws, stack
     assert got == model(recs)
 
 
-def test_duplicate_webhook_id_has_no_effect_and_stale_is_reported(aws, stack_environment):
-    store = store_for(aws, stack_environment)
+def test_duplicate_webhook_id_has_no_effect_and_stale_is_reported(aws, stack):
+    store = store_for(aws, stack)
     company = f"co-{uuid.uuid4().hex[:10]}"
     v2 = {"id": "d1", "type": "deal", "version": 2, "created_at": "2026-01-01T00:00:00.000Z", "name": "v2", "channel_integration_room_id": "r"}
     v1 = dict(v2, version=1, name="v1")
@@ -71,9 +51,9 @@ def test_duplicate_webhook_id_has_no_effect_and_stale_is_reported(aws, stack_env
     assert sidebar.shown(store.entries(company, "r"))["deal"]["name"] == "v2"
 
 
-def test_a_redelivery_is_one_write_that_changes_nothing(aws, stack_environment):
+def test_a_redelivery_is_one_write_that_changes_nothing(aws, stack):
     # GIVEN a record created (webhook a), updated (b) and deleted (c) in a room
-    store = store_for(aws, stack_environment)
+    store = store_for(aws, stack)
     company = f"co-{uuid.uuid4().hex[:10]}"
     v1 = {"id": "d1", "type": "deal", "version": 1, "created_at": "2026-01-01T00:00:00.000Z", "name": "v1", "channel_integration_room_id": "r"}
     v2 = dict(v1, version=2, name="v2")
@@ -87,15 +67,15 @@ def test_a_redelivery_is_one_write_that_changes_nothing(aws, stack_environment):
     assert store.apply(company, sidebar.entry_from_event("delete", v2), webhook_id=f"{company}-c") == "duplicate"
     assert sidebar.shown(store.entries(company, "r"))["deal"] is None
     # AND the room holds one item per record
-    items = aws.client("dynamodb").scan(TableName=stack_environment["PREVIEW_TABLE_NAME"])["Items"]
+    items = aws.client("dynamodb").scan(TableName=stack.outputs["PreviewTableName"])["Items"]
     assert [i["sk"]["S"] for i in items if i["pk"]["S"].startswith(f"ROOM#{company}#")] == ["DEAL#d1"]
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(recs=moving_records, data=st.data())
-def test_moves_in_and_out_through_dynamodb_match_the_pure_rule(aws, stack_environment, recs, data):
+def test_moves_in_and_out_through_dynamodb_match_the_pure_rule(aws, stack, recs, data):
     # GIVEN records that move in and out of room r (and some are deleted), delivered in any order
-    store = store_for(aws, stack_environment)
+    store = store_for(aws, stack)
     company = f"co-{uuid.uuid4().hex[:10]}"
     events = [e for r in recs for e in room_events(r)]
     shuffled = data.draw(st.permutations(events + (data.draw(st.lists(st.sampled_from(events), max_size=4)) if events else [])))
@@ -110,9 +90,9 @@ def test_moves_in_and_out_through_dynamodb_match_the_pure_rule(aws, stack_enviro
     assert sidebar.shown(store.entries(company, "r")) == sidebar.shown(state.values())
 
 
-def test_a_record_that_left_the_room_shows_again_when_it_comes_back(aws, stack_environment):
+def test_a_record_that_left_the_room_shows_again_when_it_comes_back(aws, stack):
     # GIVEN a deal created in room r (v1), moved to room s (v2), then back to r (v3)
-    store = store_for(aws, stack_environment)
+    store = store_for(aws, stack)
     company = f"co-{uuid.uuid4().hex[:10]}"
     v1 = {"id": "d1", "type": "deal", "version": 1, "created_at": "2026-01-01T00:00:00.000Z", "name": "v1", "channel_integration_room_id": "r"}
     v3 = dict(v1, version=3, name="v3")
@@ -128,9 +108,9 @@ def test_a_record_that_left_the_room_shows_again_when_it_comes_back(aws, stack_e
     assert sidebar.shown(store.entries(company, "r"))["deal"]["name"] == "v3"
 
 
-def test_a_seen_webhook_id_with_another_body_has_no_effect(aws, stack_environment):
+def test_a_seen_webhook_id_with_another_body_has_no_effect(aws, stack):
     # GIVEN a delivery applied under webhook-id w
-    store = store_for(aws, stack_environment)
+    store = store_for(aws, stack)
     company = f"co-{uuid.uuid4().hex[:10]}"
     v1 = {"id": "d1", "type": "deal", "version": 1, "created_at": "2026-01-01T00:00:00.000Z", "name": "v1", "channel_integration_room_id": "r"}
     forged = dict(v1, version=9, name="forged")
@@ -142,9 +122,9 @@ def test_a_seen_webhook_id_with_another_body_has_no_effect(aws, stack_environmen
     assert store.apply(company, sidebar.entry_from_event("create", v1), webhook_id=f"{company}-w", body="body-1") == "duplicate"
 
 
-def test_racing_receivers_cannot_corrupt_a_room(aws, stack_environment):
+def test_racing_receivers_cannot_corrupt_a_room(aws, stack):
     # GIVEN many versions of one record and a delete, delivered by 8 receivers at once
-    store = store_for(aws, stack_environment)
+    store = store_for(aws, stack)
     company = f"co-{uuid.uuid4().hex[:10]}"
     base = {"id": "d1", "type": "deal", "created_at": "2026-01-01T00:00:00.000Z", "channel_integration_room_id": "r"}
     keeper = {"id": "d0", "type": "deal", "created_at": "2025-12-31T00:00:00.000Z", "channel_integration_room_id": "r", "version": 1, "name": "older"}

@@ -24,10 +24,10 @@ def token(gateway, company):
     return make
 
 
-def records_of(aws, stack_environment, company_id):
+def records_of(aws, stack, company_id):
     """Every record item stored under a company (to prove what was, or was not, stored)."""
     items = aws.client("dynamodb").query(
-        TableName=stack_environment["CRM_TABLE_NAME"],
+        TableName=stack.outputs["CrmTableName"],
         KeyConditionExpression="pk = :pk",
         ExpressionAttributeValues={":pk": {"S": f"COMPANY#{company_id}"}},
     )["Items"]
@@ -41,7 +41,7 @@ def new_contact(gateway, auth, phone="+62 812-3456-7890"):
 
 
 # ---- auth --------------------------------------------------------------------------------------
-def test_company_token_exchange(gateway, company, aws, stack_environment):
+def test_company_token_exchange(gateway, company, aws, stack):
     # GIVEN a company with an API key / WHEN the producer exchanges it
     made = company()
     response = gateway.invoke("POST", "/api/v3.1/teams/company_token", headers={"X-Crm-Api-Key": made.api_key}, json={"sso_id": "flow-7"})
@@ -50,7 +50,7 @@ def test_company_token_exchange(gateway, company, aws, stack_environment):
     assert response.status == 200
     assert body["token_type"] == "Bearer" and body["company_id"] == made.id and body["expires_in"] == 3600
     # AND neither the key nor the token is stored in clear
-    dump = str(aws.client("dynamodb").scan(TableName=stack_environment["CRM_TABLE_NAME"])["Items"])
+    dump = str(aws.client("dynamodb").scan(TableName=stack.outputs["CrmTableName"])["Items"])
     assert body["access_token"] not in dump and made.api_key not in dump
     assert hash_secret(body["access_token"]) in dump
 
@@ -62,19 +62,19 @@ def test_company_token_with_a_wrong_or_missing_key_is_401(gateway, key):
     assert response.status == 401 and response.json()["error"]["code"] == "unauthorized"
 
 
-def test_missing_unknown_or_expired_token_is_401(gateway, token, aws, stack_environment):
+def test_missing_unknown_or_expired_token_is_401(gateway, token, aws, stack):
     made, _ = token()
     assert gateway.invoke("GET", "/api/v3.1/deals/whatever").status == 401
     assert gateway.invoke("GET", "/api/v3.1/deals/whatever", headers={"Authorization": "Bearer forged"}).status == 401
     # GIVEN a token that expired a second ago
     expired = f"pty_expired_{uuid.uuid4().hex}"
     aws.client("dynamodb").put_item(
-        TableName=stack_environment["CRM_TABLE_NAME"],
+        TableName=stack.outputs["CrmTableName"],
         Item={"pk": {"S": f"TOKEN#{hash_secret(expired)}"}, "sk": {"S": "#TOKEN"}, "company_id": {"S": made.id}, "ttl": {"N": str(int(time.time()) - 1)}},
     )
     response = gateway.invoke("POST", "/api/v3.1/deals", headers={"Authorization": f"Bearer {expired}"}, json={"name": "x"})
     assert response.status == 401 and response.json()["error"]["code"] == "unauthorized"
-    assert records_of(aws, stack_environment, made.id) == []
+    assert records_of(aws, stack, made.id) == []
 
 
 # ---- create ------------------------------------------------------------------------------------
@@ -134,7 +134,7 @@ def test_unknown_flag_and_foreign_contact_are_warnings_not_errors(gateway, token
 
 
 # ---- idempotency -------------------------------------------------------------------------------
-def test_same_idempotency_key_returns_the_same_record(gateway, token, aws, stack_environment):
+def test_same_idempotency_key_returns_the_same_record(gateway, token, aws, stack):
     made, auth = token()
     body = {"name": "Deal", "channel_integration_room_id": "room-1", "creator_flag": "bot"}
     first = gateway.invoke("POST", "/api/v3.1/deals", headers={**auth, "Idempotency-Key": "run-42"}, json=body)
@@ -142,10 +142,10 @@ def test_same_idempotency_key_returns_the_same_record(gateway, token, aws, stack
     assert first.status == again.status == 201
     assert again.json() == first.json()
     assert again.headers.get("idempotent-replayed") == "true" and "idempotent-replayed" not in first.headers
-    assert len(records_of(aws, stack_environment, made.id)) == 1
+    assert len(records_of(aws, stack, made.id)) == 1
     other = gateway.invoke("POST", "/api/v3.1/deals", headers={**auth, "Idempotency-Key": "run-42"}, json={**body, "name": "Other"})
     assert other.status == 422 and other.json()["error"]["code"] == "idempotency_key_reused"
-    assert len(records_of(aws, stack_environment, made.id)) == 1
+    assert len(records_of(aws, stack, made.id)) == 1
 
 
 def test_idempotency_keys_are_per_company(gateway, token):
@@ -157,28 +157,20 @@ def test_idempotency_keys_are_per_company(gateway, token):
     assert a.json()["data"]["id"] != b.json()["data"]["id"]
 
 
-def test_create_costs_one_dynamodb_request(gateway, token, runtime):
+def test_create_costs_one_dynamodb_request(gateway, token, edge):
     """DESIGN budget: record + contact links + idempotency entry in one request."""
     _, auth = token()
     contact_id = new_contact(gateway, auth)
-    from parity.crm.store import crm_store
-
-    calls: list[str] = []
-    client = crm_store().client
-    handler = lambda event_name, **_: calls.append(event_name)  # noqa: E731
-    client.meta.events.register("before-call.dynamodb", handler)
-    try:
-        body = {"name": "Deal", "contact_id": contact_id, "creator_flag": "bot", "channel_integration_room_id": "r"}
+    body = {"name": "Deal", "contact_id": contact_id, "creator_flag": "bot", "channel_integration_room_id": "r"}
+    # WHEN a create is sent, and then replayed with its Idempotency-Key, every AWS request recorded
+    with edge.recording() as create_calls:
         created = gateway.invoke("POST", "/api/v3.1/deals", headers={**auth, "Idempotency-Key": "one-call"}, json=body)
-        create_calls = list(calls)
-        calls.clear()
+    with edge.recording() as replay_calls:
         replayed = gateway.invoke("POST", "/api/v3.1/deals", headers={**auth, "Idempotency-Key": "one-call"}, json=body)
-    finally:
-        client.meta.events.unregister("before-call.dynamodb", handler)
     assert created.status == 201 and replayed.status == 201
-    # The authorizer's token read is cached in the warm container; what is left is the create.
-    assert create_calls == ["before-call.dynamodb.TransactWriteItems"]
-    assert calls == ["before-call.dynamodb.TransactWriteItems"]
+    # THEN the create function sent exactly one DynamoDB request each time (the authorizer's are its own)
+    assert create_calls.operations(function="CreateDealFunction") == ["TransactWriteItems"]
+    assert replay_calls.operations(function="CreateDealFunction") == ["TransactWriteItems"]
 
 
 # ---- tenants -----------------------------------------------------------------------------------
@@ -217,19 +209,19 @@ def test_a_deal_id_under_the_tickets_route_is_404(gateway, token):
         ('{"name": "ok\\u0000"}', 422, "name"),
     ],
 )
-def test_bad_create_bodies_are_4xx_naming_the_field_and_store_nothing(gateway, token, aws, stack_environment, raw, status, field):
+def test_bad_create_bodies_are_4xx_naming_the_field_and_store_nothing(gateway, token, aws, stack, raw, status, field):
     made, auth = token()
     response = gateway.invoke("POST", "/api/v3.1/deals", headers={**auth, "content-type": "application/json"}, body=raw)
     assert response.status == status, response.text
     assert field in [d["field"] for d in response.json()["error"]["details"]]
-    assert records_of(aws, stack_environment, made.id) == []
+    assert records_of(aws, stack, made.id) == []
 
 
-def test_oversized_body_is_413_and_stores_nothing(gateway, token, aws, stack_environment):
+def test_oversized_body_is_413_and_stores_nothing(gateway, token, aws, stack):
     made, auth = token()
     response = gateway.invoke("POST", "/api/v3.1/deals", headers=auth, json={"name": "x", "source": "y" * 70_000})
     assert response.status == 413 and response.json()["error"]["code"] == "payload_too_large"
-    assert records_of(aws, stack_environment, made.id) == []
+    assert records_of(aws, stack, made.id) == []
 
 
 # ---- update and delete -------------------------------------------------------------------------

@@ -1,23 +1,20 @@
 """Timeline notes on moto with the resources deployed from template.yaml: the timeline_note
 function fed SQS events (by hand and through the template's queue mapping), the chat history from
-the demo hub on loopback, and GET …/{id}/timeline through the emulated HTTP API
-(RFC CDTC-S04, CDTC-S05, ERR-1, ERR-2, NEG-2; DESIGN "Timeline note")."""
+the local stack's demo hub (or a failing one on loopback), and GET …/{id}/timeline through the
+emulated HTTP API (RFC CDTC-S04, CDTC-S05, ERR-1, ERR-2, NEG-2; DESIGN "Timeline note")."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import urlsplit
 
 import pytest
 
-from parity_dev.demo_hub import DemoHub
-from parity_dev.lambdas import applied_environment
+from parity.timeline.store import NoteTable
 from parity_dev.pollers import SqsPoller
 
 FUNCTION = "TimelineNoteFunction"
@@ -60,41 +57,24 @@ def serve(answer: Callable[[BaseHTTPRequestHandler], None]) -> tuple[str, Callab
 
 
 @pytest.fixture
-def demo_hub(stack_environment) -> Iterator[tuple[str, DemoHub]]:
-    """The local stack's demo chat-history source, served on loopback with the stack's hub token."""
-    hub = DemoHub(stack_environment["HUB_API_TOKEN"])
+def hub_at(runtime) -> Iterator[Callable[[str], None]]:
+    """Point the note function's chat-history client at ``url`` for this test (by default it reads the
+    local stack's demo hub): a configuration change, so its next invocation runs in a new worker."""
+    before = runtime.environment(FUNCTION)["HUB_API_BASE_URL"]
 
-    def answer(handler: BaseHTTPRequestHandler) -> None:
-        parts = urlsplit(handler.path)
-        status, headers, body = hub.handle("GET", parts.path, parts.query, dict(handler.headers), None)
-        handler.send_response(status)
-        for name, value in {**headers, "Content-Length": str(len(body))}.items():
-            handler.send_header(name, value)
-        handler.end_headers()
-        handler.wfile.write(body)
+    def point(url: str) -> None:
+        runtime.update_environment(FUNCTION, {"HUB_API_BASE_URL": url})
 
-    url, stop = serve(answer)
-    yield url, hub
-    stop()
+    yield point
+    if runtime.environment(FUNCTION)["HUB_API_BASE_URL"] != before:
+        runtime.update_environment(FUNCTION, {"HUB_API_BASE_URL": before})
 
 
 @pytest.fixture
-def hub_at(gateway) -> Iterator[Callable[[str], None]]:
-    """Point the functions' chat-history client at ``url`` for this test.
-
-    The runtime library caches its settings and hub client per process (a warm container), so they
-    are forgotten when the variables change and again when they are restored.
-    """
-    from parity.core.warm import forget
-
-    with contextlib.ExitStack() as stack:
-
-        def point(url: str) -> None:
-            stack.enter_context(applied_environment({"HUB_API_BASE_URL": url, "ALLOW_PRIVATE_TARGETS": "true"}))
-            forget()
-
-        stack.callback(forget)
-        yield point
+def notes_of(stack, aws) -> Callable[[str, dict], list]:
+    """The notes stored for a record, read from the table."""
+    table = NoteTable(stack.outputs["CrmTableName"], client=aws.client("dynamodb"))
+    return lambda company_id, record: table.notes(company_id, record["type"], record["id"])
 
 
 def create(gateway, auth, *, kind="deals", **fields) -> dict:
@@ -134,10 +114,8 @@ def timeline(gateway, auth, record, kind="deals"):
 
 
 # ---- the note ------------------------------------------------------------------------------------
-def test_a_bot_deal_gets_one_masked_note_with_the_room_link(gateway, token, runtime, stack, demo_hub, hub_at):
-    # GIVEN a bot deal created in room-123, whose chat the hub holds
-    hub_url, _ = demo_hub
-    hub_at(hub_url)
+def test_a_bot_deal_gets_one_masked_note_with_the_room_link(gateway, token, runtime, stack):
+    # GIVEN a bot deal created in room-123, whose chat the (demo) hub holds
     made, auth = token()
     deal = create(gateway, auth)
     body = create_event(made.id, deal)
@@ -158,13 +136,12 @@ def test_a_bot_deal_gets_one_masked_note_with_the_room_link(gateway, token, runt
     assert "ttl" not in note and note["expires_at"] > note["created_at"]
 
 
-def test_the_note_expires_after_365_days_through_ttl(gateway, token, runtime, stack, demo_hub, hub_at, aws, stack_environment):
-    hub_at(demo_hub[0])
+def test_the_note_expires_after_365_days_through_ttl(gateway, token, runtime, stack, aws):
     made, auth = token()
     deal = create(gateway, auth)
     runtime.invoke(FUNCTION, sqs_event(stack, create_event(made.id, deal)))
     items = aws.client("dynamodb").query(
-        TableName=stack_environment["CRM_TABLE_NAME"],
+        TableName=stack.outputs["CrmTableName"],
         KeyConditionExpression="pk = :pk AND begins_with(sk, :note)",
         ExpressionAttributeValues={":pk": {"S": f"COMPANY#{made.id}"}, ":note": {"S": "NOTE#"}},
     )["Items"]
@@ -207,8 +184,7 @@ def test_a_failing_or_hung_hub_still_gives_the_note_without_preview(gateway, tok
     assert note["creator_label"] == "AI" and note["deeplink"].endswith("/room-123")
 
 
-def test_no_room_or_a_manual_record_gets_no_note(gateway, token, runtime, stack, demo_hub, hub_at):
-    hub_at(demo_hub[0])
+def test_no_room_or_a_manual_record_gets_no_note(gateway, token, runtime, stack):
     made, auth = token()
     roomless = create(gateway, auth, channel_integration_room_id=None)
     manual = create(gateway, auth, creator_flag=None)
@@ -218,9 +194,8 @@ def test_no_room_or_a_manual_record_gets_no_note(gateway, token, runtime, stack,
     assert timeline(gateway, auth, manual).json() == {"data": []}
 
 
-def test_a_record_deleted_before_the_worker_runs_gets_no_note(gateway, token, runtime, stack, demo_hub, hub_at):
+def test_a_record_deleted_before_the_worker_runs_gets_no_note(gateway, token, runtime, stack, notes_of):
     # GIVEN a bot deal created in room-123, then deleted before its queued create event is handled
-    hub_at(demo_hub[0])
     made, auth = token()
     deal = create(gateway, auth)
     assert gateway.invoke("DELETE", f"/api/v3.1/deals/{deal['id']}", headers=auth).status == 204
@@ -228,41 +203,23 @@ def test_a_record_deleted_before_the_worker_runs_gets_no_note(gateway, token, ru
     result = runtime.invoke(FUNCTION, sqs_event(stack, create_event(made.id, deal)))
     # THEN the message succeeds (nothing to retry or dead-letter) and the table holds no note
     assert result == {"batchItemFailures": []}
-    from parity.timeline.store import note_table
-
-    assert note_table().notes(made.id, "deal", deal["id"]) == []
+    assert notes_of(made.id, deal) == []
 
 
-def test_the_existence_check_costs_one_consistent_read_and_no_transaction(gateway, token, runtime, stack, demo_hub, hub_at):
-    # GIVEN a live bot deal / WHEN its note is written, every DynamoDB call counted
-    hub_at(demo_hub[0])
+def test_the_existence_check_costs_one_consistent_read_and_no_transaction(gateway, token, runtime, stack, edge, notes_of):
+    # GIVEN a live bot deal / WHEN its note is written, every DynamoDB request recorded
     made, auth = token()
     deal = create(gateway, auth)
-    from parity.crm.store import crm_store
-    from parity.timeline.store import note_table
-
-    calls: list[tuple[str, object]] = []
-    clients = {crm_store().client, note_table().client}
-
-    def seen(params, model, **_):
-        calls.append((model.name, params.get("ConsistentRead")))
-
-    for client in clients:
-        client.meta.events.register("provide-client-params.dynamodb", seen)
-    try:
+    with edge.recording() as calls:
         assert runtime.invoke(FUNCTION, sqs_event(stack, create_event(made.id, deal))) == {"batchItemFailures": []}
-    finally:
-        for client in clients:
-            client.meta.events.unregister("provide-client-params.dynamodb", seen)
     # THEN: one strongly consistent GetItem of the record (1 read unit) and the note's one PutItem;
     # no transaction (it would double the write units of every note)
-    assert calls == [("GetItem", True), ("PutItem", None)]
-    assert len(note_table().notes(made.id, "deal", deal["id"])) == 1
+    assert [(c.operation, c.params.get("ConsistentRead")) for c in calls.of("dynamodb", function=FUNCTION)] == [("GetItem", True), ("PutItem", None)]
+    assert len(notes_of(made.id, deal)) == 1
 
 
-def test_an_unreadable_message_fails_alone(gateway, token, runtime, stack, demo_hub, hub_at):
+def test_an_unreadable_message_fails_alone(gateway, token, runtime, stack):
     # GIVEN a batch with one good message and one that is not an event
-    hub_at(demo_hub[0])
     made, auth = token()
     deal = create(gateway, auth)
     event = sqs_event(stack, "not an event", create_event(made.id, deal))
@@ -272,9 +229,8 @@ def test_an_unreadable_message_fails_alone(gateway, token, runtime, stack, demo_
     assert len(timeline(gateway, auth, deal).json()["data"]) == 1
 
 
-def test_the_queue_mapping_delivers_to_the_function(gateway, token, runtime, stack, aws, demo_hub, hub_at):
+def test_the_queue_mapping_delivers_to_the_function(gateway, token, runtime, stack, aws):
     # GIVEN a create event on the template's TimelineQueue
-    hub_at(demo_hub[0])
     made, auth = token()
     deal = create(gateway, auth)
     aws.client("sqs").send_message(QueueUrl=stack.queues["TimelineQueue"], MessageBody=create_event(made.id, deal))
@@ -304,8 +260,7 @@ def test_timeline_queue_retries_then_dead_letters(stack, aws):
 
 
 # ---- the route ---------------------------------------------------------------------------------------
-def test_another_companys_timeline_is_404(gateway, token, runtime, stack, demo_hub, hub_at):
-    hub_at(demo_hub[0])
+def test_another_companys_timeline_is_404(gateway, token, runtime, stack):
     made, auth = token()
     deal = create(gateway, auth)
     runtime.invoke(FUNCTION, sqs_event(stack, create_event(made.id, deal)))

@@ -6,7 +6,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from parity.crm.store import CreateRejected, IdempotencyEntry, Token, VersionMismatch
+from parity.core.idempotency import Entry as IdempotencyEntry
+from parity.crm.store import CreateRejected, Token, VersionMismatch
 
 
 class FakeStore:
@@ -73,3 +74,12 @@ class FakeStore:
 
     def add_contact(self, company_id: str, contact_id: str) -> None:
         self.contacts[(company_id, contact_id)] = {"id": contact_id, "company_id": company_id}
+
+
+class Ctx:
+    """The Lambda context a handler is invoked with."""
+
+    function_name = "parity-unit"
+    memory_limit_in_mb = 256
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:parity-unit"
+    aws_request_id = "req-unit"

@@ -9,6 +9,7 @@ import pytest
 
 from parity.outbox import router, sender, signing
 from parity.core import outbound
+from parity.core.queues import QueueError, Queues
 
 SECRET = "whsec_" + base64.b64encode(b"k" * 24).decode()
 NOW = datetime(2026, 11, 23, tzinfo=timezone.utc)
@@ -75,30 +76,90 @@ def record(**over):
     return {"entity": "record", "id": "d1", "type": "deal", "company_id": "c1", "name": "Deal", "creator_flag": "bot", "channel_integration_room_id": "room-1", "created_at": "2026-01-01T00:00:00.000Z", "updated_at": "2026-01-01T00:00:00.000Z", "version": 1, **over}
 
 
-def route(old, new, *, enabled=True):
-    published = []
-    sent = router.route_change("stream-1", old, new, parity_enabled=lambda company: enabled, publish=published.extend, url_template="u/{type}/{id}", now_iso="2026-01-02T00:00:00.000Z")
-    return sent, published
+class FakeQueues:
+    def __init__(self, *, refusing: bool = False) -> None:
+        self.sent: list[tuple[str, list[dict], dict | None]] = []
+        self.refusing = refusing
+
+    def publish(self, url, messages, *, attributes=None):
+        if self.refusing:
+            raise QueueError("refused")
+        self.sent.append((url, list(messages), attributes))
 
 
-def test_create_of_bot_record_is_published_with_the_flag_on():
-    sent, published = route(None, record())
-    assert published == sent and [e["eventType"] for e in sent] == ["qontak.crm.deal.create"]
+ROUTED_AT = datetime(2026, 1, 2, tzinfo=timezone.utc)
 
 
-def test_flag_off_publishes_nothing():
-    assert route(None, record(), enabled=False) == ([], [])
+def route(old, new, *, enabled=True, queues=None, timeline="https://sqs.example/t"):
+    queues = queues or FakeQueues()
+    routing = router.Router(queues, webhook_queue_url="https://sqs.example/q", timeline_queue_url=timeline,
+                            parity_enabled=lambda company: enabled, url_template="u/{type}/{id}", now=lambda: ROUTED_AT)
+    routed = routing.route(router.Change("stream-1", old, new))
+    return routed, queues.sent
+
+
+def test_create_of_bot_record_goes_to_both_queues_with_its_correlation_id_and_is_counted():
+    routed, sent = route(None, record(correlation_id="corr-1"))
+    assert [e["eventType"] for e in routed.events] == ["qontak.crm.deal.create"] and routed.created == "bot_deal_created"
+    assert sent == [("https://sqs.example/q", routed.events, {"correlation_id": "corr-1"}), ("https://sqs.example/t", routed.events, {"correlation_id": "corr-1"})]
+
+
+def test_an_update_goes_to_the_webhook_queue_only():
+    routed, sent = route(record(), record(name="Renamed", version=2))
+    assert [e["eventType"] for e in routed.events] == ["qontak.crm.deal.update"] and routed.created is None
+    assert [url for url, _, _ in sent] == ["https://sqs.example/q"]
+
+
+def test_flag_off_publishes_and_counts_nothing():
+    assert route(None, record(), enabled=False) == (router.Routed([]), [])
+
+
+def test_a_new_bot_record_without_a_room_is_counted_but_makes_no_event():
+    assert route(None, record(channel_integration_room_id=None)) == (router.Routed([], "bot_deal_created"), [])
 
 
 def test_non_record_items_publish_nothing():
-    assert route(None, {"entity": "idempotency", "company_id": "c1"}) == ([], [])
-    assert route(None, dict(record(), entity="contact")) == ([], [])
+    assert route(None, {"entity": "idempotency", "company_id": "c1"}) == (router.Routed([]), [])
+    assert route(None, dict(record(), entity="contact")) == (router.Routed([]), [])
 
 
 def test_delete_carries_the_old_record():
-    sent, _ = route(record(), None)
-    assert sent[0]["eventType"] == "qontak.crm.deal.delete" and sent[0]["data"]["id"] == "d1"
-    assert sent[0]["occurred_at"] == "2026-01-02T00:00:00.000Z"
+    routed, _ = route(record(), None)
+    assert routed.events[0]["eventType"] == "qontak.crm.deal.delete" and routed.events[0]["data"]["id"] == "d1"
+    assert routed.events[0]["occurred_at"] == "2026-01-02T00:00:00.000Z"
+
+
+def test_a_refusing_queue_fails_the_change_so_the_stream_record_is_retried():
+    with pytest.raises(QueueError):
+        route(None, record(), queues=FakeQueues(refusing=True))
+
+
+def test_the_fan_out_sends_creates_to_the_timeline_queue_only_when_one_is_given():
+    queues = FakeQueues()
+    create = {"eventType": "qontak.crm.deal.create", "event_id": "e1"}
+    delete = {"eventType": "qontak.crm.deal.delete", "event_id": "e2"}
+    router.publish(queues, [create, delete], webhook_queue_url="q", timeline_queue_url="t", attributes={"correlation_id": "c"})
+    router.publish(queues, [create], webhook_queue_url="q", timeline_queue_url=None)
+    assert queues.sent == [("q", [create, delete], {"correlation_id": "c"}), ("t", [create], {"correlation_id": "c"}), ("q", [create], None)]
+
+
+def test_many_events_go_out_ten_to_a_request():
+    class Sqs:
+        batches: list[list[str]] = []
+
+        def send_message_batch(self, *, QueueUrl, Entries):  # noqa: N803
+            self.batches.append([json.loads(e["MessageBody"])["event_id"] for e in Entries])
+            return {"Successful": Entries}
+
+    sqs = Sqs()
+    Queues(client=sqs).publish("q", [{"event_id": f"e{i}", "eventType": "t"} for i in range(23)])
+    assert [len(b) for b in sqs.batches] == [10, 10, 3] and sqs.batches[2] == ["e20", "e21", "e22"]
+
+
+def test_a_change_names_its_correlation_id_and_ids():
+    change = router.Change("stream-9", record(), None)
+    assert change.correlation_id == "stream-stream-9"
+    assert change.about() == {"company_id": "c1", "record_id": "d1", "room_id": "room-1"}
 
 
 # ---- outbound guard --------------------------------------------------------------------------

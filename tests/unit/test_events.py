@@ -1,5 +1,7 @@
 """Which record changes make which events (RFC CDTC-S01, NEG-1, NEG-2)."""
 
+import json
+
 import pytest
 
 from parity.outbox import events
@@ -68,3 +70,11 @@ def test_event_body_carries_the_public_record():
 @pytest.mark.parametrize(("text", "parsed"), [("qontak.crm.deal.create", ("deal", "create")), ("qontak.crm.ticket.delete", ("ticket", "delete")), ("qontak.crm.lead.create", None), ("qontak.crm.deal.merge", None), ("other.deal.create", None), ("", None)])
 def test_parse_type(text, parsed):
     assert events.parse_type(text) == parsed
+
+
+def test_the_ids_a_queued_event_names_are_read_leniently_for_logs():
+    body = json.dumps({"eventType": "qontak.crm.deal.create", "event_id": "evt_1", "company_id": "c1", "data": {"id": "d1", "channel_integration_room_id": "room-1"}})
+    assert events.about(events.peek(body)) == {"company_id": "c1", "record_id": "d1", "room_id": "room-1", "event_id": "evt_1"}
+    nothing = {"company_id": None, "record_id": None, "room_id": None, "event_id": None}
+    for unreadable in ("not json", "[1, 2]", '{"data": "x"}', "NaN"):
+        assert events.about(events.peek(unreadable)) == nothing

@@ -1,4 +1,4 @@
-"""The HTTP edge: body limits, JSON parsing, the caller's company, one error shape."""
+"""The HTTP edge: routes by route key, body limits, JSON parsing, the caller's company, one error shape."""
 
 import base64
 import json
@@ -7,26 +7,26 @@ import pytest
 
 from parity_dev.gateway import http_api_event
 
-from parity.core.http import Request, Response, Router, caller_company, json_body, json_response
+from parity.core.http import Request, Response, Router, json_response
 from parity.core.settings import MAX_BODY_BYTES
 
 app = Router()
 
 
-@app.post("/echo")
-def echo():
-    return json_response(200, {"company": caller_company(app), "body": json_body(app)})
+@app.route("POST /echo")
+def echo(request: Request) -> Response:
+    return json_response(200, {"company": request.company, "body": request.json()})
 
 
-@app.get("/boom")
-def boom():
+@app.route("GET /boom")
+def boom(request: Request) -> Response:
     raise RuntimeError("secret internals")
 
 
-def call(body=None, *, path="/echo", method="POST", headers=None, auth=None, b64=False):
+def call(body=None, *, path="/echo", method="POST", headers=None, auth=None, b64=False, route_key=None):
     event = http_api_event(
         method, path, headers={"content-type": "application/json", **(headers or {})},
-        authorizer={"company_id": "c1"} if auth is None else auth,
+        authorizer={"company_id": "c1"} if auth is None else auth, route_key=route_key,
     )
     # the body exactly as given (even empty or already base64), to exercise the edge's own parsing
     event.update(body=body, isBase64Encoded=b64)
@@ -92,49 +92,69 @@ def test_unexpected_error_is_a_500_that_leaks_nothing():
 
 # ---- the router itself (parity.core.http.Router) ---------------------------------------------------------
 seen: dict = {}
+THING = "GET /rooms/{room_id}/things/{thing_id}"
 
 
-@app.get("/rooms/<room_id>/things/<thing_id>")
-def thing(room_id, thing_id):
+@app.route(THING)
+def thing(request: Request, room_id: str, thing_id: str) -> Response:
     seen["params"] = (room_id, thing_id)
     return json_response(200, {"room": room_id, "thing": thing_id})
 
 
-@app.delete("/rooms/<room_id>/things/<thing_id>")
-def drop_thing(room_id, thing_id):
+@app.route("DELETE /rooms/{room_id}/things/{thing_id}")
+def drop_thing(request: Request, room_id: str, thing_id: str) -> Response:
     return Response(status_code=204)
 
 
-def test_path_parameters_reach_the_view_as_sent_url_encoded():
-    # GIVEN a route with two parameters and a room id with an encoded slash
-    # WHEN it is requested
-    status, body, _ = call(None, path="/rooms/r%2F1/things/t.2", method="GET")
-    # THEN the view gets both segments as API Gateway passed them (the view decides about decoding)
-    assert status == 200 and body == {"room": "r%2F1", "thing": "t.2"}
+def test_the_view_gets_the_path_parameters_api_gateway_decoded_and_decodes_nothing_again():
+    # GIVEN a route with two parameters, and a room id whose encoding API Gateway has undone once
+    # ("r%252F1" sent, "r%2F1" passed on)
+    event = http_api_event("GET", "/rooms/r%252F1/things/t.2", route_key=THING, authorizer={"company_id": "c1"})
+    assert event["pathParameters"] == {"room_id": "r%2F1", "thing_id": "t.2"}
+    # WHEN it is resolved
+    response = app.resolve(event)
+    # THEN the view gets the parameters exactly as the event carries them
+    assert response["statusCode"] == 200 and json.loads(response["body"]) == {"room": "r%2F1", "thing": "t.2"}
 
 
-def test_a_parameter_never_spans_a_slash_and_the_whole_path_must_match():
-    assert call(None, path="/rooms/a/b/things/t", method="GET")[0] == 404
-    assert call(None, path="/rooms/a/things/t/extra", method="GET")[0] == 404
-    assert call(None, path="/rooms//things/t", method="GET")[0] == 404
+def test_dispatch_is_by_route_key_not_by_path():
+    # GIVEN an event whose routeKey names a route, whatever its rawPath says
+    event = http_api_event("GET", "/rooms/a/things/b", route_key=THING, authorizer={"company_id": "c1"})
+    event["rawPath"] = "/somewhere/else"
+    # THEN that route's view answers
+    assert json.loads(app.resolve(event)["body"]) == {"room": "a", "thing": "b"}
+    # AND a route key the function does not serve is a 404, even when the path looks like one of its routes
+    event["routeKey"] = "GET /rooms/{room_id}/other/{thing_id}"
+    assert app.resolve(event)["statusCode"] == 404
 
 
-def test_the_method_picks_the_view_and_an_unrouted_method_is_a_404():
-    assert call(None, path="/rooms/a/things/t", method="DELETE")[0] == 204
-    assert call(None, path="/rooms/a/things/t", method="PATCH")[0] == 404
+def test_the_method_is_part_of_the_route_key():
+    assert call(None, path="/rooms/a/things/t", method="DELETE", route_key="DELETE /rooms/{room_id}/things/{thing_id}")[0] == 204
+    assert call(None, path="/rooms/a/things/t", method="PATCH", route_key="PATCH /rooms/{room_id}/things/{thing_id}")[0] == 404
 
 
-def test_a_dot_in_a_registered_path_is_literal():
-    # GIVEN "/api/v3.1/x" registered; WHEN a path differs only where a regex "." would match; THEN no match
-    router = Router(require_company=False)
+@pytest.mark.parametrize("parameters", [None, {}, {"room_id": "a"}, {"room_id": "a", "thing_id": ""}])
+def test_an_event_without_the_routes_parameters_is_a_404(parameters):
+    # GIVEN an event for a route with parameters that it does not carry (API Gateway never sends one)
+    event = http_api_event("GET", "/rooms/a/things/b", route_key=THING, path_parameters=parameters or {}, authorizer={"company_id": "c1"})
+    if parameters is None:
+        event.pop("pathParameters", None)
+    # THEN 404 in the error shape, and no view ran
+    seen.clear()
+    response = app.resolve(event)
+    assert response["statusCode"] == 404 and json.loads(response["body"])["error"]["code"] == "not_found"
+    assert seen == {}
 
-    @router.get("/api/v3.1/x")
-    def x():
-        return json_response(200, {})
 
-    event = http_api_event("GET", "/api/v3x1/x")
-    assert router.resolve(event)["statusCode"] == 404
-    assert router.resolve(http_api_event("GET", "/api/v3.1/x"))["statusCode"] == 200
+def test_route_keys_are_checked_when_registered():
+    router = Router()
+    with pytest.raises(ValueError):
+        router.route("/no/method")
+    with pytest.raises(ValueError):
+        router.route("GET /x/{id}", path={"other": {"type": "string"}})
+    router.route("GET /x")(lambda request: Response(200))
+    with pytest.raises(ValueError):
+        router.route("GET /x")(lambda request: Response(200))
 
 
 def test_an_unknown_route_is_a_404_even_without_a_company():
@@ -142,36 +162,53 @@ def test_an_unknown_route_is_a_404_even_without_a_company():
     assert call(None, path="/nope", method="GET", auth={})[0] == 404
 
 
+def test_a_public_route_runs_without_a_company():
+    # GIVEN a public route (the token exchange, the signed receiver) and no company from the authorizer
+    router = Router()
+
+    @router.route("POST /open", public=True)
+    def open_route(request: Request) -> Response:
+        return json_response(200, {"authorizer": request.authorizer})
+
+    # THEN its view runs; a company route of the same router still answers 401
+    @router.route("POST /closed")
+    def closed(request: Request) -> Response:
+        return json_response(200, {})
+
+    assert router.resolve(http_api_event("POST", "/open"))["statusCode"] == 200
+    assert router.resolve(http_api_event("POST", "/closed"))["statusCode"] == 401
+
+
+def test_fixed_arguments_let_one_view_serve_several_route_keys():
+    router = Router()
+
+    @router.route("GET /deals/{id}", args={"kind": "deal"})
+    @router.route("GET /tickets/{id}", args={"kind": "ticket"})
+    def get(request: Request, id: str, kind: str) -> Response:
+        return json_response(200, {"kind": kind, "id": id})
+
+    answer = router.resolve(http_api_event("GET", "/tickets/7", route_key="GET /tickets/{id}", authorizer={"company_id": "c"}))
+    assert json.loads(answer["body"]) == {"kind": "ticket", "id": "7"}
+
+
 def test_the_answer_is_an_http_api_payload_2_response():
-    response = app.resolve(http_api_event("GET", "/rooms/a/things/b", authorizer={"company_id": "c1"}))
+    response = app.resolve(http_api_event("GET", "/rooms/a/things/b", route_key=THING, authorizer={"company_id": "c1"}))
     assert response["statusCode"] == 200 and response["isBase64Encoded"] is False
     assert response["headers"]["Content-Type"] == "application/json" and response["cookies"] == []
     assert json.loads(response["body"]) == {"room": "a", "thing": "b"}
 
 
-def test_current_event_is_per_thread_and_gone_after_the_request():
-    # GIVEN two threads each resolving a request while the other is mid-request
-    import threading
+def test_the_router_keeps_no_request_state():
+    # GIVEN a router that has served a request
+    app.resolve(http_api_event("GET", "/rooms/a/things/b", route_key=THING, authorizer={"company_id": "c1"}))
+    # THEN nothing of it stays on the router: the request was the view's argument
+    assert set(vars(app)) == {"routes"}
 
-    router = Router(require_company=False)
-    barrier = threading.Barrier(2)
-    got = {}
 
-    @router.get("/who/<name>")
-    def who(name):
-        barrier.wait(timeout=5)  # both requests are in flight here
-        got[name] = router.current_event.path
-        return json_response(200, {})
-
-    threads = [threading.Thread(target=router.resolve, args=(http_api_event("GET", f"/who/{n}"),)) for n in ("a", "b")]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=5)
-    # THEN each view saw its own request, and none is left bound afterwards
-    assert got == {"a": "/who/a", "b": "/who/b"}
-    with pytest.raises(RuntimeError):
-        router.current_event
+def test_header_lookup_ignores_case():
+    request = Request(http_api_event("GET", "/x", headers={"Idempotency-Key": "k1"}))
+    assert request.header("idempotency-key") == request.header("IDEMPOTENCY-KEY") == "k1"
+    assert request.header("missing") is None
 
 
 @pytest.mark.parametrize(("body", "encoded"), [("aGVsbG8=", True), ("hello", False)])

@@ -29,7 +29,7 @@ from parity.timeline.excerpt import ChatHistory, ChatMessage
 from parity_dev.gateway import http_api_event
 from parity_dev.lambdas import load_handler
 
-from .fakes import FakeStore
+from .fakes import Ctx, FakeStore
 
 FUNCTIONS = Path(__file__).resolve().parents[2] / "functions"
 API_KEY = "pk_unit-test-api-key-that-must-never-be-logged"
@@ -40,13 +40,6 @@ METRICS_OF_THE_RFC = {
     "deal_preview_displayed", "ticket_preview_displayed", "webhook_delivered", "webhook_delivery_failed",
     "timeline_log_created", "timeline_log_creation_failed", "timeline_preview_unavailable",
 }
-
-
-class Ctx:
-    function_name = "parity-unit"
-    memory_limit_in_mb = 256
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:parity-unit"
-    aws_request_id = "req-unit"
 
 
 def app(name: str) -> Any:
@@ -109,12 +102,17 @@ def emitted(metric_lines: list[dict[str, Any]]) -> dict[str, float]:
     return totals
 
 
-def http_event(method: str, path: str, body: Any = None, *, company: str | None = "c1", headers: dict[str, str] | None = None) -> dict[str, Any]:
+def http_event(
+    method: str, path: str, body: Any = None, *, company: str | None = "c1", headers: dict[str, str] | None = None, route_key: str | None = None,
+) -> dict[str, Any]:
     return http_api_event(
         method, path, headers={"content-type": "application/json", **(headers or {})},
         body=json.dumps(body) if body is not None else None, request_id="apigw-request-1",
-        authorizer={"company_id": company} if company else {},
+        authorizer={"company_id": company} if company else {}, route_key=route_key,
     )
+
+
+PREVIEW = "GET /api/v3.1/rooms/{room_id}/preview"
 
 
 def sqs_event(body: str, *, correlation_id: str | None = None, receive_count: int = 1) -> dict[str, Any]:
@@ -391,9 +389,9 @@ def test_the_preview_counts_each_slot_it_shows(captured, monkeypatch, env):
             return self._entries
 
     monkeypatch.setattr(module, "preview_store", lambda: Previews([deal]))
-    module.handler(http_event("GET", "/api/v3.1/rooms/room-9/preview"), Ctx())
+    module.handler(http_event("GET", "/api/v3.1/rooms/room-9/preview", route_key=PREVIEW), Ctx())
     monkeypatch.setattr(module, "preview_store", lambda: Previews([]))
-    module.handler(http_event("GET", "/api/v3.1/rooms/room-8/preview"), Ctx())
+    module.handler(http_event("GET", "/api/v3.1/rooms/room-8/preview", route_key=PREVIEW), Ctx())
     assert emitted(captured["read"]()["metrics"]) == {"deal_preview_displayed": 1}
 
 
@@ -406,7 +404,7 @@ def test_no_metric_line_and_no_warning_when_an_invocation_counts_nothing(capture
             return []
 
     monkeypatch.setattr(module, "preview_store", lambda: Previews())
-    module.handler(http_event("GET", "/api/v3.1/rooms/room-8/preview"), Ctx())
+    module.handler(http_event("GET", "/api/v3.1/rooms/room-8/preview", route_key=PREVIEW), Ctx())
     assert captured["read"]()["metrics"] == [] and not [w for w in recwarn if "metrics" in str(w.message)]
 
 

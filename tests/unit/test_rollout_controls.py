@@ -4,13 +4,15 @@ tokens of a revoked API key."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 from pydantic import ValidationError
 
 from parity.crm import flags, service
 from parity.crm.store import Token
-from parity.outbox.secrets import SigningSecrets
+from parity.outbox.secrets import SecretsUnavailable, SigningSecretParameter, SigningSecrets
 from parity.crm.credentials import hash_secret, token_company
 from parity.core.settings import Settings
 
@@ -81,23 +83,40 @@ class FakeSsm:
             raise EndpointConnectionError(endpoint_url="https://ssm.example")
         if self.value is None:
             raise ClientError({"Error": {"Code": "ParameterNotFound", "Message": "nope"}}, "GetParameter")
-        return {"Parameter": {"Name": Name, "Value": self.value}}
+        return {"Parameter": {"Name": Name, "Value": self.value, "LastModifiedDate": datetime(2026, 1, 1, tzinfo=timezone.utc)}}
+
+
+@pytest.fixture
+def clock(monkeypatch) -> Clock:
+    """One fake clock for our retry timer and for powertools' parameter cache (which reads datetime.now())."""
+    from aws_lambda_powertools.utilities.parameters import base
+
+    clock = Clock()
+    start = datetime(2026, 1, 1)
+
+    class FakeDatetime(datetime):
+        @classmethod
+        def now(cls, tz=None):  # noqa: ANN001
+            return start + timedelta(seconds=clock.t)
+
+    monkeypatch.setattr(base, "datetime", FakeDatetime)
+    return clock
 
 
 def test_without_a_parameter_the_deploy_time_secret_signs():
     assert SigningSecrets(None, OLD, ttl_seconds=30).current() == [OLD]
 
 
-def test_until_the_parameter_exists_the_deploy_time_secret_signs_and_the_answer_is_cached():
-    ssm, clock = FakeSsm(), Clock()
+def test_until_the_parameter_exists_the_deploy_time_secret_signs_and_the_answer_is_cached(clock):
+    ssm = FakeSsm()
     secrets = SigningSecrets("/parity/webhook-signing-secret", OLD, ttl_seconds=30, client=ssm, now=clock)  # type: ignore[arg-type]
     assert secrets.current() == [OLD] and secrets.current() == [OLD]
     assert ssm.reads == 1
 
 
-def test_a_rotation_reaches_the_function_within_its_cache_time():
+def test_a_rotation_reaches_the_function_within_its_cache_time(clock):
     # GIVEN a function that read the single old secret
-    ssm, clock = FakeSsm(OLD), Clock()
+    ssm = FakeSsm(OLD)
     secrets = SigningSecrets("/p", OLD, ttl_seconds=30, client=ssm, now=clock)  # type: ignore[arg-type]
     assert secrets.current() == [OLD]
     # WHEN an operator starts a rotation (both sign) / THEN the function sees it within 30 s
@@ -112,17 +131,43 @@ def test_a_rotation_reaches_the_function_within_its_cache_time():
     assert secrets.current() == [NEW]
 
 
-def test_an_ssm_outage_keeps_the_last_secrets_and_asks_again_soon():
-    ssm, clock = FakeSsm(f"{NEW} {OLD}"), Clock()
+def test_an_ssm_outage_keeps_the_last_secrets_and_asks_again_soon(clock):
+    ssm = FakeSsm(f"{NEW} {OLD}")
     secrets = SigningSecrets("/p", OLD, ttl_seconds=30, client=ssm, now=clock)  # type: ignore[arg-type]
     assert secrets.current() == [NEW, OLD]
     ssm.failing = True
     clock.t += 31
     assert secrets.current() == [NEW, OLD]  # not the stale deploy-time value
+    reads = ssm.reads
+    clock.t += 1
+    assert secrets.current() == [NEW, OLD] and ssm.reads == reads  # not asked again at once
     ssm.failing, ssm.value = False, NEW
-    clock.t += 6  # retried after a few seconds, not a whole cache period
+    clock.t += 5  # retried after a few seconds, not a whole cache period
     assert secrets.current() == [NEW]
     assert NEW not in repr(secrets) and OLD not in repr(secrets)
+
+
+def test_an_ssm_outage_before_any_read_signs_with_the_deploy_time_secret(clock):
+    ssm = FakeSsm(NEW)
+    ssm.failing = True
+    assert SigningSecrets("/p", OLD, ttl_seconds=30, client=ssm, now=clock).current() == [OLD]  # type: ignore[arg-type]
+
+
+def test_the_operator_tool_reads_the_parameter_fresh_and_when_it_changed():
+    # GIVEN the parameter as parity ops reads it (no cache: max_age 0)
+    ssm = FakeSsm(f"{NEW} {OLD}")
+    parameter = SigningSecretParameter(boto3_client=ssm)  # type: ignore[arg-type]
+    stored = parameter.read("/p", max_age=0)
+    assert stored is not None and stored.secrets == [NEW, OLD] and stored.changed_at == datetime(2026, 1, 1, tzinfo=timezone.utc)
+    assert NEW not in repr(stored)
+    ssm.value = NEW
+    assert parameter.read("/p", max_age=0).secrets == [NEW]  # type: ignore[union-attr]
+    # AND a parameter that does not exist is no parameter; an SSM failure is an error, not a fallback
+    ssm.value = None
+    assert parameter.read("/p", max_age=0) is None
+    ssm.failing = True
+    with pytest.raises(SecretsUnavailable, match="EndpointConnectionError"):
+        parameter.read("/p", max_age=0)
 
 
 def test_the_secret_cache_is_at_most_60_seconds():

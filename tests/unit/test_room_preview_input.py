@@ -4,6 +4,8 @@ id was answered 200 with an empty preview, where the API's document says it is i
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from parity.inbox import receiver
 from parity.core.errors import ValidationFailed
@@ -35,3 +37,20 @@ def test_a_valid_room_id_is_read(room_id):
     store = _NoStore()
     assert receiver.room_preview(store, "c", room_id) == {"room_id": room_id, "deal": None, "ticket": None}
     assert store.read == [room_id]
+
+
+@given(st.text(max_size=140))
+def test_every_room_id_a_record_can_carry_is_one_the_preview_reads(room_id):
+    # GIVEN any room id a create accepts (the model strips it, as it stores it)
+    from pydantic import TypeAdapter, ValidationError
+
+    from parity.core.ids import valid_room_id
+    from parity.crm import fields
+    from parity.crm.models import typed
+
+    try:
+        stored = TypeAdapter(typed(fields.ROOM_ID)).validate_python(room_id)
+    except ValidationError:
+        return
+    # THEN the one room-id rule (parity.core.ids) accepts it too: its room's preview can be read
+    assert valid_room_id(stored)

@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from parity.outbox import sender as delivery
 from parity.crm import flags
 from parity.core import outbound
-from parity.core.batch import SQSRecord
 from parity.core.settings import get_settings
 from parity_dev.lambdas import load_handler
 

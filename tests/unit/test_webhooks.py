@@ -49,6 +49,14 @@ def test_stale_or_future_timestamp_is_rejected(offset):
         signing.verify(BODY, signed(at=datetime.now(timezone.utc) + offset), [SECRET])
 
 
+def test_during_a_rotation_a_stale_delivery_is_refused_for_its_timestamp_by_either_secret():
+    # GIVEN a receiver that knows both secrets, and a delivery signed with the new one 6 minutes ago
+    stale = signed(secrets=(NEXT,), at=datetime.now(timezone.utc) - timedelta(minutes=6))
+    # THEN it is refused, and the reason is the timestamp, not a signature the old secret did not match
+    with pytest.raises(signing.InvalidSignature, match="too old"):
+        signing.verify(BODY, stale, [SECRET, NEXT])
+
+
 @pytest.mark.parametrize("offset", [timedelta(minutes=-4), timedelta(minutes=4)])
 def test_within_five_minutes_either_way_is_accepted(offset):
     assert signing.verify(BODY, signed(at=datetime.now(timezone.utc) + offset), [SECRET])

@@ -11,9 +11,8 @@ calls ``resume()`` (the authorizer, which has no such wrapper, calls it as its l
 later collection rescans it, and collection resumes for the invocations. Reference counting frees
 everything without cycles all along; only cyclic garbage waits for ``resume()``.
 
-The pause happens once per process (module bodies run once): on Lambda that is the cold start of
-the one function the container runs; where several functions share a process (the local stack,
-tests) only the first import is paused and every later one runs with the collector on.
+The pause happens once per process (module bodies run once): the cold start of the one function
+the container runs.
 """
 
 from __future__ import annotations

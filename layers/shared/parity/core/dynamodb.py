@@ -8,9 +8,11 @@ asked to interpret it.
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Iterator, Mapping
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from boto3.dynamodb.types import DYNAMODB_CONTEXT, TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
@@ -43,15 +45,6 @@ def key(*parts: str) -> str:
     """A key made of ``parts`` joined by "#", each part escaped ("%" → "%25", "#" → "%23") so that
     no value, whatever characters it holds, can reach into the next part: two different part
     lists never make one key, and a prefix ``key(a, "")`` matches exactly the keys whose first
-    part is ``a``. Every key of both tables is built here (issue 12: a company id holding "#"
-    read another company's room)."""
-    return "#".join(part.replace("%", "%25").replace("#", "%23") for part in parts)
-
-
-def key(*parts: str) -> str:
-    """A key made of ``parts`` joined by "#", each part escaped ("%" → "%25", "#" → "%23") so that
-    no value, whatever characters it holds, can reach into the next part: two different part
-    lists never make one key, and a prefix ``key(a, "")`` matches exactly the keys whose first
     part is ``a``. Every key of every table is built with it (issue 12: a company id holding "#"
     read another company's room)."""
     return "#".join(part.replace("%", "%25").replace("#", "%23") for part in parts)
@@ -72,7 +65,6 @@ class TableAdapter:
 
     #: How the table is named in errors ("the CRM table is busy").
     label = "the table"
-
 
     def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
         resp = self._call("get_item", TableName=self.table_name, Key=dump_item({"pk": pk, "sk": sk}), ConsistentRead=True)
@@ -104,8 +96,6 @@ class TableAdapter:
         except BotoCoreError as exc:  # timeouts, connection errors after the bounded retries
             raise ServiceUnavailable(f"{self.label} did not answer; retry shortly") from exc
 
-
-
     def _pages(self, operation: str = "query", **request: Any) -> Iterator[dict[str, Any]]:
         """Every item of a Query (or Scan), page after page, loaded."""
         while True:
@@ -114,6 +104,49 @@ class TableAdapter:
             if not resp.get("LastEvaluatedKey"):
                 return
             request["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+    def _page(self, *, partition: tuple[str, str], limit: int, cursor: str | None, **request: Any) -> Page:
+        """One page of a Query (``limit`` items at most) from ``cursor`` (the ``next_cursor`` of
+        the page before), and the cursor of the next page, or None at the end. ``partition`` is the
+        queried partition key (attribute, value): a cursor that points elsewhere (another company's
+        items) is refused as ``BadCursor``, never followed."""
+        if cursor:
+            request["ExclusiveStartKey"] = decode_cursor(cursor, partition)
+        resp = self._call("query", Limit=limit, **request)
+        items = [load_item(item) for item in resp.get("Items", [])]
+        last = resp.get("LastEvaluatedKey")
+        return Page(items, encode_cursor(last) if last else None)
+
+
+class Page(NamedTuple):
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+class BadCursor(ValueError):
+    """A cursor that is not one of ours, or not for this list."""
+
+
+def encode_cursor(last_evaluated_key: Mapping[str, Any]) -> str:
+    """An opaque cursor for DynamoDB's ``LastEvaluatedKey`` (base64url JSON of the typed key)."""
+    return base64.urlsafe_b64encode(json.dumps(last_evaluated_key, separators=(",", ":"), sort_keys=True).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, partition: tuple[str, str]) -> dict[str, Any]:
+    """The ``ExclusiveStartKey`` of a cursor, checked to point into ``partition``."""
+    try:
+        raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, TypeError):
+        raise BadCursor("not a cursor of this list") from None
+    attribute, value = partition
+    if (
+        not isinstance(raw, dict)
+        or len(cursor) > 2048
+        or not all(isinstance(v, dict) and len(v) == 1 and isinstance(next(iter(v.values())), str) for v in raw.values())
+        or raw.get(attribute) != {"S": value}
+    ):
+        raise BadCursor("not a cursor of this list")
+    return raw
 
 
 def dump_item(item: Mapping[str, Any]) -> dict[str, Any]:

@@ -33,6 +33,12 @@ class Unauthorized(ParityError):
     status, code = 401, "unauthorized"
 
 
+class Forbidden(ParityError):
+    """The caller's role is too low for the route (same company: another company's object stays a 404)."""
+
+    status, code = 403, "forbidden"
+
+
 class NotFound(ParityError):
     status, code = 404, "not_found"
 

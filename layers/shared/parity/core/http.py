@@ -1,12 +1,22 @@
-"""The HTTP edge shared by every API function: the router, JSON bodies, the caller's company,
-and the single place where domain errors become DESIGN.md error bodies.
+"""The HTTP edge shared by every API function: the route table, the request, JSON bodies, the
+caller's company, and the single place where domain errors become DESIGN.md error bodies.
+
+A function registers a view per route key, spelled exactly as template.yaml's ``Method`` and ``Path``
+(``"GET /api/v3.1/deals/{id}"``): API Gateway has already chosen the route, so the router looks the
+event's ``routeKey`` up and passes the view the request and the event's ``pathParameters``
+(decoded once, by API Gateway, for every route: a view never decodes them again). The router keeps
+no per-request state: the request is an argument.
+
+Each registration also says what the API's document needs (``parity_dev.openapi`` only walks the
+routers): whether the route is public (no company bearer token), its request body model, its query
+and header parameters, its success status and answer schema. Models and schemas are named lazily
+(``"parity.crm.models:DealCreate"``): pydantic and the schemas load only where a body is parsed or
+the document is built, never on a function's cold import (docs/performance.md).
 
 The router is ours, not powertools' ``APIGatewayHttpResolver``: importing
 ``aws_lambda_powertools.event_handler`` pulls in every resolver it ships (AppSync, Bedrock, VPC
 Lattice, ALB …) and asyncio, ≈ 30–55 ms of every API function's cold start and most of the
-handler CPU above a bare handler (docs/performance.md). What we used of it — ``<param>`` routes on
-one HTTP API (payload 2.0) event, one error shape, the company checked before any route code runs —
-is below.
+handler CPU above a bare handler (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -14,7 +24,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,7 +34,12 @@ from parity.core.observability import bind, logger
 from parity.core.settings import MAX_BODY_BYTES
 
 JSON = "application/json"
-_PARAM = re.compile(r"<(\w+)>")
+#: The methods of a route key as template.yaml and API Gateway spell it: ``METHOD /path/{param}``.
+_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY"})
+_PARAM = re.compile(r"{(\w+)}")
+
+#: A JSON schema: a dict, or ``"package.module:NAME"`` naming one (loaded by ``load``, lazily).
+Schema = Mapping[str, Any] | str
 
 
 @dataclass(frozen=True)
@@ -56,7 +70,7 @@ class Response:
 
 
 class Request:
-    """The HTTP API (payload 2.0) event of the invocation being served, read-only."""
+    """The HTTP API (payload 2.0) event of one invocation, read-only, with the helpers views use."""
 
     __slots__ = ("event", "headers")
 
@@ -64,6 +78,16 @@ class Request:
         self.event = event
         # API Gateway lower-cases header names; a hand-made event may not have.
         self.headers: dict[str, str] = {str(k).lower(): v for k, v in (event.get("headers") or {}).items()}
+
+    @property
+    def route_key(self) -> str:
+        """The route API Gateway matched (``"GET /api/v3.1/deals/{id}"``), as template.yaml spells it."""
+        return str(self.event.get("routeKey") or "")
+
+    @property
+    def path_parameters(self) -> Mapping[str, str]:
+        """The route's parameters, already URL-decoded by API Gateway (once: never decode them again)."""
+        return self.event.get("pathParameters") or {}
 
     @property
     def method(self) -> str:
@@ -75,6 +99,7 @@ class Request:
 
     @property
     def query(self) -> dict[str, str]:
+        """Query parameters, decoded; a repeated one comma-joined (payload 2.0)."""
         return dict(self.event.get("queryStringParameters") or {})
 
     @property
@@ -101,132 +126,58 @@ class Request:
         authorizer = (self.event.get("requestContext") or {}).get("authorizer") or {}
         return dict(authorizer.get("lambda") or {})
 
-
-@dataclass(frozen=True)
-class Route:
-    method: str
-    path: str  # as registered: ``/api/v3.1/rooms/<room_id>/preview``
-    pattern: re.Pattern[str]
-    view: Callable[..., Response]
-
-
-class Router:
-    """Routes one HTTP API's events to views by method and ``<param>`` path.
-
-    A view gets the path parameters as keyword arguments (URL-encoded, as API Gateway passes them)
-    and returns a ``Response``. Every error leaves as the DESIGN.md body: a ``ParityError`` with its
-    status, an unknown route 404, anything unexpected a logged 500 that names nothing internal.
-    With ``require_company`` a matched route first checks that the authorizer resolved the bearer
-    token to a company; otherwise the request ends in a 401 before any route code runs.
-    """
-
-    def __init__(self, *, require_company: bool = True) -> None:
-        self.require_company = require_company
-        self.routes: list[Route] = []
-        self._local = threading.local()  # the local stack serves several invocations in threads
-
-    def route(self, method: str, path: str) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
-        pattern = re.compile("^" + _PARAM.sub(r"(?P<\1>[^/]+)", re.escape(path)) + "$")
-
-        def register(view: Callable[..., Response]) -> Callable[..., Response]:
-            self.routes.append(Route(method.upper(), path, pattern, view))
-            return view
-
-        return register
-
-    def get(self, path: str):
-        return self.route("GET", path)
-
-    def post(self, path: str):
-        return self.route("POST", path)
-
-    def patch(self, path: str):
-        return self.route("PATCH", path)
-
-    def delete(self, path: str):
-        return self.route("DELETE", path)
+    @property
+    def internal(self) -> bool:
+        """Whether the authorizer recognised the internal token (a Parity service, not a company)."""
+        return self.authorizer.get("internal") == "true"
 
     @property
-    def current_event(self) -> Request:
-        request = getattr(self._local, "request", None)
-        if request is None:
-            raise RuntimeError("no request is being served")
-        return request
+    def company(self) -> str:
+        """The company the authorizer resolved the bearer token to; 401 when it could not."""
+        context = self.authorizer
+        company = context.get("company_id")
+        if not company:
+            reason = context.get("auth_error") or "invalid_token"
+            raise Unauthorized(
+                "the bearer token is missing, unknown or expired",
+                headers={"WWW-Authenticate": f'Bearer error="{reason}"'},
+            )
+        return str(company)
 
-    def resolve(self, event: Mapping[str, Any]) -> dict[str, Any]:
-        """The payload-2.0 answer to one HTTP API event."""
-        request = Request(event)
-        self._local.request = request
+    def header(self, name: str) -> str | None:
+        """A request header's value, whatever the case of ``name``."""
+        return self.headers.get(name.lower())
+
+    def body_bytes(self) -> bytes:
+        """The request body's bytes exactly as sent (base64-decoded when API Gateway encoded them);
+        over ``MAX_BODY_BYTES`` → 413, undecodable base64 → 400."""
+        raw = self.body or ""
+        if self.is_base64_encoded:
+            try:
+                raw_bytes = base64.b64decode(raw, validate=True)
+            except ValueError as exc:
+                raise InvalidJson("the body is not valid base64") from exc
+        else:
+            raw_bytes = raw.encode("utf-8", "surrogatepass")
+        if len(raw_bytes) > MAX_BODY_BYTES:
+            raise PayloadTooLarge(f"the body is over {MAX_BODY_BYTES} bytes")
+        return raw_bytes
+
+    def json(self) -> Any:
+        """The request body as JSON (numbers with a fraction as Decimal, exact for DynamoDB).
+
+        Oversized → 413, a non-JSON content type → 415, empty or malformed JSON → 400.
+        """
+        content_type = (self.headers.get("content-type") or JSON).split(";")[0].strip().lower()
+        if content_type != JSON and not content_type.endswith("+json"):
+            raise UnsupportedMediaType(f"send {JSON}, not {content_type}")
+        raw_bytes = self.body_bytes()
+        if not raw_bytes.strip():
+            raise InvalidJson("a JSON body is required", details=[{"field": "body", "message": "required", "type": "missing"}])
         try:
-            return self._dispatch(request).as_payload()
-        finally:
-            self._local.request = None
-
-    def _dispatch(self, request: Request) -> Response:
-        try:
-            for route in self.routes:
-                if route.method != request.method:
-                    continue
-                matched = route.pattern.match(request.path)
-                if matched is None:
-                    continue
-                if self.require_company:
-                    bind(company_id=caller_company(self))
-                return route.view(**matched.groupdict())
-            raise NotFound("no such route")
-        except ParityError as exc:
-            return error_response(exc)
-        except Exception:
-            logger.exception("unhandled error")
-            return error_response(ParityError("internal error"))
-
-
-def caller_company(app: Router) -> str:
-    """The company the authorizer resolved the bearer token to; 401 when it could not."""
-    context = app.current_event.authorizer
-    company = context.get("company_id")
-    if not company:
-        reason = context.get("auth_error") or "invalid_token"
-        raise Unauthorized(
-            "the bearer token is missing, unknown or expired",
-            headers={"WWW-Authenticate": f'Bearer error="{reason}"'},
-        )
-    return str(company)
-
-
-def body_bytes(app: Router) -> bytes:
-    """The request body's bytes exactly as sent (base64-decoded when API Gateway encoded them);
-    over ``MAX_BODY_BYTES`` → 413, undecodable base64 → 400."""
-    event = app.current_event
-    raw = event.body or ""
-    if event.is_base64_encoded:
-        try:
-            raw_bytes = base64.b64decode(raw, validate=True)
-        except ValueError as exc:
-            raise InvalidJson("the body is not valid base64") from exc
-    else:
-        raw_bytes = raw.encode("utf-8", "surrogatepass")
-    if len(raw_bytes) > MAX_BODY_BYTES:
-        raise PayloadTooLarge(f"the body is over {MAX_BODY_BYTES} bytes")
-    return raw_bytes
-
-
-def json_body(app: Router) -> Any:
-    """The request body as JSON (numbers with a fraction as Decimal, exact for DynamoDB).
-
-    Oversized → 413, a non-JSON content type → 415, empty or malformed JSON → 400.
-    """
-    event = app.current_event
-    content_type = (event.headers.get("content-type") or JSON).split(";")[0].strip().lower()
-    if content_type != JSON and not content_type.endswith("+json"):
-        raise UnsupportedMediaType(f"send {JSON}, not {content_type}")
-    raw_bytes = body_bytes(app)
-    if not raw_bytes.strip():
-        raise InvalidJson("a JSON body is required", details=[{"field": "body", "message": "required", "type": "missing"}])
-    try:
-        return jsonio.loads(raw_bytes.decode("utf-8"))
-    except (ValueError, RecursionError) as exc:
-        raise InvalidJson("the body is not valid JSON", details=[{"field": "body", "message": _json_problem(exc), "type": "json_invalid"}]) from exc
+            return jsonio.loads(raw_bytes.decode("utf-8"))
+        except (ValueError, RecursionError) as exc:
+            raise InvalidJson("the body is not valid JSON", details=[{"field": "body", "message": _json_problem(exc), "type": "json_invalid"}]) from exc
 
 
 def _json_problem(exc: Exception) -> str:
@@ -237,8 +188,147 @@ def _json_problem(exc: Exception) -> str:
     return str(exc).split(":")[0] if isinstance(exc, json.JSONDecodeError) else str(exc)
 
 
-def header(app: Router, name: str) -> str | None:
-    return app.current_event.headers.get(name.lower())
+View = Callable[..., Response]
+
+
+class Param:
+    """A query or header parameter a route reads, as its document shows it."""
+
+    __slots__ = ("schema", "required")
+
+    def __init__(self, schema: Schema, *, required: bool = False) -> None:
+        self.schema = schema
+        self.required = required
+
+
+class Route:
+    """One route key a function serves, its view, and what the API's document says about it.
+
+    ``key`` is exactly as template.yaml spells it; ``params`` its path parameters in path order;
+    ``args`` fixed keyword arguments of the view; ``public`` routes take no company bearer token (the
+    authorizer does not run); ``internal`` routes also take the internal token the authorizer
+    recognises (``request.internal``: no company); ``status`` is the success status; ``body`` names the request body's model
+    (pydantic) or JSON schema, ``answer`` the success body's schema (None: no body, a 204); ``path``,
+    ``query`` and ``headers`` describe the parameters (a path parameter without one: a non-empty string).
+    """
+
+    # A plain slotted class, not a dataclass: building a dataclass costs ≈ 0.7 ms of every cold start.
+    __slots__ = ("key", "view", "params", "args", "public", "internal", "status", "body", "answer", "path", "query", "headers")
+
+    def __init__(
+        self,
+        key: str,
+        view: View,
+        params: tuple[str, ...],
+        *,
+        args: Mapping[str, Any],
+        public: bool,
+        status: int,
+        internal: bool = False,
+        body: str | None,
+        answer: Schema | None,
+        path: Mapping[str, Schema],
+        query: Mapping[str, Param],
+        headers: Mapping[str, Param],
+    ) -> None:
+        self.key, self.view, self.params, self.args, self.public, self.status = key, view, params, args, public, status
+        self.internal = internal
+        self.body, self.answer, self.path, self.query, self.headers = body, answer, path, query, headers
+
+    @property
+    def method(self) -> str:
+        return self.key.split(" ", 1)[0]
+
+    @property
+    def path_template(self) -> str:
+        return self.key.split(" ", 1)[1]
+
+    def __repr__(self) -> str:
+        return f"Route({self.key!r})"
+
+
+class Router:
+    """One function's routes: a view per route key, found by the event's ``routeKey``.
+
+    A view is called as ``view(request, **path_parameters, **args)`` and returns a ``Response``.
+    Every error leaves as the DESIGN.md body: a ``ParityError`` with its status, a route key the
+    function does not serve 404, anything unexpected a logged 500 that names nothing internal.
+    A route that is not ``public`` first checks that the authorizer resolved the bearer token to a
+    company; otherwise the request ends in a 401 before any route code runs.
+    """
+
+    def __init__(self) -> None:
+        self.routes: dict[str, Route] = {}
+
+    def route(
+        self,
+        key: str,
+        *,
+        args: Mapping[str, Any] | None = None,
+        public: bool = False,
+        internal: bool = False,
+        status: int = 200,
+        body: str | None = None,
+        answer: Schema | None = None,
+        path: Mapping[str, Schema] | None = None,
+        query: Mapping[str, Param] | None = None,
+        headers: Mapping[str, Param] | None = None,
+    ) -> Callable[[View], View]:
+        """Register the decorated view for ``key`` (stack decorators for a view serving several)."""
+        method, _, route_path = key.partition(" ")
+        if method not in _METHODS or not route_path.startswith("/") or any(c.isspace() for c in route_path):
+            raise ValueError(f"not a route key (METHOD /path): {key!r}")
+        params = tuple(_PARAM.findall(route_path))
+        if set(path or {}) - set(params):
+            raise ValueError(f"{key}: schemas for parameters it does not have: {sorted(set(path or {}) - set(params))}")
+
+        def register(view: View) -> View:
+            if key in self.routes:
+                raise ValueError(f"{key} is registered twice")
+            self.routes[key] = Route(
+                key, view, params, args=dict(args or {}), public=public, internal=internal, status=status, body=body, answer=answer,
+                path=dict(path or {}), query=dict(query or {}), headers=dict(headers or {}),
+            )
+            return view
+
+        return register
+
+    def resolve(self, event: Mapping[str, Any]) -> dict[str, Any]:
+        """The payload-2.0 answer to one HTTP API event."""
+        return self._dispatch(Request(event)).as_payload()
+
+    def _dispatch(self, request: Request) -> Response:
+        try:
+            route = self.routes.get(request.route_key)
+            if route is None:
+                raise NotFound("no such route")
+            kwargs = route.args
+            if route.params:
+                given, kwargs = request.path_parameters, dict(kwargs)
+                for name in route.params:
+                    value = given.get(name)
+                    if not value:  # API Gateway never matches an empty segment
+                        raise NotFound("no such route")
+                    kwargs[name] = value
+            if not route.public and not (route.internal and request.internal):
+                bind(company_id=request.company)
+            return route.view(request, **kwargs)
+        except ParityError as exc:
+            return error_response(exc)
+        except Exception:
+            logger.exception("unhandled error")
+            return error_response(ParityError("internal error"))
+
+
+def load(reference: Any) -> Any:
+    """What a lazy ``"package.module:NAME"`` reference names (anything else is returned as is).
+    Only whoever documents the API calls this: a function's cold import never does."""
+    if not isinstance(reference, str):
+        return reference
+    module, _, name = reference.partition(":")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
 
 
 def result_response(result: ApiResult) -> Response:
@@ -253,3 +343,13 @@ def json_response(status: int, payload: Any) -> Response:
 def error_response(exc: ParityError) -> Response:
     error: dict[str, Any] = {"code": exc.code, "message": exc.message, "details": exc.details}
     return Response(status_code=exc.status, content_type=JSON, body=jsonio.dumps({"error": error}), headers=exc.headers)
+
+
+#: What ``error_response`` answers, and what API Gateway answers itself (no route, no token, throttled).
+ERROR_SCHEMA: dict[str, Any] = {"anyOf": [
+    {"type": "object", "required": ["error"], "properties": {"error": {
+        "type": "object", "required": ["code", "message", "details"],
+        "properties": {"code": {"type": "string"}, "message": {"type": "string"}, "details": {"type": "array"}},
+    }}},
+    {"type": "object", "required": ["message"], "properties": {"message": {"type": "string"}}},
+]}

@@ -24,7 +24,6 @@ from __future__ import annotations
 import functools
 import os
 import re
-import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -42,6 +41,8 @@ logger = Logger(service=SERVICE)
 # message already names what happened; log volume is a line of the cost budget (docs/performance.md).
 logger.remove_keys(["location"])
 metrics = Metrics(service=SERVICE, namespace=NAMESPACE)
+#: The keys every line carries (level, message, timestamp, service …); an invocation's own go on top.
+_BASE_KEYS = frozenset(logger.get_current_keys())
 
 # ---- metric names (RFC §4 "post-deploy signals"; the alarms use exactly these) --------------------
 BOT_DEAL_CREATED = "bot_deal_created"
@@ -68,27 +69,19 @@ def created_metric(creator_flag: Any, record_type: Any) -> str | None:
     return f"{prefix}_{record_type}_created" if prefix and record_type in PREVIEW_DISPLAYED else None
 
 
-# One invocation at a time on Lambda; the local stack runs functions in threads of one process and
-# powertools keeps the metric set at class level, so adding and flushing are serialised.
-_metrics_lock = threading.Lock()
-
-
 def count(name: str, value: float = 1) -> None:
     """Add ``value`` to a counter metric (flushed when the invocation ends)."""
-    with _metrics_lock:
-        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
 
 
 def milliseconds(name: str, value: float) -> None:
-    with _metrics_lock:
-        metrics.add_metric(name=name, unit=MetricUnit.Milliseconds, value=max(0.0, float(value)))
+    metrics.add_metric(name=name, unit=MetricUnit.Milliseconds, value=max(0.0, float(value)))
 
 
 def flush_metrics() -> None:
     """Print the invocation's metrics as one EMF line; nothing (and no warning) when there are none."""
-    with _metrics_lock:
-        if metrics.metric_set:
-            metrics.flush_metrics()
+    if metrics.metric_set:
+        metrics.flush_metrics()
 
 
 # ---- correlation id and log keys ------------------------------------------------------------------
@@ -121,13 +114,13 @@ def sqs_correlation_id(message: Mapping[str, Any]) -> str | None:
 
 
 def bind(**keys: Any) -> None:
-    """Add keys to every following log line of this invocation (this thread only); None removes one."""
+    """Add keys to every following log line of this invocation; None removes one."""
     present = {k: v for k, v in keys.items() if v is not None}
     absent = [k for k, v in keys.items() if v is None]
     if present:
-        logger.thread_safe_append_keys(**present)
+        logger.append_keys(**present)
     if absent:
-        logger.thread_safe_remove_keys(absent)
+        logger.remove_keys(absent)
 
 
 @contextmanager
@@ -137,13 +130,18 @@ def bound(**keys: Any) -> Iterator[None]:
     try:
         yield
     finally:
-        logger.thread_safe_remove_keys(list(keys))
+        logger.remove_keys(list(keys))
 
 
 def correlation_id() -> str | None:
-    """The correlation id of the work this thread is doing, if one is bound."""
-    value = logger.thread_safe_get_current_keys().get("correlation_id")
+    """The correlation id of the work this invocation is doing, if one is bound."""
+    value = logger.get_current_keys().get("correlation_id")
     return str(value) if value else None
+
+
+def _forget_keys() -> None:
+    """Drop every key an invocation bound (powertools' ``clear_state`` would also bring back ``location``)."""
+    logger.remove_keys([key for key in list(logger.get_current_keys()) if key not in _BASE_KEYS])
 
 
 # ---- the handler decorator --------------------------------------------------------------------------
@@ -179,9 +177,7 @@ def instrumented(handler: Callable[..., Any] | None = None, *, http: bool = Fals
     def run(event: Any, context: Any) -> Any:
         global _cold_start
         cold, _cold_start = _cold_start, False
-        # Lambda runs one invocation per container; the local stack runs several in threads, so the
-        # keys are per thread and cleared first (nothing leaks from the thread's previous invocation).
-        logger.thread_safe_clear_keys()
+        _forget_keys()  # nothing leaks from the container's previous invocation, even one that crashed
         bind(
             function_name=getattr(context, "function_name", None),
             function_request_id=getattr(context, "aws_request_id", None),
@@ -199,7 +195,7 @@ def instrumented(handler: Callable[..., Any] | None = None, *, http: bool = Fals
             return result
         finally:
             flush_metrics()
-            logger.thread_safe_clear_keys()
+            _forget_keys()
 
     active = tracer()
     wrapped = active.capture_lambda_handler(run) if active is not None else run

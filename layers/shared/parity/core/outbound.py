@@ -48,7 +48,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 
@@ -426,3 +426,63 @@ def timed_out(exc: BaseException) -> bool:
     """Whether a urllib3 error is a timeout (connect or read). urllib3 files a refused or
     unreachable connection (``NewConnectionError``) under its timeout errors too; it is not one."""
     return isinstance(exc, _UrllibTimeout) and not isinstance(exc, NewConnectionError)
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One request's outcome: the answer's ``status``, ``headers`` and (capped) ``body``; or
+    ``status`` None and the ``problem`` (timed out, refused connection…). ``refused``: the target
+    itself is not allowed (never retried); an unresolvable name is a plain failure (retried)."""
+
+    status: int | None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    problem: str = ""
+    refused: bool = False
+
+
+def exchange(
+    client: urllib3.PoolManager,
+    method: str,
+    url: str,
+    *,
+    body: bytes | None = None,
+    headers: Mapping[str, str] | None = None,
+    allow_private: bool,
+    deadline_seconds: float,
+    connect_seconds: float = 2.0,
+    read_seconds: float | None = None,
+    max_answer_bytes: int = 256 * 1024,
+    name: str = "outbound",
+) -> Exchange:
+    """Make one request with everything bounded: the target vetted (SSRF guard), the connect
+    time, a silence (``read_seconds``), a total deadline (``within``: resolution, connect, request,
+    the answer's headers and body together), the answer's size. Never raises for the far side."""
+    deadline = time.monotonic() + deadline_seconds
+
+    def attempt() -> Exchange:
+        try:
+            target = resolve(url, allow_private=allow_private)
+        except BlockedTarget as exc:
+            return Exchange(None, problem=str(exc), refused=True)
+        except Unresolvable as exc:
+            return Exchange(None, problem=str(exc))
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return Exchange(None, problem="timed out")
+        timeout = urllib3.Timeout(connect=min(connect_seconds, left), read=min(read_seconds or left, left))
+        try:
+            with stream(client, method, target, body=body, headers=headers, timeout=timeout) as response:
+                received = bytearray()
+                for chunk in response.stream(_CHUNK, decode_content=True):
+                    received += chunk
+                    if len(received) > max_answer_bytes:
+                        return Exchange(response.status, dict(response.headers), bytes(received[:max_answer_bytes]), problem="answer cut at its size limit")
+                return Exchange(response.status, dict(response.headers), bytes(received))
+        except urllib3.exceptions.HTTPError as exc:
+            return Exchange(None, problem="timed out" if timed_out(exc) else f"connection failed ({type(exc).__name__})")
+
+    try:
+        return within(deadline, attempt, name=name)
+    except Expired:
+        return Exchange(None, problem="timed out")

@@ -14,6 +14,14 @@ if TYPE_CHECKING:  # pragma: no cover
     from mypy_boto3_sqs import SQSClient
 
 
+#: Messages SQS takes in one ``SendMessageBatch`` (or returns from one receive).
+BATCH_LIMIT = 10
+#: What ``dead_letter`` adds to a message: why, after how many attempts, from which queue. A redrive
+#: (``parity ops dlq redrive``) takes them off again, so the message starts clean.
+REASON, ATTEMPTS, SOURCE = "failure_reason", "attempts", "source_queue"
+FAILURE_ATTRIBUTES = (REASON, ATTEMPTS, SOURCE)
+
+
 class QueueError(Exception):
     """SQS refused or did not answer after botocore's bounded retries."""
 
@@ -36,11 +44,14 @@ class Queues:
         return self._client
 
     def publish(self, queue_url: str, messages: Sequence[Mapping[str, Any]], *, attributes: Mapping[str, str] | None = None) -> None:
-        """Send JSON messages (≤ 10) in one request; any refused entry raises, so the caller's
-        batch item fails and is retried (the receiver dedupes on the event id). ``attributes``
-        (e.g. the correlation id) travel on every message beside its own event id and type."""
-        if not messages:
-            return
+        """Send JSON messages, ten to a request (SQS's batch limit); any refused entry raises, so
+        the caller's batch item fails and is retried (the receiver dedupes on the event id).
+        ``attributes`` (e.g. the correlation id) travel on every message beside its own event id
+        and type."""
+        for start in range(0, len(messages), BATCH_LIMIT):
+            self._send_batch(queue_url, messages[start : start + BATCH_LIMIT], attributes)
+
+    def _send_batch(self, queue_url: str, messages: Sequence[Mapping[str, Any]], attributes: Mapping[str, str] | None) -> None:
         extra = {name: {"DataType": "String", "StringValue": value} for name, value in (attributes or {}).items() if value}
         entries = [
             {
@@ -61,6 +72,17 @@ class Queues:
         if resp.get("Failed"):
             raise QueueError(f"{len(resp['Failed'])} message(s) refused by {queue_url}")
 
+    def send(self, queue_url: str, message: Mapping[str, Any], *, attributes: Mapping[str, str] | None = None) -> None:
+        """Send one JSON message (one request); raises ``QueueError`` when SQS refuses it."""
+        try:
+            self.client.send_message(
+                QueueUrl=queue_url,
+                MessageBody=jsonio.dumps(message),
+                MessageAttributes={name: {"DataType": "String", "StringValue": value} for name, value in (attributes or {}).items() if value},
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise QueueError(f"could not send to {queue_url}") from exc
+
     def postpone(self, queue_url: str, receipt_handle: str, seconds: int) -> None:
         """Hide a message for ``seconds`` before its next attempt (the retry schedule)."""
         try:
@@ -77,9 +99,9 @@ class Queues:
                 QueueUrl=dlq_url,
                 MessageBody=body,
                 MessageAttributes={
-                    "failure_reason": {"DataType": "String", "StringValue": reason[:1000]},
-                    "attempts": {"DataType": "Number", "StringValue": str(attempts)},
-                    "source_queue": {"DataType": "String", "StringValue": source},
+                    REASON: {"DataType": "String", "StringValue": reason[:1000]},
+                    ATTEMPTS: {"DataType": "Number", "StringValue": str(attempts)},
+                    SOURCE: {"DataType": "String", "StringValue": source},
                     **{name: {"DataType": "String", "StringValue": value} for name, value in (attributes or {}).items() if value},
                 },
             )

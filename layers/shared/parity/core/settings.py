@@ -15,8 +15,13 @@ from typing import Any, Mapping
 
 #: Largest request body the API accepts, in bytes (documented in the README). Larger → 413.
 MAX_BODY_BYTES = 64 * 1024
-#: How long an Idempotency-Key is remembered per company (IETF draft: at least 24 h).
-IDEMPOTENCY_TTL_SECONDS = 24 * 3600
+#: A record's CRM URL unless ``CRM_RECORD_URL_TEMPLATE`` says otherwise (template.yaml's parameter
+#: ``CrmRecordUrlTemplate`` has the same default; a functional test holds them equal).
+DEFAULT_CRM_RECORD_URL_TEMPLATE = "https://crm.example.com/{type}s/{id}"
+#: The longest a warm container trusts a value an operator changes without a redeploy (a company's
+#: parity flag, the signing secrets, an API key's revocation through the authorizer's token cache):
+#: ``parity ops`` promises its changes take effect within it.
+MAX_CACHE_SECONDS = 60
 
 _TRUE = frozenset({"1", "on", "t", "true", "y", "yes"})
 _FALSE = frozenset({"0", "off", "f", "false", "n", "no"})
@@ -51,17 +56,36 @@ class Settings:
     #: secret rotate``); until it exists, ``WEBHOOK_SIGNING_SECRET`` signs and verifies.
     webhook_signing_secret_parameter: str | None = field(default=None, metadata=_env("WEBHOOK_SIGNING_SECRET_PARAMETER"))
     #: How long a warm container trusts the secret(s) it read; a rotation reaches every function within it.
-    webhook_secret_cache_seconds: float = field(default=30.0, metadata=_env("WEBHOOK_SECRET_CACHE_SECONDS", kind=float, ge=0, le=60))
+    webhook_secret_cache_seconds: float = field(default=30.0, metadata=_env("WEBHOOK_SECRET_CACHE_SECONDS", kind=float, ge=0, le=MAX_CACHE_SECONDS))
     #: How long the router trusts a company's parity flag: the rollback takes effect within it.
-    flag_cache_seconds: float = field(default=30.0, metadata=_env("PARITY_FLAG_CACHE_SECONDS", kind=float, ge=0, le=60))
+    flag_cache_seconds: float = field(default=30.0, metadata=_env("PARITY_FLAG_CACHE_SECONDS", kind=float, ge=0, le=MAX_CACHE_SECONDS))
     webhook_retry_schedule: str | None = field(default=None, metadata=_env("WEBHOOK_RETRY_SCHEDULE"))
     allow_private_targets: bool = field(default=False, metadata=_env("ALLOW_PRIVATE_TARGETS", kind=bool))
     parity_default_enabled: bool = field(default=False, metadata=_env("PARITY_DEFAULT_ENABLED", kind=bool))
-    crm_record_url_template: str = field(default="https://crm.example.com/{type}s/{id}", metadata=_env("CRM_RECORD_URL_TEMPLATE", check="_has_id_placeholder"))
+    crm_record_url_template: str = field(default=DEFAULT_CRM_RECORD_URL_TEMPLATE, metadata=_env("CRM_RECORD_URL_TEMPLATE", check="_has_id_placeholder"))
     token_ttl_seconds: int = field(default=3600, metadata=_env("TOKEN_TTL_SECONDS", kind=int, ge=60, le=86400))
     hub_api_base_url: str | None = field(default=None, metadata=_env("HUB_API_BASE_URL", check="_http_base_url"))
     hub_api_token: str | None = field(default=None, repr=False, metadata=_env("HUB_API_TOKEN"))
     room_deeplink_template: str = field(default="https://chat.example.com/inbox/{room_id}", metadata=_env("ROOM_DEEPLINK_TEMPLATE", check="_has_room_placeholder"))
+
+    # ---- conversations (contracts/conversations.md) --------------------------------------------
+    conversation_table_name: str | None = field(default=None, metadata=_env("CONVERSATION_TABLE_NAME", min_length=1))
+    #: SSM path under which each channel's secrets live (``<prefix>/<channel id>/<name>``).
+    channel_secrets_prefix: str | None = field(default=None, metadata=_env("CHANNEL_SECRETS_PREFIX", min_length=1))
+    #: Where channel webhooks are reached from outside, when not the API's own address (a custom domain).
+    channel_webhook_base_url: str | None = field(default=None, metadata=_env("CHANNEL_WEBHOOK_BASE_URL", check="_http_base_url"))
+    ingest_queue_url: str | None = field(default=None, metadata=_env("INGEST_QUEUE_URL"))
+    ingest_dlq_url: str | None = field(default=None, metadata=_env("INGEST_DLQ_URL"))
+    delivery_queue_url: str | None = field(default=None, metadata=_env("DELIVERY_QUEUE_URL"))
+    delivery_dlq_url: str | None = field(default=None, metadata=_env("DELIVERY_DLQ_URL"))
+    event_bus_name: str | None = field(default=None, metadata=_env("EVENT_BUS_NAME", min_length=1))
+    whatsapp_api_base_url: str = field(default="https://graph.facebook.com", metadata=_env("WHATSAPP_API_BASE_URL", check="_http_base_url"))
+    slack_api_base_url: str = field(default="https://slack.com", metadata=_env("SLACK_API_BASE_URL", check="_http_base_url"))
+    intercom_api_base_url: str = field(default="https://api.intercom.io", metadata=_env("INTERCOM_API_BASE_URL", check="_http_base_url"))
+
+    def provider_base_urls(self) -> dict[str, str]:
+        """Each provider's send API base (the local stack points them at its fakes)."""
+        return {"whatsapp": self.whatsapp_api_base_url, "slack": self.slack_api_base_url, "intercom": self.intercom_api_base_url}
 
     # ---- the checks (the messages pydantic's field validators gave) ----------------------------
     @staticmethod

@@ -11,9 +11,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-FLAG_CACHE_SECONDS = 30.0
 #: The promise of the rollback: whatever the configuration, an answer is trusted at most this long.
-MAX_CACHE_SECONDS = 60.0
+from parity.core.settings import MAX_CACHE_SECONDS
+
+FLAG_CACHE_SECONDS = 30.0
 
 _cache: dict[str, tuple[bool, float]] = {}
 
@@ -31,10 +32,14 @@ def parity_enabled(
     moment = now()
     if cached is not None and cached[1] > moment:
         return cached[0]
-    own = lookup(company_id)
-    enabled = default if own is None else own
+    enabled = effective(lookup(company_id), default=default)
     _cache[company_id] = (enabled, moment + min(ttl, MAX_CACHE_SECONDS))
     return enabled
+
+
+def effective(own: bool | None, *, default: bool) -> bool:
+    """The flag that applies: the company's own setting, else (None: it has none) the stack default."""
+    return default if own is None else bool(own)
 
 
 def forget() -> None:

@@ -3,12 +3,15 @@
 Strict on purpose: unknown fields, wrong JSON types, empty names, over-long strings and
 control characters are rejected with the offending field named; nothing is coerced from a
 string into a number or from a number into a string, except ids (producers send both).
+
+The deal and ticket models are built from the one declaration of their fields
+(``parity.crm.fields``): each field's kind becomes its type here, required fields are required at
+create, and a PATCH takes every field as optional.
 """
 
 from __future__ import annotations
 
 import math
-import re
 import unicodedata
 from decimal import Decimal
 from typing import Annotated, Any
@@ -22,20 +25,16 @@ from pydantic import (
     StrictStr,
     StringConstraints,
     ValidationError,
+    create_model,
 )
 
-#: At most this many ``crm_lead_ids`` per request (the producers send one or two).
-MAX_LEAD_IDS = 50
-#: Largest accepted amount (a deal value, in the account's currency), and its finest fraction:
-#: with 15 integer and 6 decimal digits every amount fits DynamoDB's 38-digit numbers exactly.
-MAX_AMOUNT = Decimal(10) ** 15
-AMOUNT_DECIMAL_PLACES = 6
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+from parity.core.text import has_control
+from parity.crm import fields
+from parity.crm.fields import AMOUNT_DECIMAL_PLACES, MAX_AMOUNT, MAX_LEAD_IDS, Kind, RecordType  # noqa: F401  (named here too)
 
 
 def _no_control_chars(value: str) -> str:
-    if _CONTROL.search(value):
+    if has_control(value):
         raise ValueError("must not contain control characters or lone surrogates")
     return value
 
@@ -50,7 +49,8 @@ def _visible(value: str) -> str:
 _INVISIBLE = frozenset({"Cf", "Zs", "Zl", "Zp", "Mn", "Me"})
 
 
-def _text(max_length: int, *, min_length: int = 0) -> Any:
+def text(max_length: int, *, min_length: int = 0) -> Any:
+    """A string field: stripped, bounded, no control characters; with ``min_length``, visible."""
     checks = [AfterValidator(_no_control_chars)]
     if min_length:
         checks.append(AfterValidator(_visible))
@@ -72,22 +72,9 @@ def _number_only(value: Any) -> Any:
     return value
 
 
-Name = _text(255, min_length=1)
-ShortText = _text(255)
-LongText = _text(10_000)
-RoomId = _text(128, min_length=1)
-CreatorFlag = _text(64)
 def _exact(value: Decimal) -> Decimal:
     # 1.50 and 1.5 are one amount; DynamoDB would store either as 1.5.
     return value.normalize() if value else Decimal(0)
-
-
-Amount = Annotated[
-    Decimal,
-    BeforeValidator(_number_only),
-    Field(ge=0, le=MAX_AMOUNT, decimal_places=AMOUNT_DECIMAL_PLACES, strict=False),
-    AfterValidator(_exact),
-]
 
 
 def _id_as_text(value: Any) -> Any:
@@ -97,77 +84,59 @@ def _id_as_text(value: Any) -> Any:
     return str(value)
 
 
-#: A contact id as a producer sends it, normalised to text. Whether it names a contact of the
-#: caller's company is checked against the store: an unknown id is a warning, not an error.
-LeadId = Annotated[str, BeforeValidator(_id_as_text), Field(max_length=128)]
-LeadIds = Annotated[list[LeadId], Field(max_length=MAX_LEAD_IDS)]
+def typed(kind: Kind) -> Any:
+    """The pydantic type of a declared kind (``parity.crm.fields``)."""
+    if kind.json == "string" and kind.max_length:
+        return text(kind.max_length, min_length=1 if kind.visible else 0)
+    if kind.json == "number":
+        bounds = Field(ge=kind.minimum, le=kind.maximum, decimal_places=kind.decimal_places, strict=False)
+        return Annotated[Decimal, BeforeValidator(_number_only), bounds, AfterValidator(_exact)]
+    if kind.json == "id":
+        # A contact id as a producer sends it, normalised to text. Whether it names a contact of the
+        # caller's company is checked against the store: an unknown id is a warning, not an error.
+        return Annotated[str, BeforeValidator(_id_as_text), Field(max_length=kind.max_length)]
+    if kind.json == "array" and kind.items is not None:
+        return Annotated[list[typed(kind.items)], Field(max_length=kind.max_length)]  # type: ignore[misc]
+    raise ValueError(f"no request type for a {kind.json} field")
 
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
-class _Origin(_Body):
-    """What a bot or AI producer adds to a create: where it came from and who it is about."""
-
-    source: ShortText | None = None
-    channel_integration_room_id: RoomId | None = None
-    contact_id: LeadId | None = None
-    crm_lead_ids: LeadIds | None = None
-    creator_flag: CreatorFlag | None = None
-
-
-class DealCreate(_Origin):
-    name: Name
-    pipeline: ShortText | None = None
-    stage: ShortText | None = None
-    amount: Amount | None = None
-    status: ShortText | None = None
+def _record_body(record_type: RecordType, *, update: bool) -> type[_Body]:
+    """The create (or PATCH) body of a record type: what a producer adds (``ORIGIN_FIELDS``: source,
+    room, contacts, creator flag), then the type's own fields. In a PATCH only the fields sent change
+    and ``null`` clears an optional one; a required field is optional there but never null, and
+    ``creator_flag`` is accepted only to be refused when it differs (it is set once, at create)."""
+    definitions: dict[str, Any] = {}
+    for declared in (*fields.ORIGIN_FIELDS, *fields.TYPE_FIELDS[record_type]):
+        field_type = typed(declared.kind)
+        if declared.required:
+            definitions[declared.name] = (field_type, None) if update else (field_type, ...)
+        else:
+            definitions[declared.name] = (field_type | None, None)
+    name = f"{record_type.capitalize()}{'Update' if update else 'Create'}"
+    return create_model(name, __base__=_Body, __module__=__name__, **definitions)
 
 
-class TicketCreate(_Origin):
-    name: Name
-    description: LongText | None = None
-    priority: ShortText | None = None
-    status: ShortText | None = None
+DealCreate = _record_body("deal", update=False)
+TicketCreate = _record_body("ticket", update=False)
+DealUpdate = _record_body("deal", update=True)
+TicketUpdate = _record_body("ticket", update=True)
 
 
-class _Update(_Body):
-    """A PATCH: only the fields sent change; ``null`` clears an optional field.
-
-    ``creator_flag`` is accepted only to be refused when it differs (it is set once, at create).
-    """
-
-    source: ShortText | None = None
-    channel_integration_room_id: RoomId | None = None
-    contact_id: LeadId | None = None
-    crm_lead_ids: LeadIds | None = None
-    creator_flag: CreatorFlag | None = None
-
-
-class DealUpdate(_Update):
-    name: Name = None  # type: ignore[assignment]  # optional in a PATCH, but never null
-    pipeline: ShortText | None = None
-    stage: ShortText | None = None
-    amount: Amount | None = None
-    status: ShortText | None = None
-
-
-class TicketUpdate(_Update):
-    name: Name = None  # type: ignore[assignment]
-    description: LongText | None = None
-    priority: ShortText | None = None
-    status: ShortText | None = None
+Name = typed(fields.NAME)
 
 
 class ContactCreate(_Body):
     name: Name
-    phone: _text(32) | None = None  # type: ignore[valid-type]
-    email: _text(254) | None = None  # type: ignore[valid-type]
+    phone: text(32) | None = None  # type: ignore[valid-type]
+    email: text(254) | None = None  # type: ignore[valid-type]
 
 
 class TokenRequest(_Body):
-    sso_id: _text(255, min_length=1)  # type: ignore[valid-type]
+    sso_id: text(255, min_length=1)  # type: ignore[valid-type]
 
 
 def error_details(exc: ValidationError) -> list[dict[str, str]]:

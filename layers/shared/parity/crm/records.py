@@ -1,39 +1,31 @@
 """Deals and tickets: the pure rules. No AWS, no clock, no randomness: callers pass them in.
 
 A record is a plain dict (what DynamoDB stores, minus keys). ``public()`` turns it into the API
-shape of DESIGN.md; the same shape travels in events and previews.
+shape of DESIGN.md; the same shape travels in events and previews. Which fields each type has, which
+the sidebar shows and which a PATCH may change is declared once, in ``parity.crm.fields``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from parity.core.clock import iso_ms
 from parity.core.errors import ImmutableField
 from parity.core.ids import valid_id
 from parity.core.jsonio import plain
-
-RecordType = Literal["deal", "ticket"]
-RECORD_TYPES: tuple[RecordType, ...] = ("deal", "ticket")
-
-#: creator_flag → the label the CRM and the inbox show (RFC CDTC-S06).
-CREATOR_LABELS = {"bot": "Bot", "agentic_ai": "AI"}
+from parity.crm import fields
+from parity.crm.fields import CREATOR_LABELS, RECORD_TYPES, RecordType  # noqa: F401  (the record's names, here too)
 
 #: The fields each type carries besides the common ones, in output order.
-TYPE_FIELDS: dict[RecordType, tuple[str, ...]] = {
-    "deal": ("name", "pipeline", "stage", "amount", "status"),
-    "ticket": ("name", "description", "priority", "status"),
-}
+TYPE_FIELDS: dict[RecordType, tuple[str, ...]] = {t: fields.names(t) for t in RECORD_TYPES}
 #: Fields whose change the room's sidebar shows; only these make an update event (DESIGN "Events").
-SHOWN_FIELDS: dict[RecordType, frozenset[str]] = {
-    "deal": frozenset({"name", "pipeline", "stage", "status", "amount"}),
-    "ticket": frozenset({"name", "status", "priority"}),
-}
+SHOWN_FIELDS: dict[RecordType, frozenset[str]] = {t: fields.shown(t) for t in RECORD_TYPES}
 #: Fields a PATCH may change (creator_flag is set once; contact links only grow).
-_PATCHABLE_COMMON = ("source", "channel_integration_room_id")
-
+_PATCHABLE: dict[RecordType, tuple[str, ...]] = {t: fields.patchable(t) for t in RECORD_TYPES}
+#: The record view's field names, in the order ``public`` writes them.
+_VIEW: dict[RecordType, tuple[str, ...]] = {t: tuple(f.name for f in fields.view_fields(t)) for t in RECORD_TYPES}
 
 
 def warning(code: str, field: str, message: str) -> dict[str, str]:
@@ -129,9 +121,8 @@ def apply_patch(record: Mapping[str, Any], changes: Mapping[str, Any], *, now: d
             "creator_flag is set once, at create",
             details=[{"field": "creator_flag", "message": "cannot be changed after create", "type": "immutable"}],
         )
-    allowed = (*TYPE_FIELDS[record_type], *_PATCHABLE_COMMON)
     updated = dict(record)
-    for name in allowed:
+    for name in _PATCHABLE[record_type]:
         if name in changes:
             updated[name] = changes[name]
     links = list(record.get("contact_ids") or [])
@@ -150,23 +141,16 @@ def shown_fields_changed(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool
 
 
 def public(record: Mapping[str, Any], url_template: str) -> dict[str, Any]:
-    """The record as the API, the events and the preview show it (DESIGN "Deals and tickets")."""
+    """The record as the API, the events and the preview show it (DESIGN "Deals and tickets"):
+    the fields of ``parity.crm.fields.view_fields``, in that order."""
     record_type: RecordType = record["type"]
-    flag = record.get("creator_flag")
-    out: dict[str, Any] = {"id": record["id"], "type": record_type}
-    if record_type == "ticket":
-        out["unique_ticket_id"] = record.get("unique_ticket_id")
+    get = record.get
+    out = {name: get(name) for name in _VIEW[record_type]}
     for name in TYPE_FIELDS[record_type]:
-        out[name] = plain(record.get(name))
-    out.update(
-        source=record.get("source"),
-        channel_integration_room_id=record.get("channel_integration_room_id"),
-        contact_ids=list(record.get("contact_ids") or []),
-        creator_flag=flag,
-        creator_label=CREATOR_LABELS.get(flag) if flag else None,
-        created_at=record["created_at"],
-        updated_at=record["updated_at"],
-        version=int(record["version"]),
-        url=url_template.format(type=record_type, id=record["id"]),
-    )
+        out[name] = plain(out[name])
+    flag = out["creator_flag"]
+    out["contact_ids"] = list(out["contact_ids"] or [])
+    out["creator_label"] = CREATOR_LABELS.get(flag) if flag else None
+    out["version"] = int(record["version"])
+    out["url"] = url_template.format(type=record_type, id=record["id"])
     return out

@@ -3,8 +3,6 @@ the store (an injected adapter) persists. Time and id generation are injectable 
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 import time
 import unicodedata
@@ -14,12 +12,12 @@ from typing import Any
 
 from parity.core import jsonio
 from parity.crm import records
-from parity.crm.store import CreateRejected, CrmStore, IdempotencyEntry, VersionMismatch, email_lookup_sk, phone_lookup_sk
+from parity.crm.store import CreateRejected, CrmStore, VersionMismatch, email_lookup_sk, phone_lookup_sk
 from parity.crm.credentials import hash_secret, new_token, token_company
+from parity.core import idempotency
 from parity.core.clock import Clock, iso_ms
 from parity.core.http import ApiResult
-from parity.core.errors import Conflict, IdempotencyInProgress, IdempotencyKeyReused, NotFound, Unauthorized, ValidationFailed
-from parity.core.settings import IDEMPOTENCY_TTL_SECONDS
+from parity.core.errors import Conflict, IdempotencyInProgress, NotFound, Unauthorized, ValidationFailed
 
 #: How often a write is re-attempted when the store says "that changed under you".
 _MAX_ATTEMPTS = 3
@@ -27,7 +25,6 @@ _MAX_ATTEMPTS = 3
 # not on a function's cold import (issue #7, figure 1).
 _CREATE_MODELS = {"deal": "DealCreate", "ticket": "TicketCreate"}
 _UPDATE_MODELS = {"deal": "DealUpdate", "ticket": "TicketUpdate"}
-MAX_IDEMPOTENCY_KEY_LENGTH = 255
 
 
 # ---- auth ------------------------------------------------------------------------------------
@@ -91,8 +88,8 @@ def create_record(
     ``correlation_id`` is stored with the record (not shown) so its events carry it on.
     """
     payload = validate(_CREATE_MODELS[record_type], body)
-    entry_key = _idempotency_key_hash(idempotency_key)
-    fingerprint = _fingerprint(request_target, body)
+    entry_key = idempotency.key_hash(idempotency_key)
+    fingerprint = idempotency.fingerprint(request_target, body)
     contact_ids, warnings = records.contact_candidates(payload.contact_id, payload.crm_lead_ids)
     fields = payload.model_dump()
     now = clock.now()
@@ -102,19 +99,19 @@ def create_record(
         response = jsonio.dumps({"data": records.public(record, url_template), "warnings": warnings + flag_warnings})
         entry = None
         if entry_key is not None:
-            entry = IdempotencyEntry(entry_key, fingerprint, 201, response, int(now.timestamp()) + IDEMPOTENCY_TTL_SECONDS)
+            entry = idempotency.Entry(entry_key, fingerprint, 201, response, int(now.timestamp()) + idempotency.TTL_SECONDS)
         try:
             store.create_record(record, contact_ids=contact_ids, idempotency=entry, now=int(now.timestamp()), correlation_id=correlation_id)
             return ApiResult(201, response, ids={"record_id": record["id"], "room_id": record["channel_integration_room_id"], "creator_flag": record["creator_flag"]})
         except CreateRejected as rejected:
             if rejected.replay is not None:
-                return _replay_or_refuse(rejected.replay, fingerprint)
+                return idempotency.replay_or_refuse(rejected.replay, fingerprint)
             if rejected.in_progress:
                 if entry_key is None:
                     raise Conflict("the record could not be written; retry") from rejected
                 remembered = store.remembered(company_id, entry_key, now=int(now.timestamp()))
                 if remembered is not None:
-                    return _replay_or_refuse(remembered, fingerprint)
+                    return idempotency.replay_or_refuse(remembered, fingerprint)
                 raise IdempotencyInProgress(
                     "a request with this Idempotency-Key is still being processed; retry shortly",
                     headers={"Retry-After": "1"},
@@ -123,32 +120,6 @@ def create_record(
             warnings += records.unknown_contact_warnings(missing, payload.contact_id, payload.crm_lead_ids)
             contact_ids = [c for c in contact_ids if c not in missing]
     raise Conflict("contacts changed while the record was being created; retry")
-
-
-def _replay_or_refuse(entry: IdempotencyEntry, fingerprint: str) -> ApiResult:
-    if entry.fingerprint != fingerprint:
-        raise IdempotencyKeyReused(
-            "this Idempotency-Key was already used with a different request",
-            details=[{"field": "Idempotency-Key", "message": "already used with a different body", "type": "idempotency_key_reused"}],
-        )
-    return ApiResult(entry.status, entry.response, replayed=True)
-
-
-def _idempotency_key_hash(key: str | None) -> str | None:
-    if key is None:
-        return None
-    if not key.strip() or len(key) > MAX_IDEMPOTENCY_KEY_LENGTH:
-        raise ValidationFailed(
-            "invalid Idempotency-Key header",
-            details=[{"field": "Idempotency-Key", "message": f"must be 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} characters", "type": "string_length"}],
-        )
-    return hash_secret(key)
-
-
-def _fingerprint(request_target: str, body: Mapping[str, Any]) -> str:
-    """Same route + same JSON (whatever its key order or spacing) → same fingerprint."""
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(f"{request_target}\n{canonical}".encode()).hexdigest()
 
 
 def get_record(store: CrmStore, company_id: str, record_type: records.RecordType, record_id: str, *, url_template: str) -> dict[str, Any]:

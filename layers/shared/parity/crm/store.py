@@ -28,11 +28,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from botocore.exceptions import ClientError
 
+from parity.core.idempotency import Entry, entry_of, entry_sk
+from parity.core.idempotency import put_request as idempotency_put
 from parity.core.dynamodb import TableAdapter, dump_item, key, load_item
 from parity.core.settings import get_settings
 from parity.core.warm import warm
@@ -67,10 +68,6 @@ def token_pk(token_hash: str) -> str:
     return key("TOKEN", token_hash)
 
 
-def idempotency_sk(key_hash: str) -> str:
-    return key("IDEMPOTENCY", key_hash)
-
-
 def contact_sk(contact_id: str) -> str:
     return key("CONTACT", contact_id)
 
@@ -87,21 +84,10 @@ def email_lookup_sk(email: str, contact_id: str = "") -> str:
     return key("CONTACT_EMAIL", email, contact_id)
 
 
-@dataclass(frozen=True)
-class IdempotencyEntry:
-    """What a create remembers under its Idempotency-Key."""
-
-    key_hash: str
-    fingerprint: str
-    status: int
-    response: str  # the JSON body sent the first time
-    expires_at: int  # epoch seconds
-
-
 class CreateRejected(Exception):
     """A create transaction was refused; the fields say why (any may be set)."""
 
-    def __init__(self, *, missing_contacts: Sequence[str] = (), replay: IdempotencyEntry | None = None, in_progress: bool = False) -> None:
+    def __init__(self, *, missing_contacts: Sequence[str] = (), replay: Entry | None = None, in_progress: bool = False) -> None:
         super().__init__("create rejected")
         self.missing_contacts = list(missing_contacts)
         self.replay = replay
@@ -234,7 +220,7 @@ class CrmStore(TableAdapter):
         record: Mapping[str, Any],
         *,
         contact_ids: Sequence[str],
-        idempotency: IdempotencyEntry | None,
+        idempotency: Entry | None,
         now: int,
         correlation_id: str | None = None,
     ) -> None:
@@ -254,7 +240,7 @@ class CrmStore(TableAdapter):
             return
         items: list[dict[str, Any]] = [{"Put": put}]
         if idempotency is not None:
-            items.append({"Put": _idempotency_put(self.table_name, company, idempotency, now)})
+            items.append({"Put": idempotency_put(self.table_name, company_pk(company), idempotency, now=now)})
         for contact in contact_ids:
             items.append(
                 {
@@ -270,12 +256,12 @@ class CrmStore(TableAdapter):
         except ClientError as exc:
             raise _rejection(exc, has_idempotency=idempotency is not None, contact_ids=contact_ids) from exc
 
-    def remembered(self, company_id: str, key_hash: str, *, now: int) -> IdempotencyEntry | None:
+    def remembered(self, company_id: str, key_hash: str, *, now: int) -> Entry | None:
         """A live idempotency entry (used when a transaction could not return it)."""
-        item = self._get(company_pk(company_id), idempotency_sk(key_hash))
+        item = self._get(company_pk(company_id), entry_sk(key_hash))
         if item is None or int(item["ttl"]) <= now:
             return None
-        return _entry(item)
+        return entry_of(item)
 
     def get_record(self, company_id: str, record_type: str, record_id: str) -> dict[str, Any] | None:
         item = self._get(company_pk(company_id), record_sk(record_type, record_id))
@@ -366,27 +352,6 @@ class CrmStore(TableAdapter):
         return [_strip(load_item(item)) for item in resp.get("Items", [])]
 
 
-def _idempotency_put(table: str, company_id: str, entry: IdempotencyEntry, now: int) -> dict[str, Any]:
-    item = {
-        "pk": company_pk(company_id),
-        "sk": idempotency_sk(entry.key_hash),
-        "entity": "idempotency",
-        "fingerprint": entry.fingerprint,
-        "status": entry.status,
-        "response": entry.response,
-        "ttl": entry.expires_at,
-    }
-    return {
-        "TableName": table,
-        "Item": dump_item(item),
-        # An expired entry may linger until TTL deletes it: it no longer counts.
-        "ConditionExpression": "attribute_not_exists(pk) OR #ttl <= :now",
-        "ExpressionAttributeNames": {"#ttl": "ttl"},
-        "ExpressionAttributeValues": dump_item({":now": now}),
-        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-    }
-
-
 def _rejection(exc: ClientError, *, has_idempotency: bool, contact_ids: Sequence[str]) -> Exception:
     """Read a cancelled transaction's reasons (they are index-aligned with the items)."""
     if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
@@ -400,7 +365,7 @@ def _rejection(exc: ClientError, *, has_idempotency: bool, contact_ids: Sequence
         reason = reasons[1]
         if reason.get("Code") == "ConditionalCheckFailed":
             item = reason.get("Item")
-            return CreateRejected(replay=_entry(load_item(item)) if item else None)
+            return CreateRejected(replay=entry_of(load_item(item)) if item else None)
         if reason.get("Code") == "TransactionConflict":
             return CreateRejected(in_progress=True)
     missing = [
@@ -413,16 +378,6 @@ def _rejection(exc: ClientError, *, has_idempotency: bool, contact_ids: Sequence
     if any(r.get("Code") == "TransactionConflict" for r in reasons):
         return CreateRejected(in_progress=True)
     return exc
-
-
-def _entry(item: Mapping[str, Any]) -> IdempotencyEntry:
-    return IdempotencyEntry(
-        key_hash=str(item["sk"]).removeprefix("IDEMPOTENCY#"),
-        fingerprint=item["fingerprint"],
-        status=int(item["status"]),
-        response=item["response"],
-        expires_at=int(item["ttl"]),
-    )
 
 
 def _record_item(record: Mapping[str, Any], correlation_id: str | None = None) -> dict[str, Any]:

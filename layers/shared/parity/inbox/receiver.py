@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from decimal import Decimal
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -13,7 +12,7 @@ from parity.inbox import sidebar
 from parity.crm import records
 from parity.core.dynamodb import storable_number
 from parity.inbox.store import PreviewStore
-from parity.core.ids import COMPANY_ID
+from parity.core.ids import COMPANY_ID, ROOM_ID_RULE, valid_room_id
 from parity.core.errors import Unauthorized, ValidationFailed
 
 _REQUIRED = ("id", "type", "created_at", "version", "channel_integration_room_id")
@@ -62,24 +61,13 @@ def receive(store: PreviewStore, body: bytes | str, headers: Mapping[str, str], 
     return Received(status, str(event.get("event_id", webhook_id)), str(event["company_id"]), str(data["channel_integration_room_id"]), str(data["id"]), str(data["type"]))
 
 
-#: As ``parity.crm.models.RoomId`` (1-128 characters, no control characters or lone surrogates), checked
-#: without importing pydantic into the preview function.
-_MAX_ROOM_ID = 128
-_ROOM_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
-_ROOM_RULE = f"1 to {_MAX_ROOM_ID} characters, no control characters"
-
-
-def _room_id_ok(room_id: Any) -> bool:
-    return isinstance(room_id, str) and bool(room_id.strip()) and len(room_id) <= _MAX_ROOM_ID and not _ROOM_CONTROL.search(room_id)
-
-
 def room_preview(store: PreviewStore, company_id: str, room_id: str) -> dict[str, Any]:
     """What the room's sidebar shows: per slot the newest live bot/AI record, or null (the CTA).
 
-    A room id no record could carry (empty, over 128 characters, control characters) is a 422.
+    A room id no record could carry (``parity.core.ids.ROOM_ID_RULE``) is a 422.
     """
-    if not _room_id_ok(room_id):
-        raise ValidationFailed("room_id is not a room id", details=[{"field": "room_id", "message": _ROOM_RULE, "type": "value_error"}])
+    if not valid_room_id(room_id):
+        raise ValidationFailed("room_id is not a room id", details=[{"field": "room_id", "message": ROOM_ID_RULE, "type": "value_error"}])
     return {"room_id": room_id, **sidebar.shown(store.entries(company_id, room_id))}
 
 
@@ -109,8 +97,8 @@ def _problems(event: Any) -> list[dict[str, str]]:
     if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version < 2**63:
         problems.append({"field": "data.version", "message": "must be an integer from 1", "type": "int_type"})
     room = data.get("channel_integration_room_id")
-    if room not in (None, "") and not _room_id_ok(room):
-        problems.append({"field": "data.channel_integration_room_id", "message": _ROOM_RULE, "type": "value_error"})
+    if room not in (None, "") and not valid_room_id(room):
+        problems.append({"field": "data.channel_integration_room_id", "message": ROOM_ID_RULE, "type": "value_error"})
     problems.extend({"field": f"data.{path}", "message": "a number DynamoDB cannot hold (38 digits, magnitude 1E-130 to 1E+126)", "type": "number_range"} for path in _unstorable_numbers(data))
     return problems
 

@@ -8,6 +8,7 @@ stream record yields the same ``event_id`` (the receiver's dedupe key, the ``web
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -79,3 +80,21 @@ def parse_type(event_type: str) -> tuple[records.RecordType, Action] | None:
     if not prefix.startswith(f"{EVENT_PREFIX}.") or kind not in records.RECORD_TYPES or rest not in ("create", "update", "delete"):
         return None
     return kind, rest  # type: ignore[return-value]
+
+
+def peek(body: str) -> dict[str, Any]:
+    """A queued message's event as it is, for logs and listings: ``{}`` when the body is not a JSON
+    object (the use case that reads it properly says why)."""
+    try:
+        event = json.loads(body)
+    except ValueError:
+        return {}
+    return event if isinstance(event, dict) else {}
+
+
+def about(event: Any) -> dict[str, Any]:
+    """The ids an event names, for log lines and listings: its company, record, room and event id,
+    each None when absent (all of them for anything that is not an event)."""
+    event = event if isinstance(event, Mapping) else {}
+    data = event.get("data") if isinstance(event.get("data"), Mapping) else {}
+    return {"company_id": event.get("company_id"), "record_id": data.get("id"), "room_id": data.get("channel_integration_room_id"), "event_id": event.get("event_id")}

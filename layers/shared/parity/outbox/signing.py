@@ -3,10 +3,12 @@ sender's retry schedule. Pure: no network, the clock is a parameter."""
 
 from __future__ import annotations
 
+import base64
 import email.utils
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from secrets import token_bytes
 from typing import Any
 
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
@@ -33,6 +35,11 @@ def parse_secrets(value: str | None) -> list[str]:
     """``WEBHOOK_SIGNING_SECRET``: one ``whsec_…`` secret, or several separated by spaces or
     commas while a rotation overlaps (the sender signs with each, the receiver accepts any)."""
     return [part for part in (value or "").replace(",", " ").split() if part]
+
+
+def new_secret() -> str:
+    """A fresh signing secret in the Standard Webhooks form: ``whsec_`` and 32 random bytes in base64."""
+    return "whsec_" + base64.b64encode(token_bytes(32)).decode()
 
 
 def parse_schedule(value: str | None) -> tuple[int, ...]:
@@ -65,18 +72,18 @@ def verify(body: bytes | str, headers: Mapping[str, str], secrets: Sequence[str]
     """
     if not secrets:
         raise InvalidSignature("no webhook secret configured")
+    refusals: list[WebhookVerificationError] = []
     for secret in secrets:
         try:
             Webhook(secret).verify(body, dict(headers), json_parse=False)
             break
-        except WebhookVerificationError as exc:
-            problem = str(exc)
-            if "timestamp" in problem or "headers" in problem.lower():
-                raise InvalidSignature(problem) from exc  # the same for every secret
+        except WebhookVerificationError as exc:  # each secret is tried (at most two, during a rotation)
+            refusals.append(exc)
         except (ValueError, TypeError) as exc:  # malformed headers, or a body that is not UTF-8
             raise InvalidSignature("malformed signature headers or body") from exc
     else:
-        raise InvalidSignature("no matching signature")
+        # Missing headers and a stale timestamp are refused alike by every secret: the first says why.
+        raise InvalidSignature(str(refusals[0])) from refusals[0]
     try:
         return jsonio.loads(body)
     except (ValueError, RecursionError) as exc:

@@ -24,10 +24,10 @@ import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
-from parity.core.clock import iso_ms
+from parity.core.clock import iso_ms, parse_time
 from parity.timeline.masking import mask, normalise
 
 EXCERPT_MESSAGES = 5
@@ -111,17 +111,6 @@ def _message(item: Any) -> ChatMessage | None:
 
 def _is_id(value: Any) -> bool:
     return (isinstance(value, str) and value != "") or (isinstance(value, int) and not isinstance(value, bool))
-
-
-def parse_time(value: Any) -> datetime | None:
-    """An ISO-8601 timestamp as an aware UTC datetime (no offset means UTC), else None."""
-    if not isinstance(value, str) or not 10 <= len(value) <= 40:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
 
 
 # ---- the excerpt -----------------------------------------------------------------------------

@@ -1,0 +1,44 @@
+"""The conversations' outbox consumer: the conversation table's stream (and the CRM table's new
+identity links) → events on the bus, and new replies → the delivery queue
+(``parity.conversations.outbox``). Partial batch failures: a failed record is retried from there on,
+and its events keep their ids."""
+
+from __future__ import annotations
+
+import parity.core.coldstart  # noqa: F401  (first: the imports below run without cyclic GC)
+
+from datetime import datetime, timezone
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+
+from parity.conversations import outbox
+from parity.core.bus import event_bus
+from parity.core.clock import iso_ms
+from parity.core.observability import bound, instrumented, logger
+from parity.core.queues import queues
+from parity.core.settings import settings
+
+
+def record_handler(record: DynamoDBRecord) -> None:
+    stream = record.dynamodb
+    old = stream.old_image if stream else None
+    new = stream.new_image if stream else None
+    image = new or old or {}
+    with bound(correlation_id=f"stream-{record.event_id}", company_id=image.get("company_id"), room_id=image.get("room_id")):
+        decided = outbox.decide(record.event_id or "", old or None, new or None, now_iso=iso_ms(datetime.now(timezone.utc)))
+        config = settings()
+        if decided.events:
+            event_bus().put([outbox.bus_entry(e, config.require("event_bus_name")) for e in decided.events])
+        for delivery in decided.deliveries:
+            queues().send(config.require("delivery_queue_url"), delivery)
+        for event in decided.events:
+            logger.info("event published", extra={"event": event["event"], "event_id": event["event_id"]})
+        if decided.deliveries:
+            logger.info("reply queued for delivery", extra={"message_id": decided.deliveries[0]["message_id"]})
+
+
+@instrumented
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return process_partial_response(event, record_handler, BatchProcessor(EventType.DynamoDBStreams), context)

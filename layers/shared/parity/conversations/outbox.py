@@ -1,0 +1,71 @@
+"""The conversations' outbox: what a change in the conversation table (or a new identity link in the
+CRM table) means for the event bus and the delivery queue. Pure: the stream consumer passes the old
+and new images and the stream record's own id.
+
+Events (EventBridge, source ``parity.conversations``, ``detail-type`` the event's name), each with
+``company_id``, ids and ``occurred_at`` — never message text, names, numbers or secrets:
+
+    conversation.created        a conversation was made                 room_id, channel_id, contact_id
+    conversation.state_changed  its state changed                       room_id, from, to
+    message.received            a customer's message was stored         room_id, message_id, channel_id, contact_id
+    message.sent                a reply was accepted by the provider    room_id, message_id, channel_id
+    message.failed              a reply failed for good                 room_id, message_id, channel_id
+    contact.identity_linked     a channel identity joined a contact     contact_id, channel_type
+
+A new reply (``queued``) goes to the delivery queue. Being derived from the stream, nothing is lost
+between a write and its event; a redelivered stream record yields the same ``event_id``, so
+subscribers can dedupe.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+SOURCE = "parity.conversations"
+EVENT_TYPES = ("conversation.created", "conversation.state_changed", "message.received", "message.sent", "message.failed", "contact.identity_linked")
+
+
+@dataclass(frozen=True)
+class Decided:
+    events: list[dict[str, Any]] = field(default_factory=list)
+    deliveries: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _event(name: str, stream_event_id: str, occurred_at: str, **ids: Any) -> dict[str, Any]:
+    digest = hashlib.sha256(f"{stream_event_id}:{name}".encode()).hexdigest()[:32]
+    return {"event": name, "event_id": f"evt_{digest}", "occurred_at": occurred_at, **{k: v for k, v in ids.items() if v is not None}}
+
+
+def decide(stream_event_id: str, old: Mapping[str, Any] | None, new: Mapping[str, Any] | None, *, now_iso: str) -> Decided:
+    """The events and deliveries one stream record makes (rules in the module docstring)."""
+    image = new or old or {}
+    entity = image.get("entity")
+    if entity == "conversation" and new:
+        if not old:
+            return Decided([_event("conversation.created", stream_event_id, str(new.get("created_at") or now_iso), company_id=new["company_id"], room_id=new["room_id"], channel_id=new["channel_id"], contact_id=new["contact_id"])])
+        if old.get("state") != new.get("state"):
+            return Decided([_event("conversation.state_changed", stream_event_id, str(new.get("state_changed_at") or now_iso), company_id=new["company_id"], room_id=new["room_id"], **{"from": old.get("state"), "to": new.get("state")})])
+        return Decided()
+    if entity == "message" and new:
+        ids = {"company_id": new["company_id"], "room_id": new["room_id"], "message_id": new["id"], "channel_id": new.get("channel_id")}
+        if new.get("direction") == "inbound":
+            return Decided([_event("message.received", stream_event_id, str(new["created_at"]), contact_id=new.get("contact_id"), **ids)]) if not old else Decided()
+        if not old and new.get("status") == "queued":
+            return Decided(deliveries=[{"company_id": new["company_id"], "room_id": new["room_id"], "created_at": new["created_at"], "message_id": new["id"]}])
+        status, before = new.get("status"), (old or {}).get("status")
+        if status != before and status in ("sent", "failed"):
+            return Decided([_event(f"message.{status}", stream_event_id, now_iso, **ids)])
+        return Decided()
+    if entity == "identity" and new and not old:
+        return Decided([_event("contact.identity_linked", stream_event_id, str(new.get("linked_at") or now_iso), company_id=new["company_id"], contact_id=new["contact_id"], channel_type=new.get("channel_type"))])
+    return Decided()
+
+
+def bus_entry(event: Mapping[str, Any], bus_name: str) -> dict[str, Any]:
+    """An EventBridge ``PutEvents`` entry for one event."""
+    from parity.core import jsonio
+
+    return {"Source": SOURCE, "DetailType": event["event"], "Detail": jsonio.dumps(dict(event)), "EventBusName": bus_name}

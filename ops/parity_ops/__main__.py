@@ -1,0 +1,5 @@
+"""``python -m parity_ops``: the ``parity-ops`` command."""
+
+from parity_ops.cli import main
+
+raise SystemExit(main())
