@@ -28,6 +28,7 @@ _TARGET_SERVICES = {
     "DynamoDBStreams_20120810": ("dynamodbstreams", "application/x-amz-json-1.0", "com.amazonaws.dynamodb.v20120810"),
     "AmazonSQS": ("sqs", "application/x-amz-json-1.0", "com.amazonaws.sqs"),
     "AmazonSSM": ("ssm", "application/x-amz-json-1.1", "com.amazonaws.ssm"),
+    "AWSEvents": ("events", "application/x-amz-json-1.1", "com.amazonaws.events"),
 }
 _ACCESS_KEY = re.compile(r"Credential=([^/,\s]+)/")
 

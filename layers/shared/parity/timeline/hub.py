@@ -90,6 +90,8 @@ class HubClient:
         self.max_bytes = max_bytes
         self._client = client
         self._resolver = resolver
+        # The client is first asked for inside an attempt's worker thread (``outbound.within``), and a
+        # caller that gave up may leave one running beside the next: one client, built once.
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:  # the token stays out of logs and tracebacks
