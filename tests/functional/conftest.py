@@ -207,7 +207,7 @@ class Wired:
     def setting(self, **variables: str) -> Iterator[None]:
         """Change the variables of the functions that have them, for a block: as on Lambda, a
         configuration change means new workers, on entry and again when it is put back."""
-        targets = self.runtime.functions_with(*variables) or [ALL]
+        targets = self.runtime.functions_with(*variables) or ALL
         before = {f: self.runtime.environment(f) for f in self.runtime.targets(targets)}
         self.runtime.update_environment(targets, variables)
         try:

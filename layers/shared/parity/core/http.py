@@ -107,6 +107,11 @@ class Request:
         return self.event.get("body")
 
     @property
+    def request_id(self) -> str:
+        """API Gateway's id of this request (unique per request, unlike a caller's correlation id)."""
+        return str((self.event.get("requestContext") or {}).get("requestId") or "")
+
+    @property
     def is_base64_encoded(self) -> bool:
         return bool(self.event.get("isBase64Encoded"))
 

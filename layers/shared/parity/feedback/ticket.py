@@ -220,6 +220,19 @@ def check_confirmed(changes: Mapping[str, Any]) -> None:
         raise ValidationFailed("invalid feedback ticket fields", details=details)
 
 
+def is_feedback_ticket(record: Mapping[str, Any]) -> bool:
+    """Whether a CRM ticket is a feedback ticket: its source is a feedback channel's or a POST's."""
+    source = record.get("source")
+    return source in API_SOURCES or source in {f"{channel} feedback" for channel in PROVIDER_CHANNELS}
+
+
+def check_feedback_ticket(current: Mapping[str, Any], changes: Mapping[str, Any]) -> None:
+    """The CRM's PATCH of a ticket: a feedback ticket's confirmed fields are checked
+    (``check_confirmed``); any other ticket's are the CRM's plain fields."""
+    if is_feedback_ticket(current):
+        check_confirmed(changes)
+
+
 def with_confirmed(ticket: Mapping[str, Any], crm_record: Mapping[str, Any]) -> dict[str, Any]:
     """The feedback ticket with the CRM's current ``status``, ``category``, ``priority``, ``name``
     and ``updated_at`` (a person's decisions, from the CRM stream); the suggestions untouched."""
