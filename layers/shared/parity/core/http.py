@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from parity.core import jsonio
-from parity.core.errors import InvalidJson, NotFound, ParityError, PayloadTooLarge, Unauthorized, UnsupportedMediaType
+from parity.core.errors import InvalidJson, NotFound, ParityError, PayloadTooLarge, Unauthorized, UnsupportedMediaType, ValidationFailed
 from parity.core.observability import bind, logger
 from parity.core.settings import MAX_BODY_BYTES
 
@@ -317,12 +317,25 @@ class Router:
                     kwargs[name] = value
             if not route.public and not (route.internal and request.internal):
                 bind(company_id=request.company)
+            if not route.public:
+                _refuse_unknown_query(request.query, route.query)
             return route.view(request, **kwargs)
         except ParityError as exc:
             return error_response(exc)
         except Exception:
             logger.exception("unhandled error")
             return error_response(ParityError("internal error"))
+
+
+def _refuse_unknown_query(query: Mapping[str, str], declared: Mapping[str, Any]) -> None:
+    """A query parameter the route does not read is the caller's mistake (a misspelt filter would
+    otherwise silently list everything): a 422 naming each, as an unknown body field is."""
+    unknown = [name for name in query if name not in declared]
+    if unknown:
+        raise ValidationFailed(
+            "unknown query parameter",
+            details=[{"field": name[:64], "message": "not a parameter of this route", "type": "extra_forbidden"} for name in unknown[:10]],
+        )
 
 
 def load(reference: Any) -> Any:
