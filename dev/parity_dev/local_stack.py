@@ -4,8 +4,9 @@ functional and end-to-end tests all run this.
 ``LocalStack.start()`` binds the HTTP port (its URL is part of the configuration), starts embedded
 AWS (a moto server behind ``parity_dev.aws_edge.AwsEdge``), deploys template.yaml into it, makes the
 runtime that runs each function in worker processes of its own (``parity_dev.lambdas``), the HTTP API
-gateway and what is mounted beside it (the demo chat hub, ``/_local/stack``, ``/openapi.json``, the
-dev console), the pollers of the event source mappings, and seeds the companies.
+gateway and what is mounted beside it (the demo chat hub, the schedules, ``/_local/stack``,
+``/openapi.json``, the dev console), the pollers of the event source mappings and the scheduler of the
+template's schedules, and seeds the companies.
 
 Configuration is by environment variable name (DESIGN.md "Configuration"): the local defaults below,
 under the developer's own values of ``OVERRIDABLE_VARIABLES`` (or the ``variables`` a test gives). A
@@ -34,6 +35,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from parity_dev.gateway import Gateway
     from parity_dev.lambdas import LambdaRuntime
     from parity_dev.pollers import Pollers
+    from parity_dev.schedules import Scheduler
     from parity_dev.stack import DeployedStack
 
 log = logging.getLogger("parity_dev.local_stack")
@@ -124,11 +126,14 @@ def redirect_output(log_file: Path | None) -> tuple[TextIO, TextIO]:
 class LocalStack:
     """The running local stack (module docstring). After ``start()``: ``base_url``, ``moto`` and its
     ``edge``, ``clients`` (boto3 clients on the embedded AWS), ``deployed`` (what the template made),
-    ``runtime``, ``gateway``, ``pollers`` (None with ``poll=False``), ``hub`` (the demo chat hub, if
-    the history points at it) and ``variables`` (the configuration it was deployed with).
+    ``runtime``, ``gateway``, ``pollers`` (None with ``poll=False``), ``scheduler`` (the template's
+    schedules, ``parity_dev.schedules``), ``hub`` (the demo chat hub, if the history points at it) and
+    ``variables`` (the configuration it was deployed with).
 
     ``poll=False`` starts no pollers: the functional tests drive the event sources themselves
-    (``Pollers.drain``). ``max_workers`` caps the worker processes per function.
+    (``Pollers.drain``). ``schedules`` runs the schedules on the clock (default: as ``poll``); either
+    way ``POST /_local/schedules/{Function}/run`` runs one now. ``max_workers`` caps the worker
+    processes per function.
     """
 
     def __init__(
@@ -139,6 +144,7 @@ class LocalStack:
         parameters: Mapping[str, str] | None = None,
         variables: Mapping[str, str] | None = None,
         poll: bool = True,
+        schedules: bool | None = None,
         max_workers: int | None = None,
     ) -> None:
         self.template = Path(template)
@@ -146,6 +152,7 @@ class LocalStack:
         self.parameters = dict(parameters or {})
         self._variables = dict(variables) if variables is not None else None
         self.poll = poll
+        self.run_schedules = poll if schedules is None else schedules
         self.max_workers = max_workers
         self.base_url = ""
         self.variables: dict[str, str] = {}
@@ -155,6 +162,7 @@ class LocalStack:
         self.runtime: LambdaRuntime | None = None
         self.gateway: Gateway | None = None
         self.pollers: Pollers | None = None
+        self.scheduler: Scheduler | None = None
         self.hub: DemoHub | None = None
         self._httpd: Any = None
         self._serving: threading.Thread | None = None
@@ -205,6 +213,9 @@ class LocalStack:
             self.runtime.update_environment(ALL, unfed)
         self.gateway = Gateway(self.deployed, self.runtime)
         self._httpd.gateway = self.gateway
+        from parity_dev.schedules import Scheduler
+
+        self.scheduler = Scheduler(self.deployed.schedules, self.runtime)
         self._mount(companies)
 
         if self.poll:
@@ -216,18 +227,21 @@ class LocalStack:
             self.seed(companies)
         self._serving = threading.Thread(target=self._httpd.serve_forever, name="gateway", daemon=True)
         self._serving.start()
+        if self.run_schedules:
+            self.scheduler.start()
         return self
 
     def _mount(self, companies: Sequence[tuple[str, str]]) -> None:
         from parity_dev.console import Console
         from parity_dev.openapi import mount as openapi_mount  # GET /openapi.json, generated from the code
 
-        assert self.deployed is not None and self.moto is not None
+        assert self.deployed is not None and self.moto is not None and self.scheduler is not None
         if self.variables.get("HUB_API_BASE_URL") == self.base_url:
             from parity_dev.demo_hub import DemoHub
 
             self.hub = DemoHub(self.variables["HUB_API_TOKEN"])
             self._httpd.mounts.append(self.hub.handle)
+        self._httpd.mounts.append(self.scheduler.handle)  # GET /_local/schedules, POST /_local/schedules/{Function}/run
         self._httpd.mounts.append(_stack_info(self.deployed, self.moto.endpoint_url))
         self._httpd.mounts.append(openapi_mount(self.template))
         # The dev console (GET /_console, parity_dev.console), signing in with the first seeded key.
@@ -262,8 +276,10 @@ class LocalStack:
             if self._serving is not None:
                 steps.append(self._httpd.shutdown)
             steps.append(self._httpd.server_close)
+        if self.scheduler is not None:
+            steps.append(self.scheduler.stop)  # no new scheduled run …
         if self.pollers is not None:
-            steps.append(self.pollers.halt)  # no new invocation from a poller …
+            steps.append(self.pollers.halt)  # … nor invocation from a poller …
         if self.runtime is not None:
             steps.append(self.runtime.stop)  # … and those in progress end now
         if self.pollers is not None:
@@ -279,7 +295,7 @@ class LocalStack:
             except Exception:
                 log.exception("stopping the local stack failed")
         self._httpd = self._serving = self._previous_environment = None
-        self.pollers = self.runtime = None
+        self.pollers = self.runtime = self.scheduler = None
         self.moto = None
 
 
