@@ -4,9 +4,10 @@ functional and end-to-end tests all run this.
 ``LocalStack.start()`` binds the HTTP port (its URL is part of the configuration), starts embedded
 AWS (a moto server behind ``parity_dev.aws_edge.AwsEdge``), deploys template.yaml into it, makes the
 runtime that runs each function in worker processes of its own (``parity_dev.lambdas``), the HTTP API
-gateway and what is mounted beside it (the demo chat hub, the schedules, ``/_local/stack``,
-``/openapi.json``, the dev console), the pollers of the event source mappings and the scheduler of the
-template's schedules, and seeds the companies.
+gateway and what is mounted beside it (the demo chat hub, the providers' fake send APIs, the seeded
+channels and the simulated customer, the schedules, ``/_local/stack``, ``/openapi.json``, the dev console), the
+pollers of the event source mappings and the scheduler of the template's schedules, and seeds the
+companies (and, for the first one, a channel of each type).
 
 Configuration is by environment variable name (DESIGN.md "Configuration"): the local defaults below,
 under the developer's own values of ``OVERRIDABLE_VARIABLES`` (or the ``variables`` a test gives). A
@@ -32,8 +33,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from parity_dev.aws import Clients, MotoServer
     from parity_dev.aws_edge import AwsEdge
     from parity_dev.demo_hub import DemoHub
+    from parity_dev.fake_providers import FakeProviders
     from parity_dev.gateway import Gateway
     from parity_dev.lambdas import LambdaRuntime
+    from parity_dev.local_channels import LocalChannels
     from parity_dev.pollers import Pollers
     from parity_dev.schedules import Scheduler
     from parity_dev.stack import DeployedStack
@@ -58,6 +61,9 @@ OVERRIDABLE_VARIABLES = (
     "WEBHOOK_SIGNING_SECRET",
     "HUB_API_BASE_URL",
     "HUB_API_TOKEN",
+    "WHATSAPP_API_BASE_URL",
+    "SLACK_API_BASE_URL",
+    "INTERCOM_API_BASE_URL",
     "ROOM_DEEPLINK_TEMPLATE",
     "CRM_RECORD_URL_TEMPLATE",
     "WEBHOOK_RETRY_SCHEDULE",
@@ -68,8 +74,10 @@ OVERRIDABLE_VARIABLES = (
 def local_defaults(base_url: str) -> dict[str, str]:
     """Configuration the local stack uses unless the developer's environment sets it (DESIGN.md "Local stack").
 
-    The CRM's webhooks go to the local stack's own omnichannel receiver, which is on loopback, so
-    outbound calls to private targets are allowed here (and only here).
+    The CRM's webhooks go to the local stack's own omnichannel receiver, the chat history to its
+    built-in demo hub, and replies to the providers' fake send APIs mounted on the same port
+    (``parity_dev.fake_providers``). All of them are on loopback, so outbound calls to private
+    targets are allowed here (and only here).
     """
     return {
         "OMNICHANNEL_WEBHOOK_URL": f"{base_url}/webhooks/qontak-crm",
@@ -77,6 +85,7 @@ def local_defaults(base_url: str) -> dict[str, str]:
         "HUB_API_TOKEN": LOCAL_HUB_API_TOKEN,
         # The built-in demo chat history (``parity_dev.demo_hub``), mounted on the local server.
         "HUB_API_BASE_URL": base_url,
+        **{f"{provider.upper()}_API_BASE_URL": f"{base_url}/_fake/{provider}" for provider in ("whatsapp", "slack", "intercom")},
         "ALLOW_PRIVATE_TARGETS": "true",
         # Retries a developer can watch: about a minute from first failure to the dead-letter queue.
         "WEBHOOK_RETRY_SCHEDULE": LOCAL_RETRY_SCHEDULE,
@@ -127,8 +136,10 @@ class LocalStack:
     """The running local stack (module docstring). After ``start()``: ``base_url``, ``moto`` and its
     ``edge``, ``clients`` (boto3 clients on the embedded AWS), ``deployed`` (what the template made),
     ``runtime``, ``gateway``, ``pollers`` (None with ``poll=False``), ``scheduler`` (the template's
-    schedules, ``parity_dev.schedules``), ``hub`` (the demo chat hub, if the history points at it) and
-    ``variables`` (the configuration it was deployed with).
+    schedules, ``parity_dev.schedules``), ``providers`` (the fake provider send APIs and what they
+    were sent, ``parity_dev.fake_providers``), ``channels`` (the seeded channels and the simulated
+    customer, ``parity_dev.local_channels``), ``hub`` (the demo chat hub, if the history points at
+    it) and ``variables`` (the configuration it was deployed with).
 
     ``poll=False`` starts no pollers: the functional tests drive the event sources themselves
     (``Pollers.drain``). ``schedules`` runs the schedules on the clock (default: as ``poll``); either
@@ -163,6 +174,8 @@ class LocalStack:
         self.gateway: Gateway | None = None
         self.pollers: Pollers | None = None
         self.scheduler: Scheduler | None = None
+        self.providers: FakeProviders | None = None
+        self.channels: LocalChannels | None = None
         self.hub: DemoHub | None = None
         self._httpd: Any = None
         self._serving: threading.Thread | None = None
@@ -225,6 +238,7 @@ class LocalStack:
             self.pollers = Pollers(self.deployed, self.runtime, self.clients, writes=self.moto.writes).start()
         if companies:
             self.seed(companies)
+            self.seed_channels(companies[0][0])
         self._serving = threading.Thread(target=self._httpd.serve_forever, name="gateway", daemon=True)
         self._serving.start()
         if self.run_schedules:
@@ -233,14 +247,26 @@ class LocalStack:
 
     def _mount(self, companies: Sequence[tuple[str, str]]) -> None:
         from parity_dev.console import Console
+        from parity_dev.fake_providers import FakeProviders
+        from parity_dev.local_channels import LocalChannels
         from parity_dev.openapi import mount as openapi_mount  # GET /openapi.json, generated from the code
 
-        assert self.deployed is not None and self.moto is not None and self.scheduler is not None
+        assert self.deployed is not None and self.moto is not None and self.clients is not None and self.scheduler is not None
         if self.variables.get("HUB_API_BASE_URL") == self.base_url:
             from parity_dev.demo_hub import DemoHub
 
             self.hub = DemoHub(self.variables["HUB_API_TOKEN"])
             self._httpd.mounts.append(self.hub.handle)
+        # POST /_fake/{provider}/…, GET /_local/providers/sent: where the replies go unless *_API_BASE_URL is set.
+        self.providers = FakeProviders()
+        self._httpd.mounts.append(self.providers.handle)
+        # GET /_local/channels, POST /_local/simulate: the seeded channels and a customer who writes.
+        self.channels = LocalChannels(
+            base_url=self.base_url, conversation_table=self.deployed.outputs["ConversationTableName"],
+            crm_table=self.deployed.outputs["CrmTableName"], clients=self.clients,
+            secrets_prefix=self.deployed.functions["ChannelsFunction"].environment["CHANNEL_SECRETS_PREFIX"],
+        )
+        self._httpd.mounts.append(self.channels.handle)
         self._httpd.mounts.append(self.scheduler.handle)  # GET /_local/schedules, POST /_local/schedules/{Function}/run
         self._httpd.mounts.append(_stack_info(self.deployed, self.moto.endpoint_url))
         self._httpd.mounts.append(openapi_mount(self.template))
@@ -248,7 +274,7 @@ class LocalStack:
         console = Console(
             api_key=companies[0][1] if companies else None, hub=self.hub,
             crm_table=self.deployed.outputs["CrmTableName"], preview_table=self.deployed.outputs["PreviewTableName"],
-            dynamodb=self.clients.client("dynamodb") if self.clients else None,
+            dynamodb=self.clients.client("dynamodb"),
         )
         self._httpd.mounts.append(console.handle)
 
@@ -266,6 +292,12 @@ class LocalStack:
         for company_id, api_key in companies:
             provision_company(table, company_id, api_key, parity_enabled=parity_enabled, client=self.clients.client("dynamodb"))
             log.info("seeded company %s", company_id)
+
+    def seed_channels(self, company_id: str) -> list[dict[str, Any]]:
+        """One channel of each type for ``company_id``, with the fixed development secrets
+        (``parity_dev.local_channels``); each returned with its secrets."""
+        assert self.channels is not None, "the local stack is not started"
+        return self.channels.seed(company_id)
 
     def stop(self) -> None:
         """Stop: no new HTTP requests, pollers told to stop, workers ended, pollers joined, moto stopped."""

@@ -109,9 +109,15 @@ def running_stack(
 
 
 @pytest.fixture(scope="session")
-def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def local_stack_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the session's local stack writes its log (``parity-local.log``: its stderr)."""
+    return tmp_path_factory.mktemp("local-stack")
+
+
+@pytest.fixture(scope="session")
+def local_stack(local_stack_dir: Path) -> Iterator[str]:
     """Base URL (``http://127.0.0.1:N``) of a running local stack with companies ``a`` and ``b``."""
-    with running_stack(tmp_path_factory.mktemp("local-stack")) as base_url:
+    with running_stack(local_stack_dir) as base_url:
         yield base_url
 
 
