@@ -4,8 +4,8 @@ functional and end-to-end tests all run this.
 ``LocalStack.start()`` binds the HTTP port (its URL is part of the configuration), starts embedded
 AWS (a moto server behind ``parity_dev.aws_edge.AwsEdge``), deploys template.yaml into it, makes the
 runtime that runs each function in worker processes of its own (``parity_dev.lambdas``), the HTTP API
-gateway and what is mounted beside it (the demo chat hub, the providers' fake send APIs, the seeded
-channels and the simulated customer, the schedules, ``/_local/stack``, ``/openapi.json``, the dev console), the
+gateway and what is mounted beside it (the providers' fake send APIs, the seeded channels and the
+simulated customer, the schedules, ``/_local/stack``, ``/openapi.json``, the dev console), the
 pollers of the event source mappings and the scheduler of the template's schedules, and seeds the
 companies (and, for the first one, a channel of each type).
 
@@ -32,7 +32,6 @@ from typing import TYPE_CHECKING, Any, TextIO
 if TYPE_CHECKING:  # pragma: no cover
     from parity_dev.aws import Clients, MotoServer
     from parity_dev.aws_edge import AwsEdge
-    from parity_dev.demo_hub import DemoHub
     from parity_dev.fake_providers import FakeProviders
     from parity_dev.gateway import Gateway
     from parity_dev.lambdas import LambdaRuntime
@@ -74,16 +73,16 @@ OVERRIDABLE_VARIABLES = (
 def local_defaults(base_url: str) -> dict[str, str]:
     """Configuration the local stack uses unless the developer's environment sets it (DESIGN.md "Local stack").
 
-    The CRM's webhooks go to the local stack's own omnichannel receiver, the chat history to its
-    built-in demo hub, and replies to the providers' fake send APIs mounted on the same port
-    (``parity_dev.fake_providers``). All of them are on loopback, so outbound calls to private
-    targets are allowed here (and only here).
+    The CRM's webhooks go to the local stack's own omnichannel receiver, the chat history of a room
+    Parity does not host to the stack's own chat-history API (the ChatHistoryFunction route, with the
+    internal ``HUB_API_TOKEN``: Parity is the hub now), and replies to the providers' fake send APIs
+    mounted on the same port (``parity_dev.fake_providers``). All of them are on loopback, so
+    outbound calls to private targets are allowed here (and only here).
     """
     return {
         "OMNICHANNEL_WEBHOOK_URL": f"{base_url}/webhooks/qontak-crm",
         "WEBHOOK_SIGNING_SECRET": LOCAL_SIGNING_SECRET,
         "HUB_API_TOKEN": LOCAL_HUB_API_TOKEN,
-        # The built-in demo chat history (``parity_dev.demo_hub``), mounted on the local server.
         "HUB_API_BASE_URL": base_url,
         **{f"{provider.upper()}_API_BASE_URL": f"{base_url}/_fake/{provider}" for provider in ("whatsapp", "slack", "intercom")},
         "ALLOW_PRIVATE_TARGETS": "true",
@@ -138,8 +137,7 @@ class LocalStack:
     ``runtime``, ``gateway``, ``pollers`` (None with ``poll=False``), ``scheduler`` (the template's
     schedules, ``parity_dev.schedules``), ``providers`` (the fake provider send APIs and what they
     were sent, ``parity_dev.fake_providers``), ``channels`` (the seeded channels and the simulated
-    customer, ``parity_dev.local_channels``), ``hub`` (the demo chat hub, if the history points at
-    it) and ``variables`` (the configuration it was deployed with).
+    customer, ``parity_dev.local_channels``) and ``variables`` (the configuration it was deployed with).
 
     ``poll=False`` starts no pollers: the functional tests drive the event sources themselves
     (``Pollers.drain``). ``schedules`` runs the schedules on the clock (default: as ``poll``); either
@@ -176,7 +174,6 @@ class LocalStack:
         self.scheduler: Scheduler | None = None
         self.providers: FakeProviders | None = None
         self.channels: LocalChannels | None = None
-        self.hub: DemoHub | None = None
         self._httpd: Any = None
         self._serving: threading.Thread | None = None
         self._previous_environment: dict[str, str | None] | None = None
@@ -246,17 +243,14 @@ class LocalStack:
         return self
 
     def _mount(self, companies: Sequence[tuple[str, str]]) -> None:
+        """What is served beside the template's routes. Nothing mounted may shadow a route of the
+        template: the chat history, for one, is the ChatHistoryFunction's route, as on AWS."""
         from parity_dev.console import Console
         from parity_dev.fake_providers import FakeProviders
         from parity_dev.local_channels import LocalChannels
         from parity_dev.openapi import mount as openapi_mount  # GET /openapi.json, generated from the code
 
         assert self.deployed is not None and self.moto is not None and self.clients is not None and self.scheduler is not None
-        if self.variables.get("HUB_API_BASE_URL") == self.base_url:
-            from parity_dev.demo_hub import DemoHub
-
-            self.hub = DemoHub(self.variables["HUB_API_TOKEN"])
-            self._httpd.mounts.append(self.hub.handle)
         # POST /_fake/{provider}/…, GET /_local/providers/sent: where the replies go unless *_API_BASE_URL is set.
         self.providers = FakeProviders()
         self._httpd.mounts.append(self.providers.handle)
@@ -272,7 +266,7 @@ class LocalStack:
         self._httpd.mounts.append(openapi_mount(self.template))
         # The dev console (GET /_console, parity_dev.console), signing in with the first seeded key.
         console = Console(
-            api_key=companies[0][1] if companies else None, hub=self.hub,
+            api_key=companies[0][1] if companies else None,
             crm_table=self.deployed.outputs["CrmTableName"], preview_table=self.deployed.outputs["PreviewTableName"],
             dynamodb=self.clients.client("dynamodb"),
         )
@@ -280,7 +274,7 @@ class LocalStack:
 
     @property
     def hub_token(self) -> str:
-        """The bearer token of the hub's API (the demo hub's, when it is mounted)."""
+        """The internal token of the chat-history API (``HUB_API_TOKEN``, which the authorizer recognises)."""
         return self.variables.get("HUB_API_TOKEN", LOCAL_HUB_API_TOKEN)
 
     def seed(self, companies: Iterable[tuple[str, str]], *, parity_enabled: bool = True) -> None:

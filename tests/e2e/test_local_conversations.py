@@ -1,7 +1,7 @@
 """Conversations on ``parity local`` as a developer meets them: the seeded channels (printed on
 stderr at start, listed at ``/_local/channels``), ``parity simulate`` posting a correctly signed
-webhook from another process, the fake providers' sent log after an agent's reply, and the snooze
-waker run on demand."""
+webhook from another process, the fake providers' sent log after an agent's reply, Parity's own
+chat-history API as the stack's hub, and the snooze waker run on demand."""
 
 from __future__ import annotations
 
@@ -79,6 +79,19 @@ def test_an_agents_reply_goes_to_the_fake_provider_and_shows_in_its_sent_log(htt
     assert (sent[0]["provider"], sent[0]["body"]["to"], sent[0]["status"]) == ("whatsapp", sender, 200)
     reply = eventually(lambda: [m for m in http.get(f"/api/v3.1/conversations/{room}/messages", headers=auth).json()["data"] if m["status"] == "sent"], timeout=5)
     assert reply[0]["provider_id"] == sent[0]["answer"]["messages"][0]["id"]
+
+
+def test_the_chat_history_is_parity_own_api_with_the_internal_token(http, companies):
+    auth = login(http, companies["a"])
+    sender = new_wa_id()
+    customer_writes(http, seeded_channel(http, "whatsapp"), sender, "halo")
+    room = conversation_with(http, auth, f"+{sender}")["id"]
+    internal = {"Authorization": "Bearer parity-local-hub-token"}  # the local stack's HUB_API_TOKEN
+    history = eventually(lambda: http.get(f"/api/open/v1/messages/rooms/{room}", headers=internal, params={"offset": 1, "limit": 100}).json()["data"], timeout=5)
+    assert [(m["sender_type"], m["text"]) for m in history] == [("customer", "halo")]
+    # ... and no stand-in hub answers for rooms Parity does not host, nor its dev routes
+    assert http.get("/api/open/v1/messages/rooms/room-123", headers=internal).status_code == 404
+    assert http.post("/_local/rooms/room-123/messages", headers=internal, json={"text": "x"}).status_code == 404
 
 
 def test_a_snoozed_conversation_is_reopened_when_the_waker_runs(http, companies):

@@ -1,5 +1,5 @@
 // Parity dev console: plain JS, no build step. Views by URL hash:
-//   #/                  rooms (from the caller's previews and the demo chat hub)
+//   #/                  rooms (from the caller's previews)
 //   #/rooms/<room>      the room's sidebar as the chat inbox shows it (refreshes every second)
 //   #/deals/<id>, #/tickets/<id>   a record with its creator label and timeline notes
 // Everything but the room list goes through the public API with a company token, as the inbox
@@ -120,7 +120,7 @@ function roomsView() {
   const input = h("input", { id: "room-id", name: "room_id", required: true, placeholder: "room-123" });
   const view = startView("Rooms",
     h("h2", {}, "Rooms"),
-    h("p", { class: "muted" }, "Chat rooms with a bot/AI record preview, and the rooms of the demo chat history."),
+    h("p", { class: "muted" }, "Chat rooms with a bot/AI record preview."),
     h("form", { class: "open-room", onsubmit: (event) => { event.preventDefault(); location.hash = `#/rooms/${encodeURIComponent(input.value.trim())}`; } },
       h("label", { for: "room-id" }, "Open a room by id "), input, " ", h("button", { type: "submit" }, "Open")),
     list);
@@ -129,8 +129,7 @@ function roomsView() {
     if (view !== state.view) return;
     const items = body.data.map((room) => h("li", {},
       h("a", { href: `#/rooms/${encodeURIComponent(room.room_id)}` }, room.room_id),
-      room.in_previews ? h("span", { class: "tag" }, "bot/AI records") : null,
-      room.in_hub ? h("span", { class: "tag" }, "chat history") : null));
+      room.in_previews ? h("span", { class: "tag" }, "bot/AI records") : null));
     list.replaceChildren(...(items.length ? items : [h("li", { class: "muted" }, "No rooms yet.")]));
   });
 }
