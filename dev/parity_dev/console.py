@@ -25,7 +25,12 @@ log = logging.getLogger("parity_dev.console")
 
 STATIC = Path(__file__).with_name("static")
 PAGE_PATHS = ("/_console", "/_console/")
-ASSETS = {"console.js": "text/javascript; charset=utf-8", "console.css": "text/css; charset=utf-8"}
+ASSETS = {
+    "console.js": "text/javascript; charset=utf-8",
+    "console.css": "text/css; charset=utf-8",
+    "conversations.js": "text/javascript; charset=utf-8",
+    "conversations.css": "text/css; charset=utf-8",
+}
 Reply = tuple[int, dict[str, str], bytes]
 
 

@@ -15,6 +15,11 @@ def test_the_console_page_and_its_assets_are_served_without_a_build_step(http):
     script, style = http.get("/_console/console.js"), http.get("/_console/console.css")
     assert script.status_code == 200 and "javascript" in script.headers["content-type"] and "company_token" in script.text
     assert style.status_code == 200 and style.headers["content-type"].startswith("text/css")
+    # ... and the conversations' own script and stylesheet, loaded after the console's
+    assert page.text.index('src="/_console/console.js"') < page.text.index('src="/_console/conversations.js"')
+    conversations = http.get("/_console/conversations.js")
+    assert conversations.status_code == 200 and "/_local/simulate" in conversations.text and "/conversations" in conversations.text
+    assert http.get("/_console/conversations.css").headers["content-type"].startswith("text/css")
     assert http.get("/_console/nothing-here.js").status_code == 404
 
 
