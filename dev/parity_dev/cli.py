@@ -104,10 +104,18 @@ def run_local(args: argparse.Namespace) -> int:
     for line in channel_lines(stack):
         print(line, file=sys.stderr, flush=True)
     print(f"ready {stack.base_url}", file=ready_stream, flush=True)
-    stop.wait()
+    wait_for_signal(stop)
     log.info("shutting down")
     stack.stop()
     return 0
+
+
+def wait_for_signal(stop: threading.Event) -> None:
+    """Block until a signal handler sets ``stop``. It wakes every half second: a process-directed
+    signal may land on another of the stack's threads, and Python runs the handler only once the
+    main thread runs again, which a wait without a timeout would never let it do."""
+    while not stop.wait(0.5):
+        pass
 
 
 def channel_lines(stack: object) -> list[str]:
@@ -122,5 +130,9 @@ def channel_lines(stack: object) -> list[str]:
         lines.append(f"  {channel['type']:<8} {channel['id']}  {secrets}")
     wa = next((c for c in channels if c["type"] == "whatsapp"), None)
     if wa is not None:
-        lines.append(f"  a customer writes: parity simulate whatsapp --channel {wa['id']} --from 6281234567890 --name Budi --text Halo")
+        from parity_dev.simulate import DEFAULT_URL
+
+        base_url = getattr(stack, "base_url", DEFAULT_URL)
+        url = f" --url {base_url}" if base_url != DEFAULT_URL else ""
+        lines.append(f"  a customer writes: parity simulate whatsapp --channel {wa['id']} --from 6281234567890 --name Budi --text Halo{url}")
     return lines

@@ -68,6 +68,7 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
 def run_demo(args: argparse.Namespace) -> int:
     """Start the stack, play the scenario, report; 0 when every step passed."""
     from parity_client import ParityClient
+    from parity_dev.cli import wait_for_signal
     from parity_dev.local_stack import DEMO_COMPANY, LocalStack, redirect_output
 
     log_file = args.log_file
@@ -115,7 +116,7 @@ def run_demo(args: argparse.Namespace) -> int:
             say.line(f"ready {stack.base_url}")
             waiting.set()
             if not stop.is_set():
-                stop.wait()
+                wait_for_signal(stop)
         return 0 if passed else 1
     except KeyboardInterrupt:
         say.line("interrupted")
