@@ -27,16 +27,17 @@ log = logging.getLogger("parity_dev.stack")
 
 
 class _KnownGapFilter(logging.Filter):
-    """Drops moto's complaints about resources it cannot create: the HTTP API (we emulate it ourselves)
+    """Drops moto's complaints about resources it cannot create: the HTTP API (we emulate it ourselves),
+    EventBridge Scheduler schedules (``parity_dev.schedules`` runs them from the translated template)
     and CloudWatch alarms (nothing evaluates them locally; tests read them from the translated template)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        return "AWS::ApiGatewayV2::" not in message and "AWS::CloudWatch::Alarm" not in message
+        return not any(gap in message for gap in ("AWS::ApiGatewayV2::", "AWS::Scheduler::Schedule", "AWS::CloudWatch::Alarm"))
 
 
 logging.getLogger("moto").addFilter(_KnownGapFilter())  # moto.cloudformation logs on the "moto" logger
-warnings.filterwarnings("ignore", message=r"Tried to parse AWS::ApiGatewayV2::", category=UserWarning)
+warnings.filterwarnings("ignore", message=r"Tried to parse AWS::(ApiGatewayV2::|Scheduler::Schedule)", category=UserWarning)
 
 ARTIFACT_BUCKET = "parity-dev-artifacts"
 ARTIFACT_KEY = "placeholder.zip"
