@@ -192,3 +192,10 @@ def test_a_schedule_runs_now_when_asked_over_http(http):
     assert run["manual"] and run["status"] == "ok" and "woken" in run["result"]
     missing = http.post("/_local/schedules/CreateDealFunction/run")
     assert missing.status_code == 404 and "SnoozeWakerFunction" in missing.json()["error"]["message"]
+
+
+def test_the_functions_send_to_the_stacks_fake_providers_by_default(local_stack, runtime):
+    sender = runtime.environment("MessageSenderFunction")
+    assert sender["WHATSAPP_API_BASE_URL"] == f"{local_stack.base_url}/_fake/whatsapp"
+    assert sender["SLACK_API_BASE_URL"] == f"{local_stack.base_url}/_fake/slack"
+    assert sender["INTERCOM_API_BASE_URL"] == f"{local_stack.base_url}/_fake/intercom"
