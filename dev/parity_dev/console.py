@@ -30,6 +30,8 @@ ASSETS = {
     "console.css": "text/css; charset=utf-8",
     "conversations.js": "text/javascript; charset=utf-8",
     "conversations.css": "text/css; charset=utf-8",
+    "feedback.js": "text/javascript; charset=utf-8",
+    "feedback.css": "text/css; charset=utf-8",
 }
 Reply = tuple[int, dict[str, str], bytes]
 

@@ -2,7 +2,8 @@
 //   #/                  rooms (from the caller's previews)
 //   #/rooms/<room>      the room's sidebar as the chat inbox shows it (refreshes every second)
 //   #/deals/<id>, #/tickets/<id>   a record with its creator label and timeline notes
-//   #/<page>/…          a page another script adds to ``pages`` (conversations.js: #/conversations)
+//   #/<page>/…          a page another script adds to ``pages`` (conversations.js: #/conversations,
+//                       feedback.js: #/feedback)
 // A room's page also shows what the scripts in ``roomPanels`` put beside its sidebar
 // (conversations.js: the conversation itself). Everything but the room list goes through the
 // public API with a company token, as the inbox and CRM front ends would. Data is always inserted
