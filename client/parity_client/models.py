@@ -69,6 +69,8 @@ class Ticket(_Record):
     unique_ticket_id: str | None = None
     description: str | None = None
     priority: str | None = None
+    category: str | None = None
+    resolution_note: str | None = None
 
 
 R = TypeVar("R", Deal, Ticket)

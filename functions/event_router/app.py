@@ -1,9 +1,10 @@
 """The outbox consumer: CRM table stream → signed-event queue, for bot/AI records with a room
-of companies whose parity flag is on.
+of companies whose parity flag is on; and the CRM's own events (``parity.crm.changes``: a ticket's
+status, category or priority changed) → the event bus, for every company.
 
-The CRM table's stream is read here once for two consumers (DynamoDB advises at most two readers
-per shard, and the conversations' identity links are the other): the outbox's router, and the
-activity log, which gets a line for every change of a bot/AI record whatever the flag
+The CRM table's stream is read here once for these two and the activity log (DynamoDB advises at
+most two readers per shard, and the conversations' identity links are the other), which gets a
+line for every change of a bot/AI record whatever the flag
 (``parity.approvals.activity.from_record_change``, written once: its id is the stream record's). Partial batch failures: a failed record is retried from
 there on, and its events keep their ids, so the receiver dedupes what was already sent.
 
@@ -24,11 +25,12 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 
 from parity.approvals import activity, service as trust
 from parity.approvals.store import trust_store
+from parity.core.bus import entry, event_bus
 from parity.core.clock import iso_ms, utc_now
 from parity.core.observability import bound, count, instrumented, logger
 from parity.core.queues import queues
 from parity.core.settings import settings
-from parity.crm import flags
+from parity.crm import changes, flags
 from parity.crm.store import crm_store
 from parity.outbox import router
 
@@ -60,6 +62,11 @@ def record_handler(record: DynamoDBRecord) -> None:
             count(routed.created)
         for event in routed.events:
             logger.info("event queued", extra={"event_id": event["event_id"], "event_type": event["eventType"]})
+        published = changes.decide(change.stream_event_id, change.old, change.new)
+        if published:
+            bus_name = settings().require("event_bus_name")
+            event_bus().put([entry(changes.SOURCE, e, bus_name) for e in published])
+            logger.info("event published", extra={"event": published[0]["event"], "event_id": published[0]["event_id"]})
 
 
 @instrumented

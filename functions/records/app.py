@@ -42,6 +42,7 @@ def update_record(request: Request, id: str, record_type: RecordType) -> Respons
         updated = service.update_record(
             crm_store(), request.company, record_type, record_id, request.json(),
             url_template=settings().crm_record_url_template, correlation_id=correlation_id(), gate=gate(),
+            check=_feedback_rules if record_type == "ticket" else None,
         )
     except ParityError as refused:  # the failure path only: a refused PATCH of a bot/AI record is a line of the activity log
         from parity.approvals import refusals
@@ -61,6 +62,13 @@ def _to_activity_log(message: dict[str, Any]) -> None:
     from parity.core.queues import queues
 
     queues().send(settings().require("activity_queue_url"), message)
+
+
+def _feedback_rules(current: dict[str, Any], changes: dict[str, Any]) -> None:
+    """A feedback ticket's confirmed fields keep feedback's values (loaded only for a PATCH)."""
+    from parity.feedback.ticket import check_feedback_ticket
+
+    check_feedback_ticket(current, changes)
 
 
 @app.route("DELETE /api/v3.1/deals/{id}", args=DEAL, path=_ID, status=204)

@@ -247,10 +247,8 @@
       } }, "Acknowledge"))));
   }
 
-  window.parityViews = Object.assign(window.parityViews || {}, {
-    approvals: (rest) => (rest[0] ? oneApprovalView(rest[0]) : inboxView()),
-    activity: () => activityView(),
-  });
+  pages.approvals = (rest) => (rest[0] ? oneApprovalView(rest[0]) : inboxView());
+  pages.activity = () => activityView();
   document.addEventListener("DOMContentLoaded", () => {
     const tick = async () => {
       try {

@@ -164,7 +164,8 @@ class Decider:
             else:
                 ap.check_record_current(found, self.crm.get_record(found["company_id"], found["record_type"], found["record_id"]))
                 crm_service.update_record(self.crm, found["company_id"], found["record_type"], found["record_id"], body, url_template=self.url_template,
-                                          correlation_id=correlation_id, clock=at_now, approved=approved, expected_version=int(found["record_version"]))
+                                          correlation_id=correlation_id, clock=at_now, approved=approved, expected_version=int(found["record_version"]),
+                                          check=_feedback_rules if found["record_type"] == "ticket" else None)
         except ParityError as exc:
             if exc.status == 422 and exc.details:
                 raise type(exc)(f"the approved {found['record_type']} would be invalid: {exc.message}", details=ap.blame_changes(exc.details, changes)) from exc
@@ -219,6 +220,14 @@ def list_activity(store: TrustStore, caller: Caller, query: Mapping[str, Any]) -
     filters = activity.list_filters(query)
     page = store.activity(caller.company_id, filters)
     return _page([activity.public(line) for line in page.items], page.next_cursor)
+
+
+def _feedback_rules(current: Mapping[str, Any], changes: Mapping[str, Any]) -> None:
+    """An approved PATCH keeps the rules the immediate one keeps: a feedback ticket's confirmed
+    fields are feedback's (contracts/feedback.md), as ``functions/records`` checks them."""
+    from parity.feedback.ticket import check_feedback_ticket
+
+    check_feedback_ticket(current, changes)
 
 
 def write_line(store: TrustStore, line: Mapping[str, Any]) -> bool:

@@ -83,11 +83,19 @@ class Settings:
     slack_api_base_url: str = field(default="https://slack.com", metadata=_env("SLACK_API_BASE_URL", check="_http_base_url"))
     intercom_api_base_url: str = field(default="https://api.intercom.io", metadata=_env("INTERCOM_API_BASE_URL", check="_http_base_url"))
 
+    #: Seconds before a reply's 2nd, 3rd … attempt (default 1,4,15,60; then every 5 minutes).
+    reply_retry_schedule: str | None = field(default=None, metadata=_env("REPLY_RETRY_SCHEDULE"))
+    #: Replies other capabilities ask conversations for (``parity.conversations.requests``).
+    reply_request_queue_url: str | None = field(default=None, metadata=_env("REPLY_REQUEST_QUEUE_URL"))
+
+    # ---- feedback (contracts/feedback.md) -------------------------------------------------------
+    feedback_table_name: str | None = field(default=None, metadata=_env("FEEDBACK_TABLE_NAME", min_length=1))
+
     # ---- trust in AI actions (contracts/approvals.md) ---------------------------------------------
     trust_table_name: str | None = field(default=None, metadata=_env("TRUST_TABLE_NAME", min_length=1))
     #: How long a warm container trusts a company's approval policy: a PUT takes effect within it.
     approval_policy_cache_seconds: float = field(default=30.0, metadata=_env("APPROVAL_POLICY_CACHE_SECONDS", kind=float, ge=0, le=MAX_CACHE_SECONDS))
-    #: Activity lines (from the event router) and refused bot/AI requests (from the API), for the activity log.
+    #: Refused bot/AI creates and PATCHes (from the API's failure path), for the activity log.
     activity_queue_url: str | None = field(default=None, metadata=_env("ACTIVITY_QUEUE_URL"))
     #: Notifications to people (Slack) waiting to be sent, and those given up on.
     notify_queue_url: str | None = field(default=None, metadata=_env("NOTIFY_QUEUE_URL"))

@@ -63,6 +63,7 @@ SHORT_TEXT = Kind("string", 255)
 LONG_TEXT = Kind("string", 10_000)
 ROOM_ID = Kind("string", MAX_ROOM_ID, visible=True)
 CREATOR_FLAG = Kind("string", 64)
+CATEGORY = Kind("string", 64)
 #: How sure a bot or an AI agent was (0..1), and which agent it was (contracts/approvals.md): a
 #: company's approval policy holds a create or PATCH below its threshold for a person.
 CONFIDENCE = Kind("number", minimum=0, maximum=Decimal(1), decimal_places=20)
@@ -108,6 +109,10 @@ TYPE_FIELDS: dict[RecordType, tuple[Field, ...]] = {
         Field("description", LONG_TEXT),
         Field("priority", SHORT_TEXT, shown=True),
         Field("status", SHORT_TEXT, shown=True),
+        # A person's triage of a feedback ticket (contracts/feedback.md; its values are checked
+        # there) and what was done when resolving it (the changelog's second sentence).
+        Field("category", CATEGORY),
+        Field("resolution_note", LONG_TEXT),
     ),
 }
 

@@ -206,6 +206,7 @@ def update_record(
     *,
     url_template: str,
     correlation_id: str | None = None,
+    check: Callable[[Mapping[str, Any], Mapping[str, Any]], None] | None = None,
     clock: Clock = Clock(),
     gate: HoldGate | None = None,
     approved: Approved | None = None,
@@ -218,6 +219,9 @@ def update_record(
     write), the record untouched. A PATCH that would change nothing, or is invalid, is never held.
     ``approved`` with ``expected_version``: an approved PATCH, written only onto that version
     (``VersionMismatch`` otherwise, never retried) and together with the approval's flip.
+    ``check(current, changes)``: a rule another capability keeps for its own records (a
+    feedback ticket's confirmed fields), raising ``ValidationFailed`` before anything is written
+    or held.
     """
     payload = validate(_UPDATE_MODELS[record_type], body)
     changes = {name: getattr(payload, name) for name in payload.model_fields_set}
@@ -233,6 +237,8 @@ def update_record(
             raise NotFound(f"{record_type} {record_id} not found")
         if expected_version is not None and int(current["version"]) != expected_version:
             raise VersionMismatch()
+        if check is not None:
+            check(current, changes)
         now = clock.now()
         updated = records.apply_patch(current, changes, now=now, add_contact_ids=add_ids)
         if updated is None and approved is None:
