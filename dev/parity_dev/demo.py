@@ -6,7 +6,8 @@ as the producers do, through the producer client (``parity_client``): a chatbot 
 create records in that conversation's room, an agent replies (the reply reaches the fake WhatsApp
 send API), and every step checks what the inbox (conversations, the room preview) and the CRM
 timeline show, waiting up to ``--timeout`` seconds for each asynchronous effect. The first miss ends
-the run with exit code 1. The chat history's outage is scripted at the stack's AWS edge.
+the run with exit code 1. The chat history's outage is scripted at the stack's AWS edge. Then the
+trust scenario (``demo_trust``): the AI's low-confidence ticket is held until a person approves it.
 
 stdout carries the steps only; the stack's logs go to ``--log-file`` (a temp file by default).
 With ``--keep-running`` the stack keeps serving afterwards, with the dev console, until Ctrl-C.
@@ -27,6 +28,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 import httpx
+
+from parity_dev.demo_trust import STEPS as TRUST_STEPS, TrustSteps
 
 if TYPE_CHECKING:  # pragma: no cover
     from parity_client import ParityClient
@@ -151,8 +154,9 @@ class _Step:
         self.say.line(f"      saw  {text}")
 
 
-class Scenario:
+class Scenario(TrustSteps):
     """The RFC scenario as a list of steps; each step raises ``Miss`` when what it expects is not so.
+    The trust scenario (``parity_dev.demo_trust``) follows it in the same room.
 
     It plays on the stack it is given: a customer writes to the seeded WhatsApp channel as Meta
     would deliver it, the chatbot and the AI agent act through the producer client, an agent reads
@@ -183,6 +187,7 @@ class Scenario:
             ("A newer bot deal in the room wins the sidebar", self.newer_deal_wins),
             ("Deleting the newer deal brings the first one back", self.delete_brings_back),
             ("With the chat history down, a new record still gets its note, without the excerpt", self.history_down),
+            *((title, getattr(self, name)) for title, name in TRUST_STEPS),
         ]
 
     def play(self, say: _Printer) -> bool:
@@ -210,7 +215,7 @@ class Scenario:
     def _summary(say: _Printer, *, passed: int, total: int, failed: int | None) -> None:
         say.line("")
         if failed is None:
-            say.line(f"All {total} steps passed: bot/AI records have parity with a person's.")
+            say.line(f"All {total} steps passed: bot/AI records have parity with a person's, and a person approves the uncertain ones.")
         else:
             say.line(f"Step {failed} of {total} failed ({passed} passed before it); the stack's log says more.")
 

@@ -16,7 +16,7 @@ import httpx
 from .conftest import ROOT, stack_environment
 
 DEMO_TIMEOUT_SECONDS = 120
-STEPS = 12
+STEPS = 17  # the RFC's 12, then the trust scenario's 5 (parity_dev.demo_trust)
 
 
 def start_demo(tmp_path: Path, *args: str, extra_env: dict[str, str] | None = None) -> tuple[subprocess.Popen[str], queue.Queue[str | None]]:
@@ -69,6 +69,15 @@ def test_the_demo_plays_every_step_then_keeps_serving_the_console(tmp_path):
         # ... and the agent's reply reached WhatsApp's (fake) send API
         reply_step = output.split(" 8. ", 1)[1].split(" 9. ", 1)[0]
         assert "WhatsApp (fake Cloud API) got POST /v21.0/" in reply_step and "'sent'" in reply_step, reply_step
+        # ... and the AI's 0.65 ticket was held under the 0.8 policy, out of the sidebar until approved
+        held_step = output.split("14. ", 1)[1].split("15. ", 1)[0]
+        assert "202 approval apr_" in held_step and "status 'pending'" in held_step and "still shows step 7's ticket" in held_step, held_step
+        approved_step = output.split("15. ", 1)[1].split("17. ", 1)[0]
+        assert "status 'approved'" in approved_step and "approved_by 'sari@demo'" in approved_step, approved_step
+        assert "ticket \"Budi - refund for the late delivery\" (AI, urgent)" in approved_step and "label 'AI'" in approved_step, approved_step
+        # ... and the activity log tells the story in order: held, then approved and created
+        story = output.split("17. ", 1)[1]
+        assert story.index("held/pending") < story.index("approved/success") and "create/success" in story, story
         # ... and the stack keeps serving the console it points at
         base_url = seen[-1].split()[1]
         assert any(line.startswith("Console") and f"{base_url}/_console" in line for line in seen)
@@ -108,4 +117,4 @@ def test_a_miss_fails_the_demo_at_that_step_with_a_nonzero_exit(tmp_path):
     # THEN the steps before pass, the preview step fails naming what it waited for, and the exit is 1
     assert code == 1, output
     assert output.count("✓") == 4 and "✗ expected deal" in output and "within 5 s" in output, output
-    assert "Step 5 of 12 failed" in output
+    assert f"Step 5 of {STEPS} failed" in output
