@@ -29,7 +29,8 @@ if importlib.util.find_spec("parity_dev") is None:  # running from a checkout wi
 
 from parity_dev.local_stack import OVERRIDABLE_VARIABLES  # noqa: E402
 
-COMPANIES = {"a": "key-a", "b": "key-b"}
+# "t": a company of its own for the trust tests (its approval policy holds AI creates; a and b stay unheld)
+COMPANIES = {"a": "key-a", "b": "key-b", "t": "key-t"}
 READY_TIMEOUT_SECONDS = 60
 
 
