@@ -27,6 +27,9 @@ DUMMY_ENV = {
     "WEBHOOK_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/bench-webhooks",
     "WEBHOOK_DLQ_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/bench-webhooks-dlq",
     "TIMELINE_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/bench-timeline",
+    # Trust in AI actions: the approval policy a bot/AI create reads (cached), the activity log.
+    "TRUST_TABLE_NAME": "bench-trust",
+    "ACTIVITY_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/bench-activity",
     "OMNICHANNEL_WEBHOOK_URL": "https://chat.example.com/webhooks/qontak-crm",
     "WEBHOOK_SIGNING_SECRET": "whsec_cGFyaXR5LWJlbmNoLXNpZ25pbmcta2V5ISEhIQ==",
     "WEBHOOK_SIGNING_SECRET_PARAMETER": "/bench/webhook-signing-secret",
