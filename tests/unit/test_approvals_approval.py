@@ -342,3 +342,22 @@ def test_the_public_shape_is_the_contracts_and_keeps_internals_inside():
     assert not {"company_id", "record_version", "changes", "correlation_id", "resolved_correlation_id"} & set(shown)
     assert json.loads(jsonio.dumps(shown))["record"]["amount"] == 150.25
     assert shown["confidence"] == Decimal("0.4")
+
+
+def test_a_decision_is_published_with_what_the_feedback_capability_reads():
+    # GIVEN a changelog held for a resolved ticket, approved with the approver's rewording, and another rejected
+    held = ap.held_changelog("c1", "t9", "Fixed in 2.3", approval_id="apr_3", expires_in=86400, now=T0)
+    approved = ap.approved(held, by="ana@acme", now=T0 + timedelta(minutes=5), record=None, changes={"text": "Fixed in 2.3.1"})
+    rejected = ap.rejected(ap.held_changelog("c1", "t8", "x", approval_id="apr_4", expires_in=86400, now=T0), by="ana@acme", now=T0, reason=None)
+    # WHEN their decisions become bus events
+    event, refused = ap.decision_event(approved), ap.decision_event(rejected)
+    # THEN each says its kind and status, for the ticket, with the final text of the approved changelog
+    assert (event["type"], event["event"], event["status"], event["kind"]) == ("approval.approved", "approval.approved", "approved", "changelog")
+    assert (event["company_id"], event["approval_id"], event["record_type"], event["record_id"], event["text"]) == ("c1", "apr_3", "ticket", "t9", "Fixed in 2.3.1")
+    assert (refused["type"], refused["status"], refused["text"]) == ("approval.rejected", "rejected", "x")
+    # AND the same decision always makes the same event id (a redelivered stream record publishes it again, deduplicable)
+    assert ap.decision_event(approved)["event_id"] == event["event_id"] != refused["event_id"]
+    # AND a record's approval carries no proposal text onto the bus
+    create = ap.approved(ap.held_create("c1", "ticket", {"name": "Refund"}, trust={"confidence": Decimal("0.5"), "agent_id": None}, approval_id="apr_5",
+                                        expires_in=86400, now=T0), by="ana@acme", now=T0, record={"id": "t1", "name": "Refund"})
+    assert "text" not in ap.decision_event(create) and "proposed" not in ap.decision_event(create)

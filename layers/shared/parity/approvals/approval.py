@@ -36,6 +36,8 @@ Nothing here reads a clock or makes an id: ``now`` and ``approval_id`` are passe
 
 from __future__ import annotations
 
+import hashlib
+
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -292,6 +294,24 @@ def approved(
     if record is not None and out.get("record_id") is None:
         out["record_id"] = record.get("id")
     return out
+
+
+def decision_event(approval: Mapping[str, Any]) -> dict[str, Any]:
+    """The bus event of a decided approval (``approval.approved|rejected|expired``): ids, kind and
+    status, no proposal text, except for a ``changelog`` its final ``text`` (the approver's edit,
+    else the proposal), which the feedback capability sends to the reporters
+    (contracts/feedback.md). ``event_id`` is derived from the approval and its status, so a
+    redelivered stream record publishes the same event."""
+    status = str(approval["status"])
+    event = {
+        "type": f"approval.{status}", "event": f"approval.{status}",
+        "event_id": "evt_" + hashlib.sha256(f"{approval['id']}\x00{status}".encode()).hexdigest()[:32],
+        "company_id": approval["company_id"], "approval_id": approval["id"], "kind": approval.get("kind"), "status": status,
+        "record_type": approval.get("record_type"), "record_id": approval.get("record_id"), "resolved_at": approval.get("resolved_at"),
+    }
+    if approval.get("kind") == "changelog":
+        event["text"] = {**(approval.get("proposed") or {}), **(approval.get("changes") or {})}.get("text")
+    return event
 
 
 def rejected(approval: Mapping[str, Any], *, by: str, now: datetime, reason: str | None, correlation_id: str | None = None) -> dict[str, Any]:

@@ -295,8 +295,7 @@ def on_trust_change(store: TrustStore, old: Mapping[str, Any] | None, new: Mappi
         if new is not None and old is None and new.get("status") == "pending":
             done["notified"] += _notify(store, str(new["company_id"]), "approval_requested", str(new["id"]), notify)
         if new is not None and (old or {}).get("status", "pending") == "pending" and new.get("status") in activity.DECISION_LINES:
-            publish({"type": f"approval.{new['status']}", "company_id": new["company_id"], "approval_id": new["id"], "kind": new.get("kind"),
-                     "record_type": new.get("record_type"), "record_id": new.get("record_id"), "resolved_at": new.get("resolved_at")})
+            publish(ap.decision_event(new))
             done["published"] += 1
     elif image.get("entity") == "anomaly" and old is None and new is not None:
         done["notified"] += _notify(store, str(new["company_id"]), "anomaly", str(new["id"]), notify)
