@@ -22,10 +22,10 @@ import re
 import threading
 import time
 import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode
 
@@ -35,8 +35,9 @@ from parity_dev.lambdas import FunctionError
 if TYPE_CHECKING:  # pragma: no cover
     from collections.abc import Mapping, Sequence
 
+    from parity_dev.declared import Authorizer, Route, Throttle
     from parity_dev.lambdas import LambdaRuntime
-    from parity_dev.stack import Authorizer, DeployedStack, Route, Throttle
+    from parity_dev.stack import DeployedStack
 
 log = logging.getLogger("parity_dev.gateway")
 

@@ -22,13 +22,13 @@ from typing import Any
 
 import httpx
 import pytest
-
 from parity_dev.aws import Clients
+from parity_dev.declared import Throttle, parse_http_apis
 from parity_dev.gateway import MAX_BODY_BYTES, Gateway, make_server
 from parity_dev.lambda_process import FunctionLogs
 from parity_dev.lambdas import LambdaRuntime
 from parity_dev.pollers import Pollers
-from parity_dev.stack import DeployedStack, Throttle, deploy, parse_http_apis
+from parity_dev.stack import DeployedStack, deploy
 
 # --- a throwaway HTTP API --------------------------------------------------------------------------
 
