@@ -30,6 +30,7 @@ import httpx
 
 if TYPE_CHECKING:  # pragma: no cover
     from parity_client import ParityClient
+
     from parity_dev.local_stack import LocalStack
 
 log = logging.getLogger("parity_dev.demo")
@@ -68,6 +69,7 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
 def run_demo(args: argparse.Namespace) -> int:
     """Start the stack, play the scenario, report; 0 when every step passed."""
     from parity_client import ParityClient
+
     from parity_dev.cli import wait_for_signal
     from parity_dev.local_stack import DEMO_COMPANY, LocalStack, redirect_output
 

@@ -15,10 +15,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-
 from parity.conversations import signatures
 from parity_dev.fake_providers import FakeProviders
-
 
 SECRETS = {"whatsapp": "meta-app-secret", "slack": "slack-signing-secret", "intercom": "intercom-client-secret"}
 

@@ -24,7 +24,8 @@ import httpx
 import pytest
 from parity_dev.aws import Clients
 from parity_dev.declared import Throttle, parse_http_apis
-from parity_dev.gateway import MAX_BODY_BYTES, Gateway, make_server
+from parity_dev.gateway import MAX_BODY_BYTES, Gateway
+from parity_dev.gateway_server import make_server
 from parity_dev.lambda_process import FunctionLogs
 from parity_dev.lambdas import LambdaRuntime
 from parity_dev.pollers import Pollers

@@ -3,7 +3,6 @@
 import json
 
 import pytest
-
 from parity.outbox import events
 
 URL = "https://crm.example.com/{type}s/{id}"

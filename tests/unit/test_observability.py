@@ -15,18 +15,17 @@ from typing import Any
 
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
-
-from parity.crm import flags
 from parity.core import observability
-from parity.outbox import signing
-from parity.crm.credentials import hash_secret
-from parity.outbox.sender import Reply
 from parity.core.errors import ServiceUnavailable
 from parity.core.observability import logger
-from parity.inbox.sidebar import Entry
 from parity.core.settings import get_settings
+from parity.crm import flags
+from parity.crm.credentials import hash_secret
+from parity.inbox.sidebar import Entry
+from parity.outbox import signing
+from parity.outbox.sender import Reply
 from parity.timeline.excerpt import ChatHistory, ChatMessage
-from parity_dev.gateway import http_api_event
+from parity_dev.http_api_event import http_api_event
 from parity_dev.lambdas import load_handler
 
 from .fakes import Ctx, FakeStore

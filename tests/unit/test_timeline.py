@@ -7,12 +7,11 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
-from pydantic import ValidationError
-
+from parity.core.settings import Settings
 from parity.timeline import excerpt, masking
 from parity.timeline import note as notes
-from parity.core.settings import Settings
 from parity.timeline.excerpt import ChatMessage
+from pydantic import ValidationError
 
 NOW = datetime(2026, 11, 23, 3, 22, 22, 123456, tzinfo=timezone.utc)
 TEMPLATE = "https://chat.example.com/inbox/{room_id}"
