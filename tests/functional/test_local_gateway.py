@@ -1,4 +1,6 @@
 """The local stack's AWS emulation: HTTP API gateway semantics and event source pollers.
+(Over 400 lines on purpose: one deploy of the throwaway templates below serves every test, and each
+behaviour of API Gateway and Lambda's pollers is one short test beside its neighbours.)
 
 Gateway and pollers are exercised on small throwaway SAM templates whose functions live in tmp
 dirs (so every behaviour, including the authorizer's, is under the test's control), deployed into

@@ -1,5 +1,6 @@
 """The timeline note, pure: the preview's bounds and masking, the deeplink, the expiry, and the
-validation of the hub's answer (RFC CDTC-S04, CDTC-S05, ERR-2)."""
+validation of the hub's answer (RFC CDTC-S04, CDTC-S05, ERR-2). Over 400 lines: masking is tested
+both sides (what must be masked, what must stay readable), case by case."""
 
 import unicodedata
 from datetime import date, datetime, timedelta, timezone
