@@ -95,12 +95,14 @@ class Fault:
     function: str | None = None
     times: int | None = None
     hits: int = 0
+    where: Callable[[AwsCall], bool] | None = None
 
     def matches(self, call: AwsCall) -> bool:
         return (
             call.service == self.service
             and (self.operations is None or call.operation in self.operations)
             and (self.function is None or call.function == self.function)
+            and (self.where is None or self.where(call))
         )
 
     def remove(self) -> None:
@@ -149,12 +151,14 @@ class AwsEdge:
         fields: Callable[[AwsCall], dict[str, Any]] | None = None,
         function: str | None = None,
         times: int | None = None,
+        where: Callable[[AwsCall], bool] | None = None,
     ) -> Fault:
-        """Answer matching requests with AWS error ``error`` (a code such as ``ThrottlingException``)."""
+        """Answer matching requests with AWS error ``error`` (a code such as ``ThrottlingException``);
+        ``where`` narrows the match further (e.g. one table: ``lambda c: c.params.get("TableName") == t``)."""
         return self._add(Fault(
             self, service, frozenset(operations) if operations is not None else None, error=error,
             message=message if message is not None else f"{error} (scripted by the local stack)",
-            status=status, fields=fields, function=function, times=times,
+            status=status, fields=fields, function=function, times=times, where=where,
         ))
 
     def fail_conditions(self, operations: Iterable[str], *, function: str | None = None, times: int | None = None) -> Fault:
