@@ -83,3 +83,13 @@ def test_unacknowledged_operations_are_not_lost_but_still_may_not_double():
     assert not ledger.account(creates, [], [], {("co", "room_a"): {"deal": None, "ticket": None}}, [Message("co", "c", "g", "m", answered=False)], [], [Reply("R", "co", "r")], []).lost
     doubled = ledger.account(creates, [record("T1", "a"), record("T1", "b")], [{"record_id": "a"}, {"record_id": "b"}], {("co", "room_a"): {"deal": ("b", 1), "ticket": None}}, [], [], [], [])
     assert doubled.doubled == {"record": 1}
+
+
+def test_the_key_distribution_simulation_finds_the_company_keyed_activity_index_hot():
+    from parity_dev.bench import scale
+
+    result = scale.simulate(scale.Workload(samples=50_000))
+    assert "conversation ByActivity activity_pk (1 shard)" in result["over_limit"]
+    assert result["keys"]["conversation ROOM#<cid>#<room> (messages)"]["of_limit"] < 1
+    sharded = scale.simulate(scale.Workload(samples=50_000, activity_shards=16))
+    assert not any(k.startswith("conversation ByActivity") for k in sharded["over_limit"])

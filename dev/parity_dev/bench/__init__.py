@@ -21,7 +21,7 @@ def add_parser(commands: Any) -> None:
     bench.add_argument("--load", action="store_true", help="figure 8 only, at full length: 60 s of steady load, then 60 s with faults (issue 17)")
     bench.add_argument("--load-seconds", type=float, default=None, help="length of each load run (default 60 with --load, 20 in the short form)")
     bench.add_argument(
-        "--only", type=_figures, default=set(range(1, 9)), metavar="N[,N…]",
+        "--only", type=_figures, default=set(range(1, 10)), metavar="N[,N…]",
         help="measure only these figures (e.g. 1,3), to iterate on one; the verdict is then about those only",
     )
     bench.set_defaults(run=run)
@@ -31,9 +31,9 @@ def _figures(text: str) -> set[int]:
     try:
         chosen = {int(part) for part in text.split(",") if part.strip()}
     except ValueError:
-        raise argparse.ArgumentTypeError(f"figures are numbers 1–8 separated by commas, not {text!r}") from None
-    if not chosen or not chosen <= set(range(1, 9)):
-        raise argparse.ArgumentTypeError(f"figures are numbers 1–8, not {text!r}")
+        raise argparse.ArgumentTypeError(f"figures are numbers 1–9 separated by commas, not {text!r}") from None
+    if not chosen or not chosen <= set(range(1, 10)):
+        raise argparse.ArgumentTypeError(f"figures are numbers 1–9, not {text!r}")
     return chosen
 
 
@@ -148,6 +148,15 @@ def run(args: argparse.Namespace) -> int:
             loads["faults" if faults else "steady"] = report
             _load_rows(row, report)
 
+    keys: dict[str, Any] = {}
+    if 9 in only:
+        from parity_dev.bench import scale
+
+        keys = scale.simulate()
+        for name, k in keys["keys"].items():
+            row(f"9 hot key {name}", k["of_limit"], float("inf"), f"context: {k['per_s']:g} {k['unit'].upper()}/s on one key at 1,000 creates/s and 10,000 messages/s (top company {keys['top_company_share']:.1%} of traffic); 1 = DynamoDB's per-partition limit", unit="×")
+        row("9 ByActivity shards needed", scale.shards_needed(), float("inf"), "context: to keep its hottest key under 80 % of 1,000 WRU/s", unit="")
+
     width = max((len(r["figure"]) for r in rows), default=6)
     print(f"{'figure':<{width}}  {'measured':>9}  {'budget':>8}  holds  context")
     for r in rows:
@@ -155,7 +164,7 @@ def run(args: argparse.Namespace) -> int:
         b = "-" if r["budget"] == float("inf") else f"{r['budget']:g}"
         print(f"{r['figure']:<{width}}  {m:>9}  {b:>8}  {'yes' if r['holds'] else 'NO':<5}  {r['context']}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"rows": rows, "first_response": first, "load": loads, "cold": cold, "cpu": cpu, "ops": ops, "cost": model, "cost_inbound": inbound, "sender": hook, "prices": cost.PRICES, "prices_date": cost.PRICES_DATE, "price_sources": cost.SOURCES}, indent=2, default=str))
+    args.out.write_text(json.dumps({"rows": rows, "first_response": first, "load": loads, "scale": keys, "cold": cold, "cpu": cpu, "ops": ops, "cost": model, "cost_inbound": inbound, "sender": hook, "prices": cost.PRICES, "prices_date": cost.PRICES_DATE, "price_sources": cost.SOURCES}, indent=2, default=str))
     print(f"written to {args.out}", file=sys.stderr)
     return 0 if all(r["holds"] for r in rows) else 1
 
