@@ -49,8 +49,9 @@ def run(args: argparse.Namespace) -> int:
     rounds = 3 if args.quick else 7
     rows: list[dict[str, Any]] = []
 
-    def row(figure: str, measured: float, budget: float, context: str, *, unit: str = "×") -> None:
-        rows.append({"figure": figure, "measured": round(measured, 3), "budget": budget, "unit": unit, "holds": measured <= budget, "context": context})
+    def row(figure: str, measured: float, budget: float, context: str, *, unit: str = "×", goal: bool = False) -> None:
+        """``goal``: an issue's goal, not a DESIGN.md budget: printed with its verdict, never failing the bench."""
+        rows.append({"figure": figure, "measured": round(measured, 3), "budget": budget, "unit": unit, "holds": measured <= budget, "goal": goal, "context": context})
 
     only = {8} if args.load else args.only
     first: dict[str, Any] = {}
@@ -100,9 +101,13 @@ def run(args: argparse.Namespace) -> int:
 
         template = load_template(root / "template.yaml")
         arch, memory = cost.architecture(template), cost.memory_sizes(template)
-        model = cost.model(ops, memory, sender_ms=hook["per_message_ms"], sender_log_bytes=hook["log_bytes"], queued_bytes=ops["queued_bytes"], arch=arch)
-        x86 = cost.model(ops, memory, sender_ms=hook["per_message_ms"], sender_log_bytes=hook["log_bytes"], queued_bytes=ops["queued_bytes"], arch="x86_64")
-        row(f"5 cost per 1M bot creates ({arch})", model["total_usd"], 10.0, ", ".join(f"{k} ${v:.2f}" for k, v in model["per_million_usd"].items()) + f"; x86 ${x86['total_usd']:.2f} (DESIGN budget $15); prices of {cost.PRICES_DATE}", unit="$")
+        kwargs = dict(sender_ms=hook["per_message_ms"], sender_log_bytes=hook["log_bytes"], queued_bytes=ops["queued_bytes"])
+        model = cost.model(ops, memory, arch=arch, **kwargs)
+        x86 = cost.model(ops, memory, arch="x86_64", **kwargs)
+        volume = cost.model(ops, memory, arch=arch, receive_batch=5, stream_batch=50, **kwargs)
+        model["x86"], model["at_volume"] = x86, volume
+        row("5 cost per 1M bot creates (x86)", x86["total_usd"], 15.0, ", ".join(f"{k} ${v:.2f}" for k, v in x86["per_million_usd"].items()) + f"; list prices of {cost.PRICES_DATE}", unit="$")
+        row(f"5 cost per 1M bot creates ({arch})", model["total_usd"], 10.0, ", ".join(f"{k} ${v:.2f}" for k, v in model["per_million_usd"].items()) + f"; at volume (receives of 5, stream batches of 50) ${volume['total_usd']:.2f}", unit="$", goal=True)
         if not args.skip_local:
             code = f"import json; from pathlib import Path; from parity_dev.bench.cost import inbound_counts; print(json.dumps(inbound_counts(Path({str(root)!r}))))"
             done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=900, env=clean_env)
@@ -110,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
                 counts = json.loads(done.stdout.strip().splitlines()[-1])
                 inbound = {"counts": counts, "model": cost.model_inbound(counts, memory, arch=arch)}
                 m = inbound["model"]
-                row(f"5 cost per 1M inbound messages ({arch})", m["total_usd"], 8.0, ", ".join(f"{k} ${v:.2f}" for k, v in m["per_million_usd"].items()), unit="$")
+                row(f"5 cost per 1M inbound messages ({arch})", m["total_usd"], 8.0, ", ".join(f"{k} ${v:.2f}" for k, v in m["per_million_usd"].items()), unit="$", goal=True)
             else:
                 rows.append({"figure": "5 cost per 1M inbound messages", "measured": None, "budget": 8.0, "unit": "$", "holds": False, "context": done.stderr.strip()[-600:]})
     if 6 in only and not args.skip_local:
@@ -162,11 +167,12 @@ def run(args: argparse.Namespace) -> int:
     for r in rows:
         m = "-" if r["measured"] is None else f"{r['measured']:.3g}{r['unit'] if r['unit'] != '×' else '×'}"
         b = "-" if r["budget"] == float("inf") else f"{r['budget']:g}"
-        print(f"{r['figure']:<{width}}  {m:>9}  {b:>8}  {'yes' if r['holds'] else 'NO':<5}  {r['context']}")
+        verdict = ("yes" if r["holds"] else "NO") + (" (goal)" if r.get("goal") else "")
+        print(f"{r['figure']:<{width}}  {m:>9}  {b:>8}  {verdict:<5}  {r['context']}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"rows": rows, "first_response": first, "load": loads, "scale": keys, "cold": cold, "cpu": cpu, "ops": ops, "cost": model, "cost_inbound": inbound, "sender": hook, "prices": cost.PRICES, "prices_date": cost.PRICES_DATE, "price_sources": cost.SOURCES}, indent=2, default=str))
     print(f"written to {args.out}", file=sys.stderr)
-    return 0 if all(r["holds"] for r in rows) else 1
+    return 0 if all(r["holds"] or r.get("goal") for r in rows) else 1
 
 
 def _load_rows(row: Any, report: dict[str, Any]) -> None:

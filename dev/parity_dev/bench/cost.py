@@ -44,7 +44,8 @@ AWS_REQUEST_MS = 10.0
 HTTP_CALL_MS = 50.0
 
 
-def model(ops: dict[str, dict[str, Any]], memory_mb: dict[str, int], *, sender_ms: float, sender_log_bytes: float, queued_bytes: float, arch: str = "x86_64") -> dict[str, Any]:
+def model(ops: dict[str, dict[str, Any]], memory_mb: dict[str, int], *, sender_ms: float, sender_log_bytes: float, queued_bytes: float, arch: str = "x86_64",
+          receive_batch: int = 1, stream_batch: int = 1) -> dict[str, Any]:
     """Dollars per million creates. ``ops``: per operation ``requests``, ``ms``, ``log_bytes`` and
     ``write_units`` (wru/rru) per invocation; ``memory_mb``: the function's configured MemorySize;
     ``sender_ms`` and ``sender_log_bytes``: per message, measured by figure 7.
@@ -53,6 +54,10 @@ def model(ops: dict[str, dict[str, Any]], memory_mb: dict[str, int], *, sender_m
     six invocations, two HTTP API requests (the create and the receiver's webhook), the router's
     SendMessageBatch per queue plus the Lambda pollers' receive and delete per message (batches
     of one at low traffic: the conservative case).
+
+    ``receive_batch``: messages per SQS receive for the sender and the note (their BatchSize is 5:
+    at volume a receive and a delete serve 5 messages, and one invocation does); ``stream_batch``:
+    stream records per router invocation. Both 1 by default (the conservative case).
     """
     invocations = {
         "authorizer": ("authorizer_cached", "authorizer"),
@@ -65,24 +70,26 @@ def model(ops: dict[str, dict[str, Any]], memory_mb: dict[str, int], *, sender_m
     log_bytes = 0.0
     wru = rru = 0.0
     sqs = 0.0
-    for _label, (op, fn) in invocations.items():
+    per_invocation = {"router": 1 / stream_batch, "note": 1 / receive_batch}
+    for label, (op, fn) in invocations.items():
         o = ops[op]
         ms = o["ms"] + AWS_REQUEST_MS * o["requests"] + (HTTP_CALL_MS if op == "timeline_note" else 0)
         gb_s += memory_mb[fn] / 1024 * max(1.0, round(ms)) / 1000
-        log_bytes += o["log_bytes"] + PLATFORM_LOG_BYTES
+        log_bytes += o["log_bytes"] + PLATFORM_LOG_BYTES * per_invocation.get(label, 1)
         wru += o["write_units"]["wru"]
         rru += o["write_units"]["rru"]
         sqs += o["calls"].get("sqs:SendMessageBatch", 0) + o["calls"].get("sqs:SendMessage", 0)
     # The sender: its measured wall time against the delayed receiver already includes the HTTP wait.
     gb_s += memory_mb["webhook_sender"] / 1024 * sender_ms / 1000
-    log_bytes += sender_log_bytes + PLATFORM_LOG_BYTES
+    log_bytes += sender_log_bytes + PLATFORM_LOG_BYTES / receive_batch
     queues = 2  # webhook + timeline queue
-    sqs += queues * 2 * max(1, -(-int(queued_bytes / queues) // 65536))  # receive + delete per message
+    sqs += queues * 2 * max(1, -(-int(queued_bytes / queues) // 65536)) / receive_batch  # receive + delete per message (per batch)
+    invocations_per_create = 3 + 1 / stream_batch + 2 / receive_batch
     # Keys-only RoomRecords index: one standard write per record write.
     wru += 1
     lines = {
         "api_gateway": 2 * PRICES["apigw_http_request"],
-        "lambda_requests": 6 * PRICES["lambda_request"],
+        "lambda_requests": invocations_per_create * PRICES["lambda_request"],
         "lambda_compute": gb_s * gb_second_price(arch),
         "sqs": sqs * PRICES["sqs_request"],
         "dynamodb": wru * PRICES["dynamodb_wru"] + rru * PRICES["dynamodb_rru"],
@@ -92,7 +99,7 @@ def model(ops: dict[str, dict[str, Any]], memory_mb: dict[str, int], *, sender_m
     return {
         "per_million_usd": per_million,
         "total_usd": sum(per_million.values()),
-        "units_per_create": {"gb_s": gb_s, "sqs_requests": sqs, "wru": wru, "rru": rru, "log_bytes": log_bytes, "lambda_invocations": 6, "http_api_requests": 2},
+        "units_per_create": {"gb_s": gb_s, "sqs_requests": sqs, "wru": wru, "rru": rru, "log_bytes": log_bytes, "lambda_invocations": invocations_per_create, "http_api_requests": 2},
     }
 
 
