@@ -595,7 +595,7 @@ def _silenced() -> Iterator[None]:
 
 
 def run(root: Path, *, seconds: float = 60.0, rates: Rates = Rates(), faults: bool = False, burst: bool = True,
-        customers_per_channel: int = 6, log: Callable[[str], None] = lambda _m: None) -> dict[str, Any]:
+        customers_per_channel: int = 6, max_workers: int | None = None, log: Callable[[str], None] = lambda _m: None) -> dict[str, Any]:
     """One load run (module docstring); returns its report (JSON-able)."""
     from parity_dev.bench.loopback import mount_server
     from parity_dev.fake_providers import FakeProviders
@@ -611,7 +611,7 @@ def run(root: Path, *, seconds: float = 60.0, rates: Rates = Rates(), faults: bo
         base = f"{providers.url}/_fake"
         stack = LocalStack(root / "template.yaml", port=0, variables={
             "WHATSAPP_API_BASE_URL": f"{base}/whatsapp", "SLACK_API_BASE_URL": f"{base}/slack", "INTERCOM_API_BASE_URL": f"{base}/intercom",
-            "OMNICHANNEL_WEBHOOK_URL": f"{proxy.url}/webhooks/qontak-crm"})
+            "OMNICHANNEL_WEBHOOK_URL": f"{proxy.url}/webhooks/qontak-crm"}, max_workers=max_workers)
         with _silenced():
             stack.start([(c.id, c.api_key) for c in companies])
         exit_stack.callback(lambda: _quietly(stack.stop))
