@@ -190,7 +190,7 @@ def _load_rows(row: Any, report: dict[str, Any]) -> None:
     if report["faults"]:
         windows = "; ".join(f"{k} {a:g}–{b:g} s" for k, (a, b) in report["fault_windows_s"].items())
         seen = report.get("faults_seen", {})
-        row(f"{name}: faults injected", sum(seen.values()), inf, f"context: {windows}; receiver 503s {seen.get('receiver_503', 0)}, provider 429s {seen.get('provider_429', 0)}", unit="")
+        row(f"{name}: faults injected", sum(seen.values()), inf, f"context: {windows}; receiver 503s {seen.get('receiver_503', 0)}, chat-history reads failed {seen.get('history_reads_failed', 0)} (notes without excerpt {verdict['checked'].get('notes_without_excerpt', 0)}), provider 429s {seen.get('provider_429', 0)}", unit="")
 
     def pct(key: str) -> str:
         s = lat.get(key) or {}

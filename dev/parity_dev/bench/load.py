@@ -580,6 +580,8 @@ def _account(stack: Any, producers: Producers, fake: Any) -> tuple[ledger.Verdic
         r["version"] = int(r.get("version", 0))
     sends = [{"text": _provider_text(s), "status": s["status"]} for s in fake.sent()]
     verdict = ledger.account(producers.creates, records, notes, previews, producers.messages, stored, producers.replies, sends)
+    # What the chat-history fault did: notes written without their excerpt (ERR-2), still written.
+    verdict.checked["notes_without_excerpt"] = sum(1 for n in notes if n.get("preview_status") == "unavailable")
     sqs = stack.clients.client("sqs")
     _, dead = _queues(outputs)
     dlq = {name.removesuffix("Url"): _depth(sqs, url) for name, url in dead.items()}
@@ -655,10 +657,13 @@ def run(root: Path, *, seconds: float = 60.0, rates: Rates = Rates(), faults: bo
 
                 def history(on: bool) -> None:
                     if on:
+                        holder["hits"] = holder.get("hits", 0)
                         holder["fault"] = edge.fail("dynamodb", ["GetItem", "Query"], "InternalServerError", status=500, function="TimelineNoteFunction",
                                                     where=lambda call: call.params.get("TableName") == conv_table)
                     elif "fault" in holder:
-                        holder.pop("fault").remove()
+                        fault = holder.pop("fault")
+                        fault.remove()
+                        holder["hits"] += fault.hits
 
                 def providers_429(on: bool) -> None:
                     if on:
@@ -676,7 +681,7 @@ def run(root: Path, *, seconds: float = 60.0, rates: Rates = Rates(), faults: bo
             report["steady"] = _steady(producers, rates, seconds, events=events)
             producers.phase = "warm-up"
             if faults:
-                report["faults_seen"] = {"receiver_503": proxy.refused, "provider_429": sum(1 for s in fake.sent() if s["status"] == 429)}
+                report["faults_seen"] = {"receiver_503": proxy.refused, "history_reads_failed": holder.get("hits", 0), "provider_429": sum(1 for s in fake.sent() if s["status"] == 429)}
             if burst:
                 producers.phase = "burst"
                 report["burst"] = _burst(producers, edge)
