@@ -60,7 +60,7 @@ build: $(STAMP)
 ## The deployable layer (arm64, CPython 3.12 wheels) into build/layer-arm64, as `sam build` makes it.
 layer-arm64: $(STAMP)
 	rm -rf build/layer-arm64
-	$(MAKE) --no-print-directory -f layers/shared/Makefile build-SharedLayer ARTIFACTS_DIR=$(CURDIR)/build/layer-arm64 PYTHON=$$(command -v python3.12 || echo $(CURDIR)/$(BIN)/python) LAYER_ARCH=arm64
+	$(MAKE) --no-print-directory -f layers/shared/Makefile build-SharedLayer ARTIFACTS_DIR=$(CURDIR)/build/layer-arm64 PYTHON=$$(python3.12 -c 'import sys; print(sys.executable)' 2>/dev/null || echo $(CURDIR)/$(BIN)/python) LAYER_ARCH=arm64
 
 ## The performance budgets (issue #7): one table, also written to .bench/results.json.
 bench: $(STAMP) build
