@@ -64,6 +64,8 @@ class Ticket(_Record):
     unique_ticket_id: str | None = None
     description: str | None = None
     priority: str | None = None
+    category: str | None = None
+    resolution_note: str | None = None
 
 
 R = TypeVar("R", Deal, Ticket)

@@ -78,7 +78,8 @@ class Fault:
     applied, its answer not yet sent back), e.g. killing the worker that sent it.
 
     Matches requests of ``service`` whose operation is in ``operations`` (all when None), sent by
-    ``function`` (anyone when None). ``times`` counts matching HTTP requests, retries included: an SDK
+    ``function`` (anyone when None), on DynamoDB ``table`` (any when None; a transaction matches when
+    one of its items is on it). ``times`` counts matching HTTP requests, retries included: an SDK
     retries a throttled call (botocore's standard mode: 3 attempts), so a fault meant to fail a whole
     call keeps ``times=None`` (every matching request until removed). Use as a context manager to
     remove it at the end of a block.
@@ -94,15 +95,15 @@ class Fault:
     action: Callable[[AwsCall], None] | None = None
     function: str | None = None
     times: int | None = None
+    table: str | None = None
     hits: int = 0
-    where: Callable[[AwsCall], bool] | None = None
 
     def matches(self, call: AwsCall) -> bool:
         return (
             call.service == self.service
             and (self.operations is None or call.operation in self.operations)
             and (self.function is None or call.function == self.function)
-            and (self.where is None or self.where(call))
+            and (self.table is None or self.table in _tables(call))
         )
 
     def remove(self) -> None:
@@ -151,14 +152,14 @@ class AwsEdge:
         fields: Callable[[AwsCall], dict[str, Any]] | None = None,
         function: str | None = None,
         times: int | None = None,
-        where: Callable[[AwsCall], bool] | None = None,
+        table: str | None = None,
     ) -> Fault:
         """Answer matching requests with AWS error ``error`` (a code such as ``ThrottlingException``);
-        ``where`` narrows the match further (e.g. one table: ``lambda c: c.params.get("TableName") == t``)."""
+        ``table`` narrows a DynamoDB fault to the requests on that table."""
         return self._add(Fault(
             self, service, frozenset(operations) if operations is not None else None, error=error,
             message=message if message is not None else f"{error} (scripted by the local stack)",
-            status=status, fields=fields, function=function, times=times, where=where,
+            status=status, fields=fields, function=function, times=times, table=table,
         ))
 
     def fail_conditions(self, operations: Iterable[str], *, function: str | None = None, times: int | None = None) -> Fault:
@@ -286,6 +287,17 @@ def _cancellation(call: AwsCall) -> dict[str, Any]:
         return {}
     items = call.params.get("TransactItems") or [{}]
     return {"CancellationReasons": [{"Code": "ConditionalCheckFailed", "Message": "The conditional request failed"} for _ in items]}
+
+
+def _tables(call: AwsCall) -> set[str]:
+    """The DynamoDB tables a request is on (each item's, for a transaction or a batch)."""
+    params = call.params
+    found = {params["TableName"]} if isinstance(params.get("TableName"), str) else set()
+    for item in params.get("TransactItems") or []:
+        found.update(body.get("TableName") for body in item.values() if isinstance(body, dict) and isinstance(body.get("TableName"), str))
+    for key in ("RequestItems",):
+        found.update(name for name in params.get(key) or {} if isinstance(name, str))
+    return found
 
 
 def _json_body(environ: dict[str, Any]) -> dict[str, Any]:

@@ -31,7 +31,7 @@ def _company(value: str) -> tuple[str, str]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser: one subcommand per tool (``local``, ``demo``, ``ops``, ``bench``)."""
+    """The argument parser: one subcommand per tool (``local``, ``demo``, ``simulate``, ``ops``, ``bench``)."""
     from parity_dev.local_stack import DEFAULT_TEMPLATE, DEMO_COMPANY, parameter_arg
 
     parser = argparse.ArgumentParser(prog="parity", description="Parity developer tools (never deployed).")
@@ -57,6 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
     from parity_dev.demo import add_parser as add_demo_parser
 
     add_demo_parser(commands)  # ``parity demo``: the RFC scenario on a fresh local stack (parity_dev.demo)
+    from parity_dev.simulate import add_parser as add_simulate_parser
+
+    add_simulate_parser(commands)  # ``parity simulate``: a customer writes, as a provider's signed webhook (parity_dev.simulate)
     from parity_ops.cli import add_parser as add_ops_parser
 
     add_ops_parser(commands)  # ``parity ops``: flags, dead letters, reconcile, keys, secret (parity_ops, also `parity-ops`)
@@ -97,8 +100,39 @@ def run_local(args: argparse.Namespace) -> int:
             "(use --company ID:API_KEY to choose)",
             file=sys.stderr, flush=True,
         )
+    # The seeded channels and their (fixed, development) secrets: stderr, never stdout.
+    for line in channel_lines(stack):
+        print(line, file=sys.stderr, flush=True)
     print(f"ready {stack.base_url}", file=ready_stream, flush=True)
-    stop.wait()
+    wait_for_signal(stop)
     log.info("shutting down")
     stack.stop()
     return 0
+
+
+def wait_for_signal(stop: threading.Event) -> None:
+    """Block until a signal handler sets ``stop``. It wakes every half second: a process-directed
+    signal may land on another of the stack's threads, and Python runs the handler only once the
+    main thread runs again, which a wait without a timeout would never let it do."""
+    while not stop.wait(0.5):
+        pass
+
+
+def channel_lines(stack: object) -> list[str]:
+    """What ``parity local`` says about the seeded channels: each one's id and secrets, and how a
+    customer writes on it."""
+    channels = getattr(getattr(stack, "channels", None), "seeded", None) or []
+    if not channels:
+        return []
+    lines = [f"parity local: seeded channels of company {channels[0]['company_id']!r} (GET /_local/channels lists them):"]
+    for channel in channels:
+        secrets = ", ".join(f"{name} {channel[name]!r}" for name in ("secret", "api_token", "verify_token") if channel.get(name))
+        lines.append(f"  {channel['type']:<8} {channel['id']}  {secrets}")
+    wa = next((c for c in channels if c["type"] == "whatsapp"), None)
+    if wa is not None:
+        from parity_dev.simulate import DEFAULT_URL
+
+        base_url = getattr(stack, "base_url", DEFAULT_URL)
+        url = f" --url {base_url}" if base_url != DEFAULT_URL else ""
+        lines.append(f"  a customer writes: parity simulate whatsapp --channel {wa['id']} --from 6281234567890 --name Budi --text Halo{url}")
+    return lines

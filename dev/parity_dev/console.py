@@ -1,15 +1,16 @@
-"""The dev console (local stack only): the chat inbox's sidebar and the CRM's record timeline in a
-browser, fed by the real API.
+"""The dev console (local stack only): the conversations, the chat inbox's sidebar and the CRM's
+record timeline in a browser, fed by the real API.
 
     GET /_console                        the page (plain HTML + vanilla JS from ``static/``, no build step)
-    GET /_console/<file>                 its script and stylesheet
-    GET /_local/console/config           {"api_key": the seeded key to start with, "hub": demo hub mounted?}
-    GET /_local/console/rooms            rooms to look at: those in the caller's previews and the demo hub's
+    GET /_console/<file>                 its scripts and stylesheet
+    GET /_local/console/config           {"api_key": the seeded key to start with}
+    GET /_local/console/rooms            rooms to look at: those in the caller's previews
 
-The page itself signs in through ``POST /api/v3.1/teams/company_token`` and reads previews,
-records and timelines through the public routes with that token, as the inbox and CRM front ends
-would; only the room list (which the API has no route for) comes from here, for the caller's
-company only (``Authorization: Bearer <company token>``).
+The page itself signs in through ``POST /api/v3.1/teams/company_token`` and reads conversations,
+messages, previews, records and timelines through the public routes with that token, as the inbox
+and CRM front ends would; only the room list (which the API has no route for) comes from here, for
+the caller's company only (``Authorization: Bearer <company token>``). The "customer writes" box
+posts to ``/_local/simulate`` (``parity_dev.local_channels``).
 """
 
 from __future__ import annotations
@@ -18,16 +19,20 @@ import json
 import logging
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:  # pragma: no cover
-    from parity_dev.demo_hub import DemoHub
+from typing import Any
 
 log = logging.getLogger("parity_dev.console")
 
 STATIC = Path(__file__).with_name("static")
 PAGE_PATHS = ("/_console", "/_console/")
-ASSETS = {"console.js": "text/javascript; charset=utf-8", "console.css": "text/css; charset=utf-8"}
+ASSETS = {
+    "console.js": "text/javascript; charset=utf-8",
+    "console.css": "text/css; charset=utf-8",
+    "conversations.js": "text/javascript; charset=utf-8",
+    "conversations.css": "text/css; charset=utf-8",
+    "feedback.js": "text/javascript; charset=utf-8",
+    "feedback.css": "text/css; charset=utf-8",
+}
 Reply = tuple[int, dict[str, str], bytes]
 
 
@@ -38,14 +43,12 @@ class Console:
         self,
         *,
         api_key: str | None = None,
-        hub: DemoHub | None = None,
         crm_table: str,
         preview_table: str,
         dynamodb: Any = None,
     ) -> None:
         """``crm_table`` and ``preview_table`` are the deployed tables' names; ``dynamodb`` a client that reaches them."""
         self._api_key = api_key
-        self._hub = hub
         self._crm_table = crm_table
         self._preview_table = preview_table
         self._dynamodb = dynamodb
@@ -58,7 +61,7 @@ class Console:
             name = "console.html" if raw_path in PAGE_PATHS else raw_path[len("/_console/"):]
             return self._static(name)
         if raw_path == "/_local/console/config" and method == "GET":
-            return _json(200, {"api_key": self._api_key, "hub": self._hub is not None})
+            return _json(200, {"api_key": self._api_key})
         if raw_path == "/_local/console/rooms" and method == "GET":
             return self._rooms(headers)
         return None
@@ -83,12 +86,8 @@ class Console:
         company = company_for_token(CrmStore(self._crm_table, client=self._dynamodb), token) if token else None
         if company is None:
             return _json(401, {"error": {"code": "unauthorized", "message": "the bearer token is missing, unknown or expired", "details": []}})
-        rooms: dict[str, dict[str, Any]] = {}
-        for room_id in self._preview_rooms(company):
-            rooms.setdefault(room_id, {"room_id": room_id, "in_previews": False, "in_hub": False})["in_previews"] = True
-        for room_id in self._hub.rooms() if self._hub is not None else []:
-            rooms.setdefault(room_id, {"room_id": room_id, "in_previews": False, "in_hub": False})["in_hub"] = True
-        return _json(200, {"data": [rooms[k] for k in sorted(rooms)]})
+        rooms = [{"room_id": room_id, "in_previews": True} for room_id in sorted(self._preview_rooms(company))]
+        return _json(200, {"data": rooms})
 
     def _preview_rooms(self, company_id: str) -> set[str]:
         """Room ids the preview table holds for ``company_id`` (a Scan: fine for a local table only)."""

@@ -1,9 +1,12 @@
 """``parity demo``: the RFC's scenario (CDTC-S01..S06) played on a fresh local stack, step by step.
 
-It starts the local stack in this process, then acts as the producers do, through the producer
-client (``parity_client``): a chatbot and an AI agent create records from a chat room, and every
-step checks what the inbox sidebar (the room preview) and the CRM timeline show, waiting up to
-``--timeout`` seconds for each asynchronous effect. The first miss ends the run with exit code 1.
+It starts the local stack in this process. A customer writes on WhatsApp (a signed webhook to the
+stack's seeded WhatsApp channel, as Meta delivers it); the conversation appears; then the demo acts
+as the producers do, through the producer client (``parity_client``): a chatbot and an AI agent
+create records in that conversation's room, an agent replies (the reply reaches the fake WhatsApp
+send API), and every step checks what the inbox (conversations, the room preview) and the CRM
+timeline show, waiting up to ``--timeout`` seconds for each asynchronous effect. The first miss ends
+the run with exit code 1. The chat history's outage is scripted at the stack's AWS edge.
 
 stdout carries the steps only; the stack's logs go to ``--log-file`` (a temp file by default).
 With ``--keep-running`` the stack keeps serving afterwards, with the dev console, until Ctrl-C.
@@ -27,13 +30,16 @@ import httpx
 
 if TYPE_CHECKING:  # pragma: no cover
     from parity_client import ParityClient
+    from parity_dev.local_stack import LocalStack
 
 log = logging.getLogger("parity_dev.demo")
 
-ROOM = "room-123"          # seeded in the demo chat hub (dev/parity_dev/demo_rooms.json)
-OUTAGE_ROOM = "room-456"   # also seeded: its excerpt is missing only because the history is down
-CUSTOMER_PHONE = "+62 812-3456-7890"
+CUSTOMER_NAME = "Budi Santoso"
+CUSTOMER_WA_ID = "6281234567890"          # WhatsApp's id of the customer: his number, international digits
+CUSTOMER_E164 = f"+{CUSTOMER_WA_ID}"
+CUSTOMER_PHONE = "+62 812-3456-7890"      # how he writes it, and how the producers look him up
 CUSTOMER_EMAIL = "budi.santoso@example.com"
+SECOND_WA_ID = "6285711112222"            # another customer, for the history-outage step
 T = TypeVar("T")
 
 
@@ -62,6 +68,7 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
 def run_demo(args: argparse.Namespace) -> int:
     """Start the stack, play the scenario, report; 0 when every step passed."""
     from parity_client import ParityClient
+    from parity_dev.cli import wait_for_signal
     from parity_dev.local_stack import DEMO_COMPANY, LocalStack, redirect_output
 
     log_file = args.log_file
@@ -96,16 +103,20 @@ def run_demo(args: argparse.Namespace) -> int:
         say.line(f"Logs         {log_file}")
         say.line("")
         with ParityClient(stack.base_url, api_key, sso_id="parity-demo-chatbot", timeout=5.0) as client:
-            scenario = Scenario(client, stack.base_url, timeout=args.timeout, hub_token=stack.hub_token)
+            scenario = Scenario(client, stack, api_key=api_key, timeout=args.timeout)
             passed = scenario.play(say)
         if args.keep_running:
+            room = scenario.state.get("room", "")
+            whatsapp = stack.channels.channel("whatsapp") if stack.channels else None
             say.line("")
-            say.line(f"Console      {stack.base_url}/_console#/rooms/{ROOM}   (signs in with API key {api_key!r})")
+            say.line(f"Console      {stack.base_url}/_console#/rooms/{room}   (signs in with API key {api_key!r})")
+            if whatsapp is not None:
+                say.line(f"Simulate     PARITY_LOCAL={stack.base_url} parity simulate whatsapp --channel {whatsapp['id']} --from {CUSTOMER_WA_ID} --text \"…\"")
             say.line("The stack keeps running with everything above in it; Ctrl-C stops it.")
             say.line(f"ready {stack.base_url}")
             waiting.set()
             if not stop.is_set():
-                stop.wait()
+                wait_for_signal(stop)
         return 0 if passed else 1
     except KeyboardInterrupt:
         say.line("interrupted")
@@ -141,23 +152,33 @@ class _Step:
 
 
 class Scenario:
-    """The RFC scenario as a list of steps; each step raises ``Miss`` when what it expects is not so."""
+    """The RFC scenario as a list of steps; each step raises ``Miss`` when what it expects is not so.
 
-    def __init__(self, client: ParityClient, base_url: str, *, timeout: float, hub_token: str) -> None:
+    It plays on the stack it is given: a customer writes to the seeded WhatsApp channel as Meta
+    would deliver it, the chatbot and the AI agent act through the producer client, an agent reads
+    and replies through the conversations API (as the inbox front end would), and the chat history's
+    outage is scripted at the stack's AWS edge.
+    """
+
+    def __init__(self, client: ParityClient, stack: LocalStack, *, api_key: str, timeout: float) -> None:
         self.client = client
-        self.base_url = base_url
+        self.stack = stack
+        self.base_url = stack.base_url
+        self.api_key = api_key
         self.timeout = timeout
-        self.hub_token = hub_token
         self.state: dict[str, Any] = {}
+        self._inbox_token: str | None = None
 
     def steps(self) -> list[tuple[str, Callable[[_Step], None]]]:
         return [
-            (f"A customer chats in room {ROOM} (the chat hub keeps the history)", self.customer_chats),
+            ("A customer writes on WhatsApp (Meta's signed webhook to the seeded channel)", self.customer_writes),
+            ("The conversation appears in the inbox, with the customer as a contact", self.conversation_appears),
             ("The chatbot signs in with the company API key", self.chatbot_signs_in),
-            ("The bot creates a deal from the chat, with the room and the customer's contact", self.bot_creates_deal),
+            ("The bot looks the customer up by phone and creates a deal in the conversation's room", self.bot_creates_deal),
             ("The room's sidebar shows the deal instead of \"Create Deal\"", self.preview_shows_deal),
-            ("The deal's timeline has a note: masked chat excerpt and the room's deeplink", self.timeline_note),
+            ("The deal's timeline has a note: what the customer wrote, masked, and the room's deeplink", self.timeline_note),
             ("The AI agent creates a ticket in the same room", self.ai_creates_ticket),
+            ("An agent replies in the conversation; WhatsApp receives it", self.agent_replies),
             ("Renaming the deal refreshes the sidebar", self.rename_refreshes),
             ("A newer bot deal in the room wins the sidebar", self.newer_deal_wins),
             ("Deleting the newer deal brings the first one back", self.delete_brings_back),
@@ -205,22 +226,60 @@ class Scenario:
                 raise Miss(f"expected {what} within {self.timeout:g} s; last saw {describe(value)}")
             time.sleep(0.1)
 
-    def _hub(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        """The local stack's demo chat hub (its dev-only routes), with the hub's bearer token."""
-        return httpx.request(method, f"{self.base_url}{path}", headers={"Authorization": f"Bearer {self.hub_token}"}, timeout=5.0, **kwargs)
+    def _local(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """The local stack's dev-only routes (``/_local/…``)."""
+        return httpx.request(method, f"{self.base_url}{path}", timeout=15.0, **kwargs)
+
+    def _inbox(self, method: str, path: str, **kwargs: Any) -> Any:
+        """The conversations API as the inbox front end calls it, with a company token of its own."""
+        if self._inbox_token is None:
+            exchanged = httpx.post(f"{self.base_url}/api/v3.1/teams/company_token", headers={"X-Crm-Api-Key": self.api_key}, json={"sso_id": "parity-demo-inbox"}, timeout=5.0)
+            exchanged.raise_for_status()
+            self._inbox_token = exchanged.json()["access_token"]
+        answer = httpx.request(method, f"{self.base_url}{path}", headers={"Authorization": f"Bearer {self._inbox_token}"}, timeout=5.0, **kwargs)
+        if answer.is_error:
+            raise Miss(f"{method} {path} answered {answer.status_code}: {answer.text[:200]}")
+        return answer.json()
+
+    def _customer_writes(self, sender: str, name: str, text: str) -> dict[str, Any]:
+        """A WhatsApp message from ``sender`` (a wa_id) to the seeded channel, as Meta delivers it."""
+        channel = self.stack.channels.channel("whatsapp")  # type: ignore[union-attr]
+        answer = self._local("POST", "/_local/simulate", json={"provider": "whatsapp", "channel_id": channel["id"], "from": sender, "name": name, "text": text})
+        if answer.status_code != 200:
+            raise Miss(f"the WhatsApp webhook did not take the message ({answer.status_code}: {answer.text[:200]})")
+        return channel
+
+    def _conversation_of(self, channel_id: str, phone: str) -> dict[str, Any]:
+        """The channel's conversation with the customer of ``phone`` (E.164), once it is there."""
+        def read() -> list[dict[str, Any]]:
+            return self._inbox("GET", "/api/v3.1/conversations", params={"channel_id": channel_id})["data"]
+
+        found = self.wait_for(f"a conversation with {phone}", read, lambda cs: any(c["contact"]["phone"] == phone for c in cs), describe=lambda cs: f"{len(cs)} conversations")
+        return next(c for c in found if c["contact"]["phone"] == phone)
 
     def _preview(self):
-        return self.client.room_preview(ROOM)
+        return self.client.room_preview(self.state["room"])
 
     # ---- the steps -----------------------------------------------------------------------------
-    def customer_chats(self, step: _Step) -> None:
+    def customer_writes(self, step: _Step) -> None:
         text = f"Tolong kirim penawarannya ke {CUSTOMER_EMAIL} atau WA {CUSTOMER_PHONE} ya."
-        response = self._hub("POST", f"/_local/rooms/{ROOM}/messages", json={"sender_type": "customer", "sender_name": "Budi Santoso", "text": text})
-        step.did(f"the customer wrote: {text!r}")
-        if response.status_code != 201:
-            raise Miss(f"the built-in demo chat hub did not take the message ({response.status_code}); the demo needs it (leave HUB_API_BASE_URL unset)")
-        history = self._hub("GET", f"/api/open/v1/messages/rooms/{ROOM}", params={"offset": 1, "limit": 100}).json()["data"]
-        step.saw(f"{len(history)} messages in {ROOM}, the customer's email and phone number among them")
+        channel = self._customer_writes(CUSTOMER_WA_ID, CUSTOMER_NAME, text)
+        step.did(f"{CUSTOMER_NAME} (+{CUSTOMER_WA_ID}) wrote: {text!r}")
+        step.did(f"POST /channels/whatsapp/{channel['id']} with X-Hub-Signature-256 (the channel's app secret), as Meta delivers it")
+        step.saw("200: the webhook verified the signature and queued the delivery (the ingest worker does the rest)")
+        self.state.update(channel=channel, text=text)
+
+    def conversation_appears(self, step: _Step) -> None:
+        channel = self.state["channel"]
+        step.did(f"GET /api/v3.1/conversations?channel_id={channel['id']} until the conversation is there (the inbox's list)")
+        conversation = self._conversation_of(channel["id"], CUSTOMER_E164)
+        room = conversation["id"]
+        step.saw(f"conversation {room}: {conversation['channel']['name']}, contact {conversation['contact']['name']} ({conversation['contact']['phone']}), {conversation['state']}")
+        messages = self.wait_for("the customer's message in the conversation", lambda: self._inbox("GET", f"/api/v3.1/conversations/{room}/messages")["data"], bool, describe=lambda m: f"{len(m)} messages")
+        step.saw(f"{len(messages)} message: {messages[-1]['sender_name']} ({messages[-1]['sender_type']}, {messages[-1]['direction']})")
+        if messages[-1]["text"] != self.state["text"] or conversation["state"] != "open":
+            raise Miss("the conversation does not hold what the customer wrote, or is not open")
+        self.state.update(room=room, contact_id=conversation["contact"]["id"])
 
     def chatbot_signs_in(self, step: _Step) -> None:
         token = self.client.authenticate()
@@ -228,21 +287,25 @@ class Scenario:
         step.saw(f"a {token.token_type} token for company {token.company_id!r}, valid {token.expires_in} s; a 401 later refreshes it once")
 
     def bot_creates_deal(self, step: _Step) -> None:
+        room = self.state["room"]
         found = self.client.find_contacts(phone=CUSTOMER_PHONE)
-        contact = found[0] if found else self.client.create_contact(name="Budi Santoso", phone=CUSTOMER_PHONE, email=CUSTOMER_EMAIL)
-        step.did(f"looked the customer up by phone ({len(found)} found), {'reused' if found else 'created'} contact {contact.id}")
+        step.did(f"GET /api/v3.1/contacts?phone={CUSTOMER_PHONE} (the producers' lead lookup)")
+        if [c.id for c in found] != [self.state["contact_id"]]:
+            raise Miss(f"the phone lookup found {[c.id for c in found]}, not the contact the message resolved to ({self.state['contact_id']})")
+        contact = found[0]
+        step.saw(f"contact {contact.id} ({contact.name}): the one the WhatsApp message resolved to")
         created = self.client.create_deal(
             "Budi - 2 units", amount=1_500_000, pipeline="Sales", stage="New", source="Whatsapp Chatbot",
-            room_id=ROOM, contact_id=contact.id, creator_flag="bot",
+            room_id=room, contact_id=contact.id, creator_flag="bot",
         )
         deal = created.record
-        step.did(f"create_deal \"Budi - 2 units\" room={ROOM} contact={contact.id} creator_flag=bot (Idempotency-Key {created.idempotency_key})")
+        step.did(f"create_deal \"Budi - 2 units\" room={room} contact={contact.id} creator_flag=bot (Idempotency-Key {created.idempotency_key})")
         step.saw(f"201 deal {deal.id}: creator_label {deal.creator_label!r}, contacts {deal.contact_ids}, room {deal.channel_integration_room_id!r}, source {deal.source!r}")
-        if (deal.creator_label, deal.contact_ids, deal.channel_integration_room_id, deal.source) != ("Bot", [contact.id], ROOM, "Whatsapp Chatbot"):
+        if (deal.creator_label, deal.contact_ids, deal.channel_integration_room_id, deal.source) != ("Bot", [contact.id], room, "Whatsapp Chatbot"):
             raise Miss("the deal does not carry the Bot label, the contact, the room and the source as sent")
         again = self.client.create_deal(
             "Budi - 2 units", amount=1_500_000, pipeline="Sales", stage="New", source="Whatsapp Chatbot",
-            room_id=ROOM, contact_id=contact.id, creator_flag="bot", idempotency_key=created.idempotency_key,
+            room_id=room, contact_id=contact.id, creator_flag="bot", idempotency_key=created.idempotency_key,
         )
         step.did("sent the same create again with the same Idempotency-Key (a retried call)")
         step.saw(f"deal {again.record.id}, replayed={again.replayed}")
@@ -251,16 +314,16 @@ class Scenario:
         self.state.update(contact=contact, deal=deal)
 
     def preview_shows_deal(self, step: _Step) -> None:
-        deal = self.state["deal"]
-        step.did(f"GET /api/v3.1/rooms/{ROOM}/preview until the deal shows (the inbox sidebar's read)")
+        deal, room = self.state["deal"], self.state["room"]
+        step.did(f"GET /api/v3.1/rooms/{room}/preview until the deal shows (the inbox sidebar's read)")
         preview = self.wait_for(f"deal {deal.id} in the sidebar", self._preview, lambda p: p.deal is not None and p.deal.id == deal.id, describe=_sidebar)
         step.saw(_sidebar(preview))
         if preview.deal.creator_label != "Bot":  # type: ignore[union-attr]
             raise Miss("the sidebar's deal has no Bot label")
 
     def timeline_note(self, step: _Step) -> None:
-        deal = self.state["deal"]
-        step.did(f"GET /api/v3.1/deals/{deal.id}/timeline until the note is written (async, from the chat hub's history)")
+        deal, room = self.state["deal"], self.state["room"]
+        step.did(f"GET /api/v3.1/deals/{deal.id}/timeline until the note is written (async, from the conversation itself)")
         notes = self.wait_for("a chat-history note", lambda: self.client.timeline("deal", deal.id), bool, describe=lambda n: f"{len(n)} notes")
         note = notes[0]
         lines = [f"{m.sender_name}: {m.text}" for m in note.preview or []]
@@ -272,23 +335,44 @@ class Scenario:
             raise Miss(f"the note has no chat excerpt (preview_status {note.preview_status!r})")
         if CUSTOMER_EMAIL in joined or "3456-7890" in joined:
             raise Miss("the excerpt shows the customer's email or phone number unmasked")
-        if "b***@example.com" not in joined or "*890" not in joined:
-            raise Miss("the customer's email and phone are not in the excerpt in masked form")
-        if not note.deeplink or not note.deeplink.endswith(f"/{ROOM}") or note.creator_label != "Bot" or len(notes) != 1:
+        if "Tolong kirim penawarannya" not in joined or "b***@example.com" not in joined or "*890" not in joined:
+            raise Miss("the excerpt is not what the customer wrote, with the email and phone masked")
+        if not note.deeplink or not note.deeplink.endswith(f"/{room}") or note.creator_label != "Bot" or len(notes) != 1:
             raise Miss("the note lacks the room's deeplink or the Bot label, or is not the only one")
 
     def ai_creates_ticket(self, step: _Step) -> None:
-        deal = self.state["deal"]
+        deal, room = self.state["deal"], self.state["room"]
         ticket = self.client.create_ticket(
-            "Budi - delivery before 1 Dec", priority="high", source="Airene AI", room_id=ROOM,
+            "Budi - delivery before 1 Dec", priority="high", source="Airene AI", room_id=room,
             contact_id=self.state["contact"].id, creator_flag="agentic_ai",
         ).record
-        step.did(f"create_ticket \"{ticket.name}\" room={ROOM} creator_flag=agentic_ai")
+        step.did(f"create_ticket \"{ticket.name}\" room={room} creator_flag=agentic_ai")
         preview = self.wait_for(f"ticket {ticket.id} in the sidebar", self._preview, lambda p: p.ticket is not None and p.ticket.id == ticket.id, describe=_sidebar)
         step.saw(_sidebar(preview))
         if preview.ticket.creator_label != "AI" or preview.deal is None or preview.deal.id != deal.id:  # type: ignore[union-attr]
             raise Miss("the ticket slot lacks the AI label, or the deal slot lost the deal")
         self.state["ticket"] = ticket
+
+    def agent_replies(self, step: _Step) -> None:
+        room = self.state["room"]
+        text = "Baik Pak Budi, penawarannya kami kirim hari ini."
+        queued = self._inbox("POST", f"/api/v3.1/conversations/{room}/messages", json={"text": text, "sender_type": "agent", "sender_name": "Rina"})["data"]
+        step.did(f"POST /api/v3.1/conversations/{room}/messages as agent Rina: {text!r}")
+        step.saw(f"202 message {queued['id']}, status {queued['status']!r}")
+
+        def sent_to_whatsapp() -> list[dict[str, Any]]:
+            return [s for s in self._local("GET", "/_local/providers/sent").json()["data"] if s["provider"] == "whatsapp" and (s["body"] or {}).get("text", {}).get("body") == text]
+
+        (sent,) = self.wait_for("the reply at WhatsApp's send API", sent_to_whatsapp, bool, describe=lambda s: f"{len(s)} sends")[:1]
+        step.saw(f"WhatsApp (fake Cloud API) got POST {sent['path']}: to {sent['body']['to']}, text {sent['body']['text']['body']!r}; answered {sent['status']}")
+
+        def reply() -> dict[str, Any]:
+            return next((m for m in self._inbox("GET", f"/api/v3.1/conversations/{room}/messages")["data"] if m["id"] == queued["id"]), {})
+
+        shown = self.wait_for("the reply marked sent", reply, lambda m: m.get("status") == "sent", describe=lambda m: f"status {m.get('status')!r}")
+        step.saw(f"the conversation shows it {shown['status']!r}, provider id {shown['provider_id']}")
+        if sent["body"]["to"] != CUSTOMER_WA_ID or shown["provider_id"] != sent["answer"]["messages"][0]["id"]:
+            raise Miss("the reply did not go to the customer's number, or its provider id is not WhatsApp's")
 
     def rename_refreshes(self, step: _Step) -> None:
         deal = self.state["deal"]
@@ -298,8 +382,9 @@ class Scenario:
         step.saw(_sidebar(preview))
 
     def newer_deal_wins(self, step: _Step) -> None:
-        newer = self.client.create_deal("Budi - add-on support", amount=250_000, stage="New", room_id=ROOM, creator_flag="bot").record
-        step.did(f"create_deal \"{newer.name}\" in {ROOM} (creator_flag=bot)")
+        room = self.state["room"]
+        newer = self.client.create_deal("Budi - add-on support", amount=250_000, stage="New", room_id=room, creator_flag="bot").record
+        step.did(f"create_deal \"{newer.name}\" in {room} (creator_flag=bot)")
         preview = self.wait_for(f"deal {newer.id} in the sidebar", self._preview, lambda p: p.deal is not None and p.deal.id == newer.id, describe=_sidebar)
         step.saw(_sidebar(preview))
         self.state["newer"] = newer
@@ -312,23 +397,28 @@ class Scenario:
         step.saw(_sidebar(preview))
 
     def history_down(self, step: _Step) -> None:
-        down = self._hub("POST", "/_local/hub/outage", json={"down": True})
-        if down.status_code != 200:
-            raise Miss(f"could not take the demo chat hub down ({down.status_code})")
-        step.did("took the chat hub's history API down (it answers 503)")
+        text = "Halo, saya Sari. Mau tanya paket enterprise."
+        channel = self._customer_writes(SECOND_WA_ID, "Sari Dewi", text)
+        conversation = self._conversation_of(channel["id"], f"+{SECOND_WA_ID}")
+        room = conversation["id"]
+        step.did(f"Sari Dewi wrote on WhatsApp: {text!r} (conversation {room})")
+        table = self.stack.deployed.outputs["ConversationTableName"]  # type: ignore[union-attr]
+        # The note writer's reads of the conversation table fail, every attempt (botocore's retries too).
+        outage = self.stack.edge.fail("dynamodb", {"GetItem", "Query"}, "InternalServerError", status=500, function="TimelineNoteFunction", table=table)
+        step.did("took the chat history down: at the AWS edge, the note writer's reads of the conversation table answer 500")
         try:
-            deal = self.client.create_deal("Sari - enterprise plan", room_id=OUTAGE_ROOM, creator_flag="bot").record
-            step.did(f"create_deal \"{deal.name}\" in {OUTAGE_ROOM} (creator_flag=bot)")
+            deal = self.client.create_deal("Sari - enterprise plan", room_id=room, contact_id=conversation["contact"]["id"], creator_flag="bot").record
+            step.did(f"create_deal \"{deal.name}\" in {room} (creator_flag=bot)")
             notes = self.wait_for("a chat-history note", lambda: self.client.timeline("deal", deal.id), bool, describe=lambda n: f"{len(n)} notes")
             note = notes[0]
             step.saw(f"note: preview {note.preview!r}, preview_status {note.preview_status!r}, label {note.creator_label!r}, deeplink {note.deeplink}")
-            if note.preview is not None or note.preview_status != "unavailable" or not (note.deeplink or "").endswith(f"/{OUTAGE_ROOM}"):
+            if note.preview is not None or note.preview_status != "unavailable" or not (note.deeplink or "").endswith(f"/{room}"):
                 raise Miss("the note should have no excerpt, status 'unavailable', and the room's deeplink")
-            preview = self.wait_for(f"deal {deal.id} in {OUTAGE_ROOM}'s sidebar", lambda: self.client.room_preview(OUTAGE_ROOM), lambda p: p.deal is not None and p.deal.id == deal.id, describe=_sidebar)
+            preview = self.wait_for(f"deal {deal.id} in {room}'s sidebar", lambda: self.client.room_preview(room), lambda p: p.deal is not None and p.deal.id == deal.id, describe=_sidebar)
             step.saw(f"the sidebar does not need the history: {_sidebar(preview)}")
         finally:
-            self._hub("POST", "/_local/hub/outage", json={"down": False})
-            step.did("brought the chat hub back")
+            outage.remove()
+            step.did(f"brought the chat history back (the outage answered {outage.hits} requests)")
 
 
 def _sidebar(preview: Any) -> str:

@@ -1,20 +1,22 @@
-"""The local stack's built-in chat-history source: a stand-in for the omnichannel hub's message API.
+"""A stand-in for an external omnichannel hub's message API: a test double, not part of the local stack.
+
+The timeline note reads the rooms Parity hosts from its own conversation table, and still fetches
+any other room from ``HUB_API_BASE_URL`` (``parity.timeline.hub.HubClient``). The local stack points
+that at itself (Parity's own chat-history route); tests of the external-hub path point it at this
+instead, served on a loopback port of its own (``serving``):
 
     GET  /api/open/v1/messages/rooms/{room_id}?offset=1&limit=100   the hub's route and answer shape
-    POST /_local/rooms/{room_id}/messages                            dev only: add a message to a room
-    GET|POST /_local/hub/outage   {"down": true|false}               dev only: take the history API down (503)
+    POST /_local/rooms/{room_id}/messages                            add a message to a room
+    GET|POST /_local/hub/outage   {"down": true|false}               take the history API down (503)
 
-All need ``Authorization: Bearer <token>`` with the token the hub was built with (the local
-stack's ``HUB_API_TOKEN``), as the real hub does. Rooms are seeded from ``demo_rooms.json`` (each
-message ``minutes_ago`` before the hub starts); unknown rooms are a 404, as on the hub, until a
-message is posted to them. A history page lists the newest messages first: page ``offset`` (from 1)
-of ``limit`` (1..100) messages. While an outage is on, the history route answers 503 (the
-chat-history-down case of the RFC, ERR-2); the local stack's functions read ``HUB_API_BASE_URL``
-once, so the switch is how a demo takes "the hub" down at run time.
+All need ``Authorization: Bearer <token>`` with the token the hub was built with, as the real hub
+does. Rooms are seeded from ``demo_rooms.json`` (each message ``minutes_ago`` before the hub
+starts); unknown rooms are a 404, as on the hub, until a message is posted to them. A history page
+lists the newest messages first: page ``offset`` (from 1) of ``limit`` (1..100) messages. While an
+outage is on, the history route answers 503 (the chat-history-down case of the RFC, ERR-2).
 
 Pure and thread-safe: ``DemoHub.handle`` takes the request's parts and returns
-``(status, headers, body)``, or None for a path that is not its own, so any HTTP server can mount
-it. Point ``HUB_API_BASE_URL`` at a real hub and this is not used.
+``(status, headers, body)``, or None for a path that is not its own, so any HTTP server can serve it.
 """
 
 from __future__ import annotations
@@ -23,8 +25,10 @@ import hmac
 import itertools
 import json
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote
@@ -210,6 +214,41 @@ class DemoHub:
         if problems:
             return _error(422, "validation_error", "the message has invalid fields", details=problems)
         return _json(201, {"data": self.add_message(room_id, sender_type.strip(), sender_name, text)})
+
+
+@contextmanager
+def serving(hub: DemoHub, host: str = "127.0.0.1") -> Iterator[str]:
+    """Serve ``hub`` on a free port of ``host`` for the block; yields its base URL (what
+    ``HUB_API_BASE_URL`` is set to)."""
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _serve(self) -> None:
+            path, _, query = self.path.partition("?")
+            body = self.rfile.read(int(self.headers.get("content-length") or 0))
+            status, headers, payload = hub.handle(self.command, path, query, list(self.headers.items()), body) or _error(404, "not_found", "no such route")
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("content-length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        do_GET = do_POST = _serve
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer((host, 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, name="stand-in-hub", daemon=True)
+    thread.start()
+    try:
+        yield f"http://{host}:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def _query(query: Mapping[str, str] | str | None) -> dict[str, str]:

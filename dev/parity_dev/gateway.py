@@ -505,7 +505,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self.wfile.write(response.body)
 
     def _mounted(self, raw_path: str, raw_query: str, body: bytes) -> Response | None:
-        """A dev-only service mounted beside the API (the demo chat hub, the stack's own info)."""
+        """A dev-only service mounted beside the API (the fake providers, the seeded channels, the stack's own info)."""
         for mount in self.server.mounts:
             answer = mount(self.command, raw_path, raw_query, list(self.headers.items()), body)
             if answer is not None:

@@ -4,8 +4,10 @@ functional and end-to-end tests all run this.
 ``LocalStack.start()`` binds the HTTP port (its URL is part of the configuration), starts embedded
 AWS (a moto server behind ``parity_dev.aws_edge.AwsEdge``), deploys template.yaml into it, makes the
 runtime that runs each function in worker processes of its own (``parity_dev.lambdas``), the HTTP API
-gateway and what is mounted beside it (the demo chat hub, ``/_local/stack``, ``/openapi.json``, the
-dev console), the pollers of the event source mappings, and seeds the companies.
+gateway and what is mounted beside it (the providers' fake send APIs, the seeded channels and the
+simulated customer, the schedules, ``/_local/stack``, ``/openapi.json``, the dev console), the
+pollers of the event source mappings and the scheduler of the template's schedules, and seeds the
+companies (and, for the first one, a channel of each type).
 
 Configuration is by environment variable name (DESIGN.md "Configuration"): the local defaults below,
 under the developer's own values of ``OVERRIDABLE_VARIABLES`` (or the ``variables`` a test gives). A
@@ -30,10 +32,12 @@ from typing import TYPE_CHECKING, Any, TextIO
 if TYPE_CHECKING:  # pragma: no cover
     from parity_dev.aws import Clients, MotoServer
     from parity_dev.aws_edge import AwsEdge
-    from parity_dev.demo_hub import DemoHub
+    from parity_dev.fake_providers import FakeProviders
     from parity_dev.gateway import Gateway
     from parity_dev.lambdas import LambdaRuntime
+    from parity_dev.local_channels import LocalChannels
     from parity_dev.pollers import Pollers
+    from parity_dev.schedules import Scheduler
     from parity_dev.stack import DeployedStack
 
 log = logging.getLogger("parity_dev.local_stack")
@@ -56,6 +60,9 @@ OVERRIDABLE_VARIABLES = (
     "WEBHOOK_SIGNING_SECRET",
     "HUB_API_BASE_URL",
     "HUB_API_TOKEN",
+    "WHATSAPP_API_BASE_URL",
+    "SLACK_API_BASE_URL",
+    "INTERCOM_API_BASE_URL",
     "ROOM_DEEPLINK_TEMPLATE",
     "CRM_RECORD_URL_TEMPLATE",
     "WEBHOOK_RETRY_SCHEDULE",
@@ -66,15 +73,18 @@ OVERRIDABLE_VARIABLES = (
 def local_defaults(base_url: str) -> dict[str, str]:
     """Configuration the local stack uses unless the developer's environment sets it (DESIGN.md "Local stack").
 
-    The CRM's webhooks go to the local stack's own omnichannel receiver, which is on loopback, so
+    The CRM's webhooks go to the local stack's own omnichannel receiver, the chat history of a room
+    Parity does not host to the stack's own chat-history API (the ChatHistoryFunction route, with the
+    internal ``HUB_API_TOKEN``: Parity is the hub now), and replies to the providers' fake send APIs
+    mounted on the same port (``parity_dev.fake_providers``). All of them are on loopback, so
     outbound calls to private targets are allowed here (and only here).
     """
     return {
         "OMNICHANNEL_WEBHOOK_URL": f"{base_url}/webhooks/qontak-crm",
         "WEBHOOK_SIGNING_SECRET": LOCAL_SIGNING_SECRET,
         "HUB_API_TOKEN": LOCAL_HUB_API_TOKEN,
-        # The built-in demo chat history (``parity_dev.demo_hub``), mounted on the local server.
         "HUB_API_BASE_URL": base_url,
+        **{f"{provider.upper()}_API_BASE_URL": f"{base_url}/_fake/{provider}" for provider in ("whatsapp", "slack", "intercom")},
         "ALLOW_PRIVATE_TARGETS": "true",
         # Retries a developer can watch: about a minute from first failure to the dead-letter queue.
         "WEBHOOK_RETRY_SCHEDULE": LOCAL_RETRY_SCHEDULE,
@@ -124,11 +134,15 @@ def redirect_output(log_file: Path | None) -> tuple[TextIO, TextIO]:
 class LocalStack:
     """The running local stack (module docstring). After ``start()``: ``base_url``, ``moto`` and its
     ``edge``, ``clients`` (boto3 clients on the embedded AWS), ``deployed`` (what the template made),
-    ``runtime``, ``gateway``, ``pollers`` (None with ``poll=False``), ``hub`` (the demo chat hub, if
-    the history points at it) and ``variables`` (the configuration it was deployed with).
+    ``runtime``, ``gateway``, ``pollers`` (None with ``poll=False``), ``scheduler`` (the template's
+    schedules, ``parity_dev.schedules``), ``providers`` (the fake provider send APIs and what they
+    were sent, ``parity_dev.fake_providers``), ``channels`` (the seeded channels and the simulated
+    customer, ``parity_dev.local_channels``) and ``variables`` (the configuration it was deployed with).
 
     ``poll=False`` starts no pollers: the functional tests drive the event sources themselves
-    (``Pollers.drain``). ``max_workers`` caps the worker processes per function.
+    (``Pollers.drain``). ``schedules`` runs the schedules on the clock (default: as ``poll``); either
+    way ``POST /_local/schedules/{Function}/run`` runs one now. ``max_workers`` caps the worker
+    processes per function.
     """
 
     def __init__(
@@ -139,6 +153,7 @@ class LocalStack:
         parameters: Mapping[str, str] | None = None,
         variables: Mapping[str, str] | None = None,
         poll: bool = True,
+        schedules: bool | None = None,
         max_workers: int | None = None,
     ) -> None:
         self.template = Path(template)
@@ -146,6 +161,7 @@ class LocalStack:
         self.parameters = dict(parameters or {})
         self._variables = dict(variables) if variables is not None else None
         self.poll = poll
+        self.run_schedules = poll if schedules is None else schedules
         self.max_workers = max_workers
         self.base_url = ""
         self.variables: dict[str, str] = {}
@@ -155,7 +171,9 @@ class LocalStack:
         self.runtime: LambdaRuntime | None = None
         self.gateway: Gateway | None = None
         self.pollers: Pollers | None = None
-        self.hub: DemoHub | None = None
+        self.scheduler: Scheduler | None = None
+        self.providers: FakeProviders | None = None
+        self.channels: LocalChannels | None = None
         self._httpd: Any = None
         self._serving: threading.Thread | None = None
         self._previous_environment: dict[str, str | None] | None = None
@@ -205,6 +223,9 @@ class LocalStack:
             self.runtime.update_environment(ALL, unfed)
         self.gateway = Gateway(self.deployed, self.runtime)
         self._httpd.gateway = self.gateway
+        from parity_dev.schedules import Scheduler
+
+        self.scheduler = Scheduler(self.deployed.schedules, self.runtime)
         self._mount(companies)
 
         if self.poll:
@@ -214,33 +235,46 @@ class LocalStack:
             self.pollers = Pollers(self.deployed, self.runtime, self.clients, writes=self.moto.writes).start()
         if companies:
             self.seed(companies)
+            self.seed_channels(companies[0][0])
         self._serving = threading.Thread(target=self._httpd.serve_forever, name="gateway", daemon=True)
         self._serving.start()
+        if self.run_schedules:
+            self.scheduler.start()
         return self
 
     def _mount(self, companies: Sequence[tuple[str, str]]) -> None:
+        """What is served beside the template's routes. Nothing mounted may shadow a route of the
+        template: the chat history, for one, is the ChatHistoryFunction's route, as on AWS."""
         from parity_dev.console import Console
+        from parity_dev.fake_providers import FakeProviders
+        from parity_dev.local_channels import LocalChannels
         from parity_dev.openapi import mount as openapi_mount  # GET /openapi.json, generated from the code
 
-        assert self.deployed is not None and self.moto is not None
-        if self.variables.get("HUB_API_BASE_URL") == self.base_url:
-            from parity_dev.demo_hub import DemoHub
-
-            self.hub = DemoHub(self.variables["HUB_API_TOKEN"])
-            self._httpd.mounts.append(self.hub.handle)
+        assert self.deployed is not None and self.moto is not None and self.clients is not None and self.scheduler is not None
+        # POST /_fake/{provider}/…, GET /_local/providers/sent: where the replies go unless *_API_BASE_URL is set.
+        self.providers = FakeProviders()
+        self._httpd.mounts.append(self.providers.handle)
+        # GET /_local/channels, POST /_local/simulate: the seeded channels and a customer who writes.
+        self.channels = LocalChannels(
+            base_url=self.base_url, conversation_table=self.deployed.outputs["ConversationTableName"],
+            crm_table=self.deployed.outputs["CrmTableName"], clients=self.clients,
+            secrets_prefix=self.deployed.functions["ChannelsFunction"].environment["CHANNEL_SECRETS_PREFIX"],
+        )
+        self._httpd.mounts.append(self.channels.handle)
+        self._httpd.mounts.append(self.scheduler.handle)  # GET /_local/schedules, POST /_local/schedules/{Function}/run
         self._httpd.mounts.append(_stack_info(self.deployed, self.moto.endpoint_url))
         self._httpd.mounts.append(openapi_mount(self.template))
         # The dev console (GET /_console, parity_dev.console), signing in with the first seeded key.
         console = Console(
-            api_key=companies[0][1] if companies else None, hub=self.hub,
+            api_key=companies[0][1] if companies else None,
             crm_table=self.deployed.outputs["CrmTableName"], preview_table=self.deployed.outputs["PreviewTableName"],
-            dynamodb=self.clients.client("dynamodb") if self.clients else None,
+            dynamodb=self.clients.client("dynamodb"),
         )
         self._httpd.mounts.append(console.handle)
 
     @property
     def hub_token(self) -> str:
-        """The bearer token of the hub's API (the demo hub's, when it is mounted)."""
+        """The internal token of the chat-history API (``HUB_API_TOKEN``, which the authorizer recognises)."""
         return self.variables.get("HUB_API_TOKEN", LOCAL_HUB_API_TOKEN)
 
     def seed(self, companies: Iterable[tuple[str, str]], *, parity_enabled: bool = True) -> None:
@@ -253,6 +287,12 @@ class LocalStack:
             provision_company(table, company_id, api_key, parity_enabled=parity_enabled, client=self.clients.client("dynamodb"))
             log.info("seeded company %s", company_id)
 
+    def seed_channels(self, company_id: str) -> list[dict[str, Any]]:
+        """One channel of each type for ``company_id``, with the fixed development secrets
+        (``parity_dev.local_channels``); each returned with its secrets."""
+        assert self.channels is not None, "the local stack is not started"
+        return self.channels.seed(company_id)
+
     def stop(self) -> None:
         """Stop: no new HTTP requests, pollers told to stop, workers ended, pollers joined, moto stopped."""
         from parity_dev.aws import apply_environment
@@ -262,8 +302,10 @@ class LocalStack:
             if self._serving is not None:
                 steps.append(self._httpd.shutdown)
             steps.append(self._httpd.server_close)
+        if self.scheduler is not None:
+            steps.append(self.scheduler.stop)  # no new scheduled run …
         if self.pollers is not None:
-            steps.append(self.pollers.halt)  # no new invocation from a poller …
+            steps.append(self.pollers.halt)  # … nor invocation from a poller …
         if self.runtime is not None:
             steps.append(self.runtime.stop)  # … and those in progress end now
         if self.pollers is not None:
@@ -279,7 +321,7 @@ class LocalStack:
             except Exception:
                 log.exception("stopping the local stack failed")
         self._httpd = self._serving = self._previous_environment = None
-        self.pollers = self.runtime = None
+        self.pollers = self.runtime = self.scheduler = None
         self.moto = None
 
 

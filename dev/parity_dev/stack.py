@@ -2,8 +2,9 @@
 
 The SAM template is translated by samtranslator (the same code ``sam deploy`` runs server-side), the
 result is created by moto's CloudFormation, and everything moto cannot do for us is read back from
-the translated template: HTTP API routes and authorizers (moto has no ``AWS::ApiGatewayV2::Api``) and
-event source mappings (kept out of moto on purpose, see ``_moto_template``).
+the translated template: HTTP API routes and authorizers (moto has no ``AWS::ApiGatewayV2::Api``),
+event source mappings (kept out of moto on purpose, see ``_moto_template``) and the schedules that
+invoke functions (moto keeps rules but runs nothing; ``parity_dev.schedules`` runs them).
 """
 
 from __future__ import annotations
@@ -20,22 +21,24 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from parity_dev.aws import Clients, default_clients
+from parity_dev.aws import ACCOUNT_ID, REGION, Clients, default_clients
 
 log = logging.getLogger("parity_dev.stack")
 
 
 class _KnownGapFilter(logging.Filter):
-    """Drops moto's complaints about resources it cannot create: the HTTP API (we emulate it ourselves)
-    and CloudWatch alarms (nothing evaluates them locally; tests read them from the translated template)."""
+    """Drops moto's complaints about resources it cannot create: the HTTP API (we emulate it ourselves),
+    EventBridge Scheduler schedules (``parity_dev.schedules`` runs them from the translated template),
+    CloudWatch alarms (nothing evaluates them locally; tests read them from the translated template)
+    and SQS queue policies (moto's bus delivers to its queues without asking them)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        return "AWS::ApiGatewayV2::" not in message and "AWS::CloudWatch::Alarm" not in message
+        return not any(gap in message for gap in ("AWS::ApiGatewayV2::", "AWS::Scheduler::Schedule", "AWS::CloudWatch::Alarm", "AWS::SQS::QueuePolicy"))
 
 
 logging.getLogger("moto").addFilter(_KnownGapFilter())  # moto.cloudformation logs on the "moto" logger
-warnings.filterwarnings("ignore", message=r"Tried to parse AWS::ApiGatewayV2::", category=UserWarning)
+warnings.filterwarnings("ignore", message=r"Tried to parse AWS::(ApiGatewayV2::|Scheduler::Schedule|SQS::QueuePolicy)", category=UserWarning)
 
 ARTIFACT_BUCKET = "parity-dev-artifacts"
 ARTIFACT_KEY = "placeholder.zip"
@@ -127,6 +130,22 @@ class EventSourceMapping:
         return "ReportBatchItemFailures" in self.function_response_types
 
 
+@dataclass(frozen=True)
+class ScheduleSource:
+    """A schedule of the template that invokes a function: an ``AWS::Events::Rule`` with a
+    ``ScheduleExpression`` (SAM's ``Schedule`` event) or an ``AWS::Scheduler::Schedule`` (SAM's
+    ``ScheduleV2``). ``parity_dev.schedules`` runs it."""
+
+    logical_id: str
+    function: str  # logical id of the target function
+    expression: str  # "rate(1 minute)", "cron(0 * * * ? *)", "at(2026-01-01T00:00:00)"
+    kind: str  # "events" (an EventBridge rule) | "scheduler" (EventBridge Scheduler)
+    arn: str  # the rule's or schedule's ARN, as its events name it in ``resources``
+    input: str | None = None  # the target's ``Input`` (JSON text); None: the service's default event
+    timezone: str = "UTC"  # ``ScheduleExpressionTimezone`` (Scheduler only; rules are UTC)
+    enabled: bool = True
+
+
 @dataclass
 class DeployedStack:
     """What a deploy produced: physical ids, functions, tables, routes, event sources."""
@@ -143,6 +162,7 @@ class DeployedStack:
     routes: list[Route] = field(default_factory=list)
     authorizers: dict[str, Authorizer] = field(default_factory=dict)  # "<api>.<name>" -> authorizer
     event_source_mappings: list[EventSourceMapping] = field(default_factory=list)
+    schedules: list[ScheduleSource] = field(default_factory=list)
     layer_dirs: list[Path] = field(default_factory=list)  # local Python layer sources
 
     def function_by_name(self, name_or_arn: str) -> FunctionSpec:
@@ -383,6 +403,7 @@ def deploy(
     )
     stack.routes, stack.authorizers = parse_http_apis(translated)
     stack.event_source_mappings = parse_event_source_mappings(translated, resolved_values)
+    stack.schedules = parse_schedules(translated, physical_ids)
     return stack
 
 
@@ -620,3 +641,48 @@ def parse_event_source_mappings(
             )
         )
     return mappings
+
+
+def parse_schedules(template: dict[str, Any], physical_ids: Mapping[str, str] | None = None) -> list[ScheduleSource]:
+    """The template's schedules that invoke a function, one per (rule or schedule, target).
+
+    EventBridge rules with an ``EventPattern`` only are not schedules (nothing to run on a clock).
+    A schedule whose target is not a function of the template, or whose input is shaped by
+    ``InputPath`` / ``InputTransformer``, is refused: it would silently never run here.
+    """
+    resources = template["Resources"]
+    physical_ids = physical_ids or {}
+    schedules = []
+    for logical_id, resource in resources.items():
+        properties = resource.get("Properties", {})
+        if resource["Type"] == "AWS::Events::Rule" and "ScheduleExpression" in properties:
+            name = physical_ids.get(logical_id) or properties.get("Name") or logical_id
+            enabled = str(properties.get("State", "ENABLED")).upper() == "ENABLED"
+            for target in properties.get("Targets", []):
+                unsupported = sorted({"InputPath", "InputTransformer"} & set(target))
+                if unsupported:
+                    raise NotImplementedError(f"{logical_id}: a schedule target with {', '.join(unsupported)} is not emulated")
+                schedules.append(ScheduleSource(
+                    logical_id=logical_id, function=_schedule_target(logical_id, target.get("Arn"), resources),
+                    expression=str(properties["ScheduleExpression"]).strip(), kind="events",
+                    arn=f"arn:aws:events:{REGION}:{ACCOUNT_ID}:rule/{name}", input=target.get("Input"), enabled=enabled,
+                ))
+        elif resource["Type"] == "AWS::Scheduler::Schedule":
+            target = properties.get("Target", {})
+            name = properties.get("Name") or logical_id
+            group = properties.get("GroupName") or "default"
+            schedules.append(ScheduleSource(
+                logical_id=logical_id, function=_schedule_target(logical_id, target.get("Arn"), resources),
+                expression=str(properties.get("ScheduleExpression", "")).strip(), kind="scheduler",
+                arn=f"arn:aws:scheduler:{REGION}:{ACCOUNT_ID}:schedule/{group}/{name}", input=target.get("Input"),
+                timezone=str(properties.get("ScheduleExpressionTimezone") or "UTC"),
+                enabled=str(properties.get("State", "ENABLED")).upper() == "ENABLED",
+            ))
+    return schedules
+
+
+def _schedule_target(logical_id: str, expression: Any, resources: dict[str, Any]) -> str:
+    try:
+        return _function_id(expression, resources)
+    except ValueError:
+        raise NotImplementedError(f"{logical_id}: only schedules that invoke a Lambda function of the template are emulated") from None

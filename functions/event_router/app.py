@@ -1,5 +1,6 @@
 """The outbox consumer: CRM table stream → signed-event queue, for bot/AI records with a room
-of companies whose parity flag is on. Partial batch failures: a failed record is retried from
+of companies whose parity flag is on; and the CRM's own events (``parity.crm.changes``: a ticket's
+status, category or priority changed) → the event bus, for every company. Partial batch failures: a failed record is retried from
 there on, and its events keep their ids, so the receiver dedupes what was already sent.
 
 Each change is handled under the correlation id of the request that wrote the record (stored on
@@ -17,10 +18,11 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
+from parity.core.bus import entry, event_bus
 from parity.core.observability import bound, count, instrumented, logger
 from parity.core.queues import queues
 from parity.core.settings import settings
-from parity.crm import flags
+from parity.crm import changes, flags
 from parity.crm.store import crm_store
 from parity.outbox import router
 
@@ -49,6 +51,11 @@ def record_handler(record: DynamoDBRecord) -> None:
             count(routed.created)
         for event in routed.events:
             logger.info("event queued", extra={"event_id": event["event_id"], "event_type": event["eventType"]})
+        published = changes.decide(change.stream_event_id, change.old, change.new)
+        if published:
+            bus_name = settings().require("event_bus_name")
+            event_bus().put([entry(changes.SOURCE, e, bus_name) for e in published])
+            logger.info("event published", extra={"event": published[0]["event"], "event_id": published[0]["event_id"]})
 
 
 @instrumented

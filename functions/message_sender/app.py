@@ -19,9 +19,11 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from parity.conversations import delivery
+from parity.conversations.outbound import FIRST_DELAYS
 from parity.conversations.secrets import channel_secrets
 from parity.conversations.store import conversation_table
 from parity.core import jsonio, outbound
+from parity.core.clock import parse_delays
 from parity.core.observability import bound, instrumented, logger
 from parity.core.queues import queues
 from parity.core.settings import settings
@@ -42,6 +44,11 @@ def _post(url: str, headers: dict[str, str], body: bytes) -> outbound.Exchange:
     return outbound.exchange(_http(), "POST", url, body=body, headers=headers, allow_private=settings().allow_private_targets, deadline_seconds=DEADLINE_SECONDS, name="reply-send")
 
 
+@lru_cache(maxsize=4)
+def _first_delays(value: str | None) -> tuple[int, ...]:
+    return parse_delays(value, default=FIRST_DELAYS, name="REPLY_RETRY_SCHEDULE")
+
+
 def record_handler(record: SQSRecord) -> None:
     queued = jsonio.loads(record.body)
     with bound(correlation_id=record.message_id, company_id=queued.get("company_id"), room_id=queued.get("room_id")):
@@ -50,6 +57,7 @@ def record_handler(record: SQSRecord) -> None:
         done = delivery.attempt(
             queued, attempt, replies=conversation_table(), api_token=lambda channel_id: channel_secrets().get(channel_id, "api_token"),
             post=_post, base_urls=config.provider_base_urls(), now=datetime.now(timezone.utc),
+            first_delays=_first_delays(config.reply_retry_schedule),
         )
         log = {"message_id": queued.get("message_id"), "attempt": attempt, "result": done.result}
         if done.result in ("sent", "skipped"):

@@ -36,8 +36,16 @@ def update_record(request: Request, id: str, record_type: RecordType) -> Respons
     updated = service.update_record(
         crm_store(), request.company, record_type, _record_id(record_type, id), request.json(),
         url_template=settings().crm_record_url_template, correlation_id=correlation_id(),
+        check=_feedback_rules if record_type == "ticket" else None,
     )
     return json_response(200, updated)
+
+
+def _feedback_rules(current: dict[str, Any], changes: dict[str, Any]) -> None:
+    """A feedback ticket's confirmed fields keep feedback's values (loaded only for a PATCH)."""
+    from parity.feedback.ticket import check_feedback_ticket
+
+    check_feedback_ticket(current, changes)
 
 
 @app.route("DELETE /api/v3.1/deals/{id}", args=DEAL, path=_ID, status=204)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -32,3 +33,30 @@ def preview(http: httpx.Client, auth: dict[str, str], room: str) -> dict[str, An
     response = http.get(f"/api/v3.1/rooms/{room}/preview", headers=auth)
     assert response.status_code == 200, response.text
     return response.json()
+
+
+def seeded_channel(http: httpx.Client, kind: str, company: str = "a") -> dict[str, Any]:
+    """The local stack's seeded channel of that type (with its secrets): ``parity local`` seeds its first company's."""
+    channels = http.get("/_local/channels").json()["data"]
+    return next(c for c in channels if c["type"] == kind and c["company_id"] == company)
+
+
+def new_wa_id() -> str:
+    """A WhatsApp customer no other test writes as (Indonesian mobile digits)."""
+    return f"62812{uuid.uuid4().int % 10**8:08d}"
+
+
+def customer_writes(http: httpx.Client, channel: dict[str, Any], sender: str, text: str, **extra: str) -> dict[str, Any]:
+    """``POST /_local/simulate``: the provider's signed webhook for one customer message."""
+    answer = http.post("/_local/simulate", json={"provider": channel["type"], "channel_id": channel["id"], "from": sender, "text": text, **extra})
+    assert answer.status_code == 200, answer.text
+    return answer.json()["data"]
+
+
+def conversation_with(http: httpx.Client, auth: dict[str, str], phone: str, *, timeout: float = 5.0) -> dict[str, Any]:
+    """The caller's conversation whose contact has ``phone`` (E.164), once the ingest worker made it."""
+    def find() -> dict[str, Any] | None:
+        found = http.get("/api/v3.1/conversations", headers=auth, params={"limit": 100}).json()["data"]
+        return next((c for c in found if c["contact"]["phone"] == phone), None)
+
+    return eventually(find, timeout=timeout)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,13 +19,14 @@ import pytest
 
 from parity_client import ParityClient
 
+from .helpers import conversation_with, customer_writes, login, new_wa_id, seeded_channel
+
 CHROMIUM = Path(os.environ.get("PARITY_CHROMIUM", "/usr/bin/chromium"))
 # Flags for a closed network and a root user: no sandbox, no GPU, nothing phoning home.
 CHROMIUM_FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
-HUB_TOKEN = "parity-local-hub-token"  # the local stack's default (parity_dev.cli.LOCAL_HUB_API_TOKEN)
 TIMEOUT_MS = 8000
 
 
@@ -60,11 +60,10 @@ def browser_context(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object
 def test_the_room_sidebar_flips_to_the_live_preview_and_the_deal_shows_its_timeline(browser_context, local_stack, companies, http):
     from playwright.sync_api import expect
 
-    room = f"room-{uuid.uuid4().hex[:10]}"
-    # GIVEN a chat room where the customer gave an email and a phone number
-    said = http.post(f"/_local/rooms/{room}/messages", headers={"Authorization": f"Bearer {HUB_TOKEN}"},
-                     json={"sender_type": "customer", "sender_name": "Budi", "text": "Mail budi.santoso@example.com or call +62 812-3456-7890"})
-    assert said.status_code == 201
+    # GIVEN a conversation where the customer gave an email and a phone number (on WhatsApp)
+    sender = new_wa_id()
+    customer_writes(http, seeded_channel(http, "whatsapp"), sender, "Mail budi.santoso@example.com or call +62 812-3456-7890", name="Budi")
+    room = conversation_with(http, login(http, companies["a"]), f"+{sender}")["id"]
     # ... and the console open on that room, signed in with company a's API key
     page = browser_context.new_page()
     page.goto(f"{local_stack}/_console#/rooms/{room}")

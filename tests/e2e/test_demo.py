@@ -16,7 +16,7 @@ import httpx
 from .conftest import ROOT, stack_environment
 
 DEMO_TIMEOUT_SECONDS = 120
-STEPS = 10
+STEPS = 12
 
 
 def start_demo(tmp_path: Path, *args: str, extra_env: dict[str, str] | None = None) -> tuple[subprocess.Popen[str], queue.Queue[str | None]]:
@@ -63,30 +63,49 @@ def test_the_demo_plays_every_step_then_keeps_serving_the_console(tmp_path):
             assert f"{number:2d}. " in output, output
         assert output.count("✓") == STEPS and "✗" not in output, output
         assert f"All {STEPS} steps passed" in output
-        note_step = output.split(" 5. ", 1)[1].split(" 6. ", 1)[0]
-        assert "b***@example.com" in note_step and "budi.santoso@example.com" not in note_step, note_step
+        # ... the note's excerpt is what the customer wrote on WhatsApp, masked
+        note_step = output.split(" 6. ", 1)[1].split(" 7. ", 1)[0]
+        assert "Tolong kirim penawarannya ke b***@example.com" in note_step and "budi.santoso@example.com" not in note_step, note_step
+        # ... and the agent's reply reached WhatsApp's (fake) send API
+        reply_step = output.split(" 8. ", 1)[1].split(" 9. ", 1)[0]
+        assert "WhatsApp (fake Cloud API) got POST /v21.0/" in reply_step and "'sent'" in reply_step, reply_step
         # ... and the stack keeps serving the console it points at
         base_url = seen[-1].split()[1]
         assert any(line.startswith("Console") and f"{base_url}/_console" in line for line in seen)
         page = httpx.get(f"{base_url}/_console", timeout=5)
         assert page.status_code == 200 and "Parity dev console" in page.text
+        room = next(line for line in seen if line.startswith("Console")).split("#/rooms/")[1].split()[0]
+        assert room.startswith("room_")
+        sent = httpx.get(f"{base_url}/_local/providers/sent", timeout=5).json()["data"]
+        assert [s["provider"] for s in sent] == ["whatsapp"]
         assert process.poll() is None
     finally:
         # WHEN it is stopped THEN it exits 0: the scenario passed
         process.send_signal(signal.SIGTERM)
-        code = process.wait(timeout=20)
+        try:
+            code = process.wait(timeout=20)
+        except subprocess.TimeoutExpired:  # fail, but never leave a stack running behind the test
+            process.kill()
+            process.wait()
+            code = None
     assert code == 0, (tmp_path / "demo.log").read_text()[-3000:]
 
 
 def test_a_miss_fails_the_demo_at_that_step_with_a_nonzero_exit(tmp_path):
-    # GIVEN a stack whose webhooks go nowhere, so no room preview can ever show
-    process, lines = start_demo(tmp_path, "--timeout", "2", extra_env={"OMNICHANNEL_WEBHOOK_URL": "http://127.0.0.1:9/nowhere"})
+    # GIVEN a stack whose webhooks go nowhere, so no room preview can ever show (5 s a step: the steps
+    # before it wait on cold functions, the customer's message ingested first, on a shared machine)
+    process, lines = start_demo(tmp_path, "--timeout", "5", extra_env={"OMNICHANNEL_WEBHOOK_URL": "http://127.0.0.1:9/nowhere"})
     seen: list[str] = []
     # WHEN the demo runs
-    read_until(lines, "Step ", seen)
-    code = process.wait(timeout=30)
+    try:
+        read_until(lines, "Step ", seen)
+        code = process.wait(timeout=30)
+    finally:
+        if process.poll() is None:  # never leave a stack running behind the test
+            process.kill()
+            process.wait()
     output = "\n".join(seen)
     # THEN the steps before pass, the preview step fails naming what it waited for, and the exit is 1
     assert code == 1, output
-    assert output.count("✓") == 3 and "✗ expected deal" in output and "within 2 s" in output, output
-    assert "Step 4 of 10 failed" in output
+    assert output.count("✓") == 4 and "✗ expected deal" in output and "within 5 s" in output, output
+    assert "Step 5 of 12 failed" in output

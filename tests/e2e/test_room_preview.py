@@ -6,7 +6,7 @@ import json
 import time
 import uuid
 
-from .helpers import eventually, login, preview
+from .helpers import conversation_with, customer_writes, eventually, login, new_wa_id, preview, seeded_channel
 
 PREVIEW_WITHIN_S = 2.0
 
@@ -73,14 +73,25 @@ def test_webhook_with_a_bad_signature_is_401_and_changes_nothing(http, companies
 
 
 def test_a_bot_record_gets_its_timeline_note_with_masked_excerpt_and_deeplink(http, companies):
-    # room-123 is seeded in the demo chat history with an email and a phone number
+    # GIVEN a customer who wrote on WhatsApp with an email and a phone number (the conversation is Parity's room)
     auth = login(http, companies["a"])
-    deal = http.post("/api/v3.1/deals", headers=auth, json={"name": "Budi", "channel_integration_room_id": "room-123", "creator_flag": "bot"}).json()["data"]
+    sender = new_wa_id()
+    customer_writes(http, seeded_channel(http, "whatsapp"), sender, "Email budi@example.com, HP +62 812-3456-7890", name="Budi")
+    room = conversation_with(http, auth, f"+{sender}")["id"]
+    # WHEN a bot creates a deal in that room THEN its note shows what the customer wrote, masked
+    deal = http.post("/api/v3.1/deals", headers=auth, json={"name": "Budi", "channel_integration_room_id": room, "creator_flag": "bot"}).json()["data"]
     notes = eventually(lambda: http.get(f"/api/v3.1/deals/{deal['id']}/timeline", headers=auth).json()["data"], timeout=2.0)
     note = notes[0]
-    assert (note["type"], note["room_id"], note["creator_label"], note["preview_status"]) == ("chat_history", "room-123", "Bot", "ok")
-    assert note["deeplink"].endswith("/room-123")
-    text = " ".join(m["text"] for m in note["preview"])
-    assert "@example.com" in text and "budi@example.com" not in text
-    assert "3456-7890" not in text
+    assert (note["type"], note["room_id"], note["creator_label"], note["preview_status"]) == ("chat_history", room, "Bot", "ok")
+    assert note["deeplink"].endswith(f"/{room}")
+    assert [m["text"] for m in note["preview"]] == ["Email b***@example.com, HP +** ***-****-*890"]
     assert len(notes) == 1
+
+
+def test_a_room_parity_does_not_host_gets_its_note_without_excerpt(http, companies):
+    # GIVEN the local stack's chat history is its own (HUB_API_BASE_URL is the stack): a room it does not host has none
+    auth = login(http, companies["a"])
+    room = new_room()
+    deal = http.post("/api/v3.1/deals", headers=auth, json={"name": "Elsewhere", "channel_integration_room_id": room, "creator_flag": "bot"}).json()["data"]
+    (note,) = eventually(lambda: http.get(f"/api/v3.1/deals/{deal['id']}/timeline", headers=auth).json()["data"], timeout=2.0)
+    assert (note["preview"], note["preview_status"]) == (None, "unavailable") and note["deeplink"].endswith(f"/{room}")

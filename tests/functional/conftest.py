@@ -23,9 +23,11 @@ errors and recorded requests, see ``parity_dev.aws_edge.AwsEdge``). Nothing in t
 function's code.
 
 The session's configuration is fixed below, never read from the developer's environment: the webhook
-goes to the stack's own receiver and the chat history to its demo hub, retries are quick (three
-attempts, then the dead-letter queue) and the flag and secret caches are off, so an operator's change
-shows at the next drain.
+goes to the stack's own receiver; the chat history of a room Parity does not host (``room-123`` …) is
+fetched from a stand-in external hub on a port of its own (``parity_dev.demo_hub``, seeded from
+``demo_rooms.json``), while Parity's own rooms are read from the conversation table; retries are
+quick (three attempts, then the dead-letter queue) and the flag and secret caches are off, so an
+operator's change shows at the next drain.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ if importlib.util.find_spec("parity_dev") is None:  # running from a checkout wi
 
 from parity_dev.aws import Clients  # noqa: E402
 from parity_dev.aws_edge import AwsEdge  # noqa: E402
+from parity_dev.demo_hub import DemoHub, serving  # noqa: E402
 from parity_dev.gateway import Gateway  # noqa: E402
 from parity_dev.lambdas import ALL, LambdaRuntime  # noqa: E402
 from parity_dev.local_stack import LocalStack  # noqa: E402
@@ -70,9 +73,19 @@ DYNAMODB_WRITES = {"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", 
 
 
 @pytest.fixture(scope="session")
-def local_stack() -> Iterator[LocalStack]:
+def external_hub() -> Iterator[DemoHub]:
+    """The stand-in external hub the session's stack fetches other rooms' chat history from."""
+    hub = DemoHub(TEST_HUB_TOKEN)
+    with serving(hub) as url:
+        hub.url = url  # type: ignore[attr-defined]
+        yield hub
+
+
+@pytest.fixture(scope="session")
+def local_stack(external_hub: DemoHub) -> Iterator[LocalStack]:
     """The session's local stack: template.yaml deployed into a moto server, HTTP served on loopback."""
-    with LocalStack(TEMPLATE, port=0, variables=TEST_VARIABLES, poll=False).start() as started:
+    variables = {**TEST_VARIABLES, "HUB_API_BASE_URL": external_hub.url}  # type: ignore[attr-defined]
+    with LocalStack(TEMPLATE, port=0, variables=variables, poll=False).start() as started:
         yield started
 
 
@@ -150,7 +163,7 @@ def new_room() -> str:
 @dataclass
 class Wired:
     """The whole pipeline of the session's stack, for one test: the API, the event sources (drained
-    by the test), the stack's own receiver and demo hub, and its functions' configuration."""
+    by the test), the stack's own receiver, and its functions' configuration."""
 
     local: LocalStack
     pollers: Pollers
@@ -207,7 +220,7 @@ class Wired:
     def setting(self, **variables: str) -> Iterator[None]:
         """Change the variables of the functions that have them, for a block: as on Lambda, a
         configuration change means new workers, on entry and again when it is put back."""
-        targets = self.runtime.functions_with(*variables) or [ALL]
+        targets = self.runtime.functions_with(*variables) or ALL
         before = {f: self.runtime.environment(f) for f in self.runtime.targets(targets)}
         self.runtime.update_environment(targets, variables)
         try:

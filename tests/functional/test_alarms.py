@@ -132,7 +132,7 @@ def test_any_message_in_any_dead_letter_queue(resources):
     # destination, and the queue the sender parks given-up events in.
     targets = {q["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0] for q in resources.values() if q["Type"] == "AWS::SQS::Queue" and "RedrivePolicy" in q.get("Properties", {})}
     targets |= {m["Properties"]["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0] for m in resources.values() if m["Type"] == "AWS::Lambda::EventSourceMapping" and "DestinationConfig" in m["Properties"]}
-    assert targets == {"WebhookDLQ", "TimelineDLQ", "RouterDLQ", "IngestDLQ", "DeliveryDLQ", "ConversationOutboxDLQ"}
+    assert targets >= {"WebhookDLQ", "TimelineDLQ", "RouterDLQ", "IngestDLQ", "DeliveryDLQ", "ConversationOutboxDLQ", "FeedbackDLQ", "ReplyRequestDLQ"}
     watched = {}
     for name, alarm in alarms(resources).items():
         if alarm.get("Namespace") == "AWS/SQS":
@@ -154,7 +154,8 @@ def test_the_topic_is_a_required_parameter(stack):
     assert "Default" not in parameter
     pattern = re.compile(parameter["AllowedPattern"])
     assert pattern.match("arn:aws:sns:ap-southeast-3:123456789012:parity-oncall") and not pattern.match("parity-oncall")
-    assert len(alarms(stack.template["Resources"])) == 9
+    # AND every alarm of the stack tells that topic, in and out of alarm
+    assert all(a["AlarmActions"] == TOPIC and a["OKActions"] == TOPIC for a in alarms(stack.template["Resources"]).values())
 
 
 def test_every_metric_an_alarm_reads_is_one_the_code_emits(resources):

@@ -80,3 +80,18 @@ def test_a_recording_names_the_service_operation_and_parameters_and_who_sent_it(
     (call,) = calls
     assert (call.service, call.operation, call.params["TableName"], call.params["ConsistentRead"]) == ("dynamodb", "GetItem", table, True)
     assert call.function is None and call.access_key == "testing"  # this process, not a function's worker
+
+
+def test_a_fault_on_one_table_leaves_the_others_and_transactions_elsewhere_alone(edge, dynamodb, stack) -> None:
+    # GIVEN reads of one table failing (as the demo takes the conversation table down for one function)
+    down, up = stack.outputs["ConversationTableName"], stack.outputs["PreviewTableName"]
+    with edge.fail("dynamodb", {"GetItem", "TransactWriteItems"}, "InternalServerError", status=500, table=down):
+        # WHEN the same operations reach each table
+        with pytest.raises(ClientError) as raised:
+            dynamodb.get_item(TableName=down, Key=_key())
+        assert "Item" not in dynamodb.get_item(TableName=up, Key=_key())
+        with pytest.raises(ClientError):
+            dynamodb.transact_write_items(TransactItems=[{"Put": {"TableName": up, "Item": _key()}}, {"Put": {"TableName": down, "Item": _key()}}])
+        dynamodb.transact_write_items(TransactItems=[{"Put": {"TableName": up, "Item": _key()}}])
+    # THEN only the requests on that table fail (a transaction when one of its items is on it)
+    assert raised.value.response["Error"]["Code"] == "InternalServerError"

@@ -1,7 +1,8 @@
 """Timeline notes on moto with the resources deployed from template.yaml: the timeline_note
-function fed SQS events (by hand and through the template's queue mapping), the chat history from
-the local stack's demo hub (or a failing one on loopback), and GET …/{id}/timeline through the
-emulated HTTP API (RFC CDTC-S04, CDTC-S05, ERR-1, ERR-2, NEG-2; DESIGN "Timeline note")."""
+function fed SQS events (by hand and through the template's queue mapping), the chat history of a
+room Parity does not host from the session's stand-in external hub (or a failing one on loopback),
+and GET …/{id}/timeline through the emulated HTTP API (RFC CDTC-S04, CDTC-S05, ERR-1, ERR-2, NEG-2;
+DESIGN "Timeline note")."""
 
 from __future__ import annotations
 
@@ -59,7 +60,7 @@ def serve(answer: Callable[[BaseHTTPRequestHandler], None]) -> tuple[str, Callab
 @pytest.fixture
 def hub_at(runtime) -> Iterator[Callable[[str], None]]:
     """Point the note function's chat-history client at ``url`` for this test (by default it reads the
-    local stack's demo hub): a configuration change, so its next invocation runs in a new worker."""
+    session's stand-in external hub): a configuration change, so its next invocation runs in a new worker."""
     before = runtime.environment(FUNCTION)["HUB_API_BASE_URL"]
 
     def point(url: str) -> None:
@@ -115,7 +116,7 @@ def timeline(gateway, auth, record, kind="deals"):
 
 # ---- the note ------------------------------------------------------------------------------------
 def test_a_bot_deal_gets_one_masked_note_with_the_room_link(gateway, token, runtime, stack):
-    # GIVEN a bot deal created in room-123, whose chat the (demo) hub holds
+    # GIVEN a bot deal created in room-123, a room Parity does not host, whose chat the external hub holds
     made, auth = token()
     deal = create(gateway, auth)
     body = create_event(made.id, deal)

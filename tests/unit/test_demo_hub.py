@@ -1,5 +1,6 @@
-"""The local stack's demo chat-history source: the hub's route, answer shape and token check, its
-dev-only message route, and a round trip through the real fetcher (loopback only)."""
+"""The stand-in external hub (a test double for the rooms Parity does not host): the hub's route,
+answer shape and token check, its message route, and a round trip through the real fetcher
+(loopback only)."""
 
 from __future__ import annotations
 

@@ -77,4 +77,4 @@ def test_what_the_sidebar_shows_and_a_patch_may_change_follow_the_declaration():
     assert records.SHOWN_FIELDS == {"deal": {"name", "pipeline", "stage", "status", "amount"}, "ticket": {"name", "status", "priority"}}
     # creator_flag is set once; contact_id and crm_lead_ids only request links (they are not record fields)
     assert fields.patchable("deal") == ("name", "pipeline", "stage", "amount", "status", "source", "channel_integration_room_id")
-    assert fields.patchable("ticket") == ("name", "description", "priority", "status", "source", "channel_integration_room_id")
+    assert fields.patchable("ticket") == ("name", "description", "priority", "status", "category", "resolution_note", "source", "channel_integration_room_id")

@@ -40,6 +40,9 @@ DUMMY_ENV = {
     "DELIVERY_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/bench-delivery",
     "DELIVERY_DLQ_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/bench-delivery-dlq",
     "EVENT_BUS_NAME": "bench-bus",
+    # The feedback loop's functions.
+    "FEEDBACK_TABLE_NAME": "bench-feedback",
+    "REPLY_REQUEST_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/bench-reply-requests",
     "POWERTOOLS_SERVICE_NAME": "parity",
     "POWERTOOLS_METRICS_NAMESPACE": "Parity",
     "POWERTOOLS_TRACE_DISABLED": "true",

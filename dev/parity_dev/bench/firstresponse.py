@@ -46,7 +46,7 @@ from parity_dev.bench.coldstart import lambda_path
 #: Functions whose caller waits: an HTTP API route's function or the authorizer in front of them.
 API_FUNCTIONS = (
     "authorizer", "company_token", "create_deal", "create_ticket", "records", "contacts", "room_preview",
-    "webhook_receiver", "channels", "channel_webhook", "conversations", "chat_history",
+    "webhook_receiver", "channels", "channel_webhook", "conversations", "chat_history", "feedback_api",
 )
 CONSUMERS = ("event_router", "timeline_note", "webhook_sender", "ingest", "conversation_outbox", "message_sender", "snooze_waker")
 BUDGET = 1.5
@@ -271,6 +271,8 @@ class Fixtures:
             return self._http("POST", f"/api/v3.1/conversations/{room}/messages", route="POST /api/v3.1/conversations/{room_id}/messages", body={"text": f"Baik {n}", "sender_type": "agent", "sender_name": "Sari"}, headers={"idempotency-key": f"reply-{n}"})
         if function == "chat_history":
             return self._http("GET", f"/api/open/v1/messages/rooms/{room}", route="GET /api/open/v1/messages/rooms/{room_id}", query="offset=1&limit=100")
+        if function == "feedback_api":
+            return self._http("POST", "/api/v3.1/feedback", route="POST /api/v3.1/feedback", body={"text": f"The invoice page crashes on save {n}. Please fix.", "reporter": {"email": f"rina.{n}@example.com"}, "source": "in_app"})
         # ---- the consumers: their events as their event sources would hand them over ----
         if function == "event_router":
             item = self._item("CrmTableName", "COMPANY#demo", "DEAL#")

@@ -659,7 +659,7 @@ def run(root: Path, *, seconds: float = 60.0, rates: Rates = Rates(), faults: bo
                     if on:
                         holder["hits"] = holder.get("hits", 0)
                         holder["fault"] = edge.fail("dynamodb", ["GetItem", "Query"], "InternalServerError", status=500, function="TimelineNoteFunction",
-                                                    where=lambda call: call.params.get("TableName") == conv_table)
+                                                    table=conv_table)
                     elif "fault" in holder:
                         fault = holder.pop("fault")
                         fault.remove()

@@ -1,9 +1,13 @@
 // Parity dev console: plain JS, no build step. Views by URL hash:
-//   #/                  rooms (from the caller's previews and the demo chat hub)
+//   #/                  rooms (from the caller's previews)
 //   #/rooms/<room>      the room's sidebar as the chat inbox shows it (refreshes every second)
 //   #/deals/<id>, #/tickets/<id>   a record with its creator label and timeline notes
-// Everything but the room list goes through the public API with a company token, as the inbox
-// and CRM front ends would. Data is always inserted as text, never as HTML.
+//   #/<page>/…          a page another script adds to ``pages`` (conversations.js: #/conversations,
+//                       feedback.js: #/feedback)
+// A room's page also shows what the scripts in ``roomPanels`` put beside its sidebar
+// (conversations.js: the conversation itself). Everything but the room list goes through the
+// public API with a company token, as the inbox and CRM front ends would. Data is always inserted
+// as text, never as HTML.
 "use strict";
 
 const API = "/api/v3.1";
@@ -12,6 +16,9 @@ const RECORD_POLL_MS = 1000;
 const ROOMS_POLL_MS = 2000;
 
 const state = { apiKey: "", token: null, view: 0, timer: null };
+// Extension points for the console's other scripts (loaded after this one):
+const pages = {}; // "#/<name>/…" → view(the rest of the path)
+const roomPanels = []; // each (room, view, element) fills part of a room's page beside its sidebar
 
 // ---- tiny DOM helper -------------------------------------------------------------------------
 function h(tag, attrs, ...children) {
@@ -120,7 +127,7 @@ function roomsView() {
   const input = h("input", { id: "room-id", name: "room_id", required: true, placeholder: "room-123" });
   const view = startView("Rooms",
     h("h2", {}, "Rooms"),
-    h("p", { class: "muted" }, "Chat rooms with a bot/AI record preview, and the rooms of the demo chat history."),
+    h("p", { class: "muted" }, "Chat rooms with a bot/AI record preview."),
     h("form", { class: "open-room", onsubmit: (event) => { event.preventDefault(); location.hash = `#/rooms/${encodeURIComponent(input.value.trim())}`; } },
       h("label", { for: "room-id" }, "Open a room by id "), input, " ", h("button", { type: "submit" }, "Open")),
     list);
@@ -129,8 +136,7 @@ function roomsView() {
     if (view !== state.view) return;
     const items = body.data.map((room) => h("li", {},
       h("a", { href: `#/rooms/${encodeURIComponent(room.room_id)}` }, room.room_id),
-      room.in_previews ? h("span", { class: "tag" }, "bot/AI records") : null,
-      room.in_hub ? h("span", { class: "tag" }, "chat history") : null));
+      room.in_previews ? h("span", { class: "tag" }, "bot/AI records") : null));
     list.replaceChildren(...(items.length ? items : [h("li", { class: "muted" }, "No rooms yet.")]));
   });
 }
@@ -179,15 +185,16 @@ function roomView(room) {
       h("h3", { id: `slot-${kind}` }, kind === "deal" ? "Deal" : "Ticket"), body));
   }
   const refreshed = h("p", { class: "muted", id: "refreshed" });
+  const main = h("div", { class: "room-main" },
+    h("section", { "aria-labelledby": "about-room" },
+      h("h3", { id: "about-room", class: "visually-hidden" }, "About this view"),
+      h("p", {}, "The chat inbox's CRM sidebar for this room. A slot shows the newest live deal or ticket a bot or an AI agent created here, or the “Create …” call to action when there is none."),
+      refreshed));
   const view = startView(`Room ${room}`,
     h("p", {}, h("a", { href: "#/" }, "← Rooms")),
     h("h2", {}, `Room ${room}`),
-    h("div", { class: "room" },
-      h("section", { "aria-labelledby": "about-room" },
-        h("h3", { id: "about-room", class: "visually-hidden" }, "About this view"),
-        h("p", {}, "The chat inbox's CRM sidebar for this room. A slot shows the newest live deal or ticket a bot or an AI agent created here, or the “Create …” call to action when there is none."),
-        refreshed),
-      sidebar));
+    h("div", { class: "room" }, main, sidebar));
+  for (const panel of roomPanels) panel(room, view, main);
 
   const render = (kind, record) => {
     const slot = slots[kind];
@@ -290,6 +297,7 @@ function recordView(collection, id) {
 
 function route() {
   const parts = location.hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
+  if (Object.hasOwn(pages, parts[0])) return pages[parts[0]](parts.slice(1));
   if (parts[0] === "rooms" && parts[1]) return roomView(parts[1]);
   if ((parts[0] === "deals" || parts[0] === "tickets") && parts[1]) return recordView(parts[0], parts[1]);
   return roomsView();

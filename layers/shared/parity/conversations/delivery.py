@@ -6,13 +6,15 @@ provider's id (remembered, so the provider's delivery statuses find it). A 429, 
 a refused connection → the next attempt per ``parity.conversations.outbound.next_delay``; past 24 h
 after the first, or a refusal that is final (another 4xx, Slack's ``ok: false``, a deleted channel,
 a target the SSRF guard refuses) → ``failed`` with the provider's error, and the handler parks the
-message in the delivery dead-letter queue.
+message in the delivery dead-letter queue. A reply asked for with ``max_attempts`` (a feedback
+notification: 5) fails for good after that many. Each failed attempt that will be retried is noted
+on the message (``attempts``, ``last_error``), so its events tell the asker.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol
@@ -33,6 +35,8 @@ class Replies(Protocol):
     def set_status(self, company_id: str, room_id: str, created_at: str, message_id: str, status: str, **kwargs: Any) -> bool: ...
 
     def remember_outbound(self, channel_id: str, provider_id: str, **kwargs: Any) -> None: ...
+
+    def note_attempt(self, company_id: str, room_id: str, created_at: str, message_id: str, *, attempts: int, error: str) -> bool: ...
 
 
 Result = Literal["sent", "retry", "failed", "skipped"]
@@ -55,6 +59,7 @@ def attempt(
     post: Callable[[str, Mapping[str, str], bytes], Exchange],
     base_urls: Mapping[str, str],
     now: datetime,
+    first_delays: Sequence[int] = outbound.FIRST_DELAYS,
 ) -> Attempted:
     """Deliver one queued reply (``{"company_id", "room_id", "created_at", "message_id"}``) once."""
     company, room = str(queued["company_id"]), str(queued["room_id"])
@@ -85,10 +90,14 @@ def attempt(
         return Attempted("sent", provider_id=answer.provider_id)
     if answer.final:
         return _fail(replies, message, company, attempt_number, answer.error)
+    limit = int(message.get("max_attempts") or 0)
+    if limit and attempt_number >= limit:
+        return _fail(replies, message, company, attempt_number, f"{answer.error}; gave up after {limit} attempts")
     first = parse_time(message["created_at"]) or now
-    delay = outbound.next_delay(attempt_number, first_attempt_at=first, now=now, retry_after=answer.retry_after)
+    delay = outbound.next_delay(attempt_number, first_attempt_at=first, now=now, retry_after=answer.retry_after, first_delays=first_delays)
     if delay is None:
         return _fail(replies, message, company, attempt_number, f"{answer.error}; gave up 24 h after the first attempt")
+    replies.note_attempt(company, room, message["created_at"], message["id"], attempts=attempt_number, error=answer.error[:500])
     return Attempted("retry", delay=delay, reason=answer.error)
 
 

@@ -127,6 +127,8 @@ def _store(message: InboundMessage, channel: Mapping[str, Any], extra: Mapping[s
         "id": inbound_message_id(channel["id"], message.provider_id),
         "room_id": conversation.id,
         "channel_id": channel["id"],
+        "channel_type": channel["type"],
+        "channel_purpose": channel.get("purpose") or "conversations",
         "direction": "inbound",
         "sender_type": "customer",
         "sender_name": sender.name or name,

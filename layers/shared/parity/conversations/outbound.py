@@ -132,10 +132,14 @@ def _provider_error(body: Any) -> str:
     return "refused"
 
 
-def next_delay(attempt: int, *, first_attempt_at: datetime, now: datetime, retry_after: int | None = None, deadline: timedelta = GIVE_UP_AFTER) -> int | None:
+def next_delay(
+    attempt: int, *, first_attempt_at: datetime, now: datetime, retry_after: int | None = None, deadline: timedelta = GIVE_UP_AFTER,
+    first_delays: Sequence[int] = FIRST_DELAYS,
+) -> int | None:
     """Seconds until attempt ``attempt + 1`` after attempt ``attempt`` (1-based) failed, or None
-    when it is past the deadline (24 h after the first attempt): give up."""
-    delay = FIRST_DELAYS[attempt - 1] if attempt <= len(FIRST_DELAYS) else LATER_DELAY
+    when it is past the deadline (24 h after the first attempt): give up. ``first_delays``: the
+    schedule's start (``REPLY_RETRY_SCHEDULE`` shortens it where a person watches it)."""
+    delay = first_delays[attempt - 1] if attempt <= len(first_delays) else LATER_DELAY
     if retry_after is not None:
         delay = max(delay, retry_after)
     if now + timedelta(seconds=delay) > first_attempt_at + deadline:

@@ -7,10 +7,17 @@ Events (EventBridge, source ``parity.conversations``, ``detail-type`` the event'
 
     conversation.created        a conversation was made                 room_id, channel_id, contact_id
     conversation.state_changed  its state changed                       room_id, from, to
-    message.received            a customer's message was stored         room_id, message_id, channel_id, contact_id
-    message.sent                a reply was accepted by the provider    room_id, message_id, channel_id
-    message.failed              a reply failed for good                 room_id, message_id, channel_id
+    message.received            a customer's message was stored         room_id, message_id, channel_id, contact_id,
+                                                                        channel_type, channel_purpose
+    message.sent                a reply was accepted by the provider    room_id, message_id, channel_id, attempts
+    message.attempt_failed      an attempt at a reply failed; another   room_id, message_id, channel_id, attempt, error
+                                follows
+    message.failed              a reply failed for good                 room_id, message_id, channel_id, attempts, error
     contact.identity_linked     a channel identity joined a contact     contact_id, channel_type
+
+A reply another capability asked for (``parity.conversations.requests``) carries its
+``reference`` on each of its events, so the asker follows its fate without reading this table.
+``error`` is the provider's refusal, masked as the timeline note masks and cut to 300 characters.
 
 A new reply (``queued``) goes to the delivery queue. Being derived from the stream, nothing is lost
 between a write and its event; a redelivered stream record yields the same ``event_id``, so
@@ -25,7 +32,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 SOURCE = "parity.conversations"
-EVENT_TYPES = ("conversation.created", "conversation.state_changed", "message.received", "message.sent", "message.failed", "contact.identity_linked")
+EVENT_TYPES = (
+    "conversation.created", "conversation.state_changed", "message.received", "message.sent", "message.attempt_failed", "message.failed", "contact.identity_linked",
+)
+MAX_ERROR_CHARS = 300
 
 
 @dataclass(frozen=True)
@@ -52,20 +62,34 @@ def decide(stream_event_id: str, old: Mapping[str, Any] | None, new: Mapping[str
     if entity == "message" and new:
         ids = {"company_id": new["company_id"], "room_id": new["room_id"], "message_id": new["id"], "channel_id": new.get("channel_id")}
         if new.get("direction") == "inbound":
-            return Decided([_event("message.received", stream_event_id, str(new["created_at"]), contact_id=new.get("contact_id"), **ids)]) if not old else Decided()
+            about = {"contact_id": new.get("contact_id"), "channel_type": new.get("channel_type"), "channel_purpose": new.get("channel_purpose")}
+            return Decided([_event("message.received", stream_event_id, str(new["created_at"]), **about, **ids)]) if not old else Decided()
         if not old and new.get("status") == "queued":
             return Decided(deliveries=[{"company_id": new["company_id"], "room_id": new["room_id"], "created_at": new["created_at"], "message_id": new["id"]}])
+        ids["reference"] = new.get("reference")
         status, before = new.get("status"), (old or {}).get("status")
-        if status != before and status in ("sent", "failed"):
-            return Decided([_event(f"message.{status}", stream_event_id, now_iso, **ids)])
+        attempts = int(new.get("attempts") or 0)
+        if status != before and status == "sent":
+            return Decided([_event("message.sent", stream_event_id, now_iso, attempts=attempts, **ids)])
+        if status != before and status == "failed":
+            return Decided([_event("message.failed", stream_event_id, now_iso, attempts=attempts, error=_error(new), **ids)])
+        if status == before == "queued" and attempts > int((old or {}).get("attempts") or 0):
+            return Decided([_event("message.attempt_failed", stream_event_id, now_iso, attempt=attempts, error=_error(new), **ids)])
         return Decided()
     if entity == "identity" and new and not old:
         return Decided([_event("contact.identity_linked", stream_event_id, str(new.get("linked_at") or now_iso), company_id=new["company_id"], contact_id=new["contact_id"], channel_type=new.get("channel_type"))])
     return Decided()
 
 
+def _error(message: Mapping[str, Any]) -> str:
+    from parity.timeline.excerpt import clean, truncate
+    from parity.timeline.masking import mask
+
+    return truncate(mask(clean(str(message.get("last_error") or ""))), MAX_ERROR_CHARS) or "error"
+
+
 def bus_entry(event: Mapping[str, Any], bus_name: str) -> dict[str, Any]:
     """An EventBridge ``PutEvents`` entry for one event."""
-    from parity.core import jsonio
+    from parity.core.bus import entry
 
-    return {"Source": SOURCE, "DetailType": event["event"], "Detail": jsonio.dumps(dict(event)), "EventBusName": bus_name}
+    return entry(SOURCE, event, bus_name)

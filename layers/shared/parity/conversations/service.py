@@ -17,11 +17,11 @@ from parity.conversations.model import Conversation, InvalidState
 from parity.core import idempotency, jsonio
 from parity.core.clock import Clock, iso_ms, parse_time
 from parity.core.http import ApiResult
-from parity.core.dynamodb import BadCursor, Page
 from parity.core.errors import NotFound, ValidationFailed
+from parity.core.dynamodb import Page
+from parity.core.paging import limit_of
+from parity.core.paging import paged as _paged
 
-MAX_LIMIT = 100
-DEFAULT_LIMIT = 50
 #: A message as the messages API shows it.
 MESSAGE_FIELDS = ("id", "room_id", "direction", "sender_type", "sender_name", "type", "text", "created_at", "status", "provider_id")
 HISTORY_FIELDS = ("id", "room_id", "sender_type", "sender_name", "text", "created_at")
@@ -47,22 +47,6 @@ class Store(Protocol):
 
 class Contacts(Protocol):
     def contact(self, company_id: str, contact_id: str) -> dict[str, Any] | None: ...
-
-
-def limit_of(value: str | None, *, default: int = DEFAULT_LIMIT, maximum: int = MAX_LIMIT) -> int:
-    """The ``limit`` query parameter: 1..100, 50 when absent; else a 422 naming it."""
-    if value is None or value == "":
-        return default
-    if not value.isdigit() or not 1 <= int(value) <= maximum:
-        raise ValidationFailed("invalid limit", details=[{"field": "limit", "message": f"an integer from 1 to {maximum}", "type": "value_error"}])
-    return int(value)
-
-
-def _paged(read, **kwargs: Any) -> Page:
-    try:
-        return read(**kwargs)
-    except BadCursor as exc:
-        raise ValidationFailed("invalid cursor", details=[{"field": "cursor", "message": str(exc), "type": "value_error"}]) from exc
 
 
 def _shape(item: Mapping[str, Any], *, now, contact: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -161,10 +145,22 @@ def chat_history(store: Store, company_id: str, room_id: str, query: Mapping[str
     return {"data": [{k: m.get(k) for k in HISTORY_FIELDS} for m in reversed(wanted)]}
 
 
-def queue_reply(store: Store, company_id: str, room_id: str, body: Any, *, idempotency_key: str | None = None, request_target: str = "", clock: Clock = Clock()) -> ApiResult:
+def queue_reply(
+    store: Store,
+    company_id: str,
+    room_id: str,
+    body: Any,
+    *,
+    idempotency_key: str | None = None,
+    request_target: str = "",
+    reference: str | None = None,
+    max_attempts: int | None = None,
+    clock: Clock = Clock(),
+) -> ApiResult:
     """``POST /api/v3.1/conversations/{room_id}/messages``: write the reply ``queued`` (202); its
     delivery follows from the table's stream. An ``Idempotency-Key`` makes a retry safe: the same
-    request answers the first 202 again, and nothing is queued twice."""
+    request answers the first 202 again, and nothing is queued twice. ``reference`` and
+    ``max_attempts``: a reply another capability asked for (``parity.conversations.requests``)."""
     from parity.conversations.models import OutboundMessage
     from parity.crm.service import validate
 
@@ -198,6 +194,8 @@ def queue_reply(store: Store, company_id: str, room_id: str, body: Any, *, idemp
         "status": "queued",
         "status_rank": 0,
         "attempts": 0,
+        **({"reference": reference} if reference else {}),
+        **({"max_attempts": max_attempts} if max_attempts else {}),
     }
     answer = jsonio.dumps({"data": public_message(message)})
     fingerprint = idempotency.fingerprint(request_target, body)

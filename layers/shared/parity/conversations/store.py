@@ -309,6 +309,23 @@ class ConversationTable(TableAdapter):
             return False
         return True
 
+    def note_attempt(self, company_id: str, room_id: str, created_at: str, message_id: str, *, attempts: int, error: str) -> bool:
+        """Note a failed attempt at a reply still ``queued`` (never counting one attempt twice)."""
+        try:
+            self._call(
+                "update_item",
+                TableName=self.table_name,
+                Key=dump_item({"pk": room_pk(company_id, room_id), "sk": message_sk(created_at, message_id)}),
+                UpdateExpression="SET attempts = :a, last_error = :e",
+                ConditionExpression="#s = :queued AND (attribute_not_exists(attempts) OR attempts < :a)",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues=dump_item({":a": attempts, ":e": error or "error", ":queued": "queued"}),
+                _raise_conditional=True,
+            )
+        except ClientError:
+            return False
+        return True
+
     def remember_outbound(self, channel_id: str, provider_id: str, *, company_id: str, room_id: str, created_at: str, message_id: str) -> None:
         item = {"pk": key("OUTBOUND", channel_id, provider_id), "sk": "#MSG", "company_id": company_id, "room_id": room_id, "created_at": created_at, "message_id": message_id}
         self._call("put_item", TableName=self.table_name, Item=dump_item(item))

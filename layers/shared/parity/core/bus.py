@@ -13,6 +13,20 @@ from parity.core.warm import warm
 BATCH_LIMIT = 10
 
 
+def entry(source: str, event: Mapping[str, Any], bus_name: str) -> dict[str, Any]:
+    """The ``PutEvents`` entry of one event (``{"event": name, "event_id", …}``): its name is the
+    detail-type, the whole event the detail."""
+    from parity.core import jsonio
+
+    return {"Source": source, "DetailType": event["event"], "Detail": jsonio.dumps(dict(event)), "EventBusName": bus_name}
+
+
+def detail_of(message: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """An EventBridge event as a rule delivers it to a queue: its detail-type and detail."""
+    detail = message.get("detail")
+    return str(message.get("detail-type") or ""), dict(detail) if isinstance(detail, Mapping) else {}
+
+
 class BusError(Exception):
     """EventBridge refused an entry or did not answer after the bounded retries."""
 

@@ -41,3 +41,17 @@ class Clock:
 
     now: Callable[[], datetime] = field(default=utc_now)
     make_id: Callable[[datetime], str] = new_id
+
+
+def parse_delays(value: str | None, *, default: tuple[int, ...], name: str) -> tuple[int, ...]:
+    """A retry schedule from configuration: seconds separated by commas or spaces (``"1,4,15"``);
+    ``default`` when unset. ``ValueError`` naming the variable for anything else."""
+    if not value:
+        return default
+    try:
+        delays = tuple(int(part) for part in value.replace(",", " ").split())
+    except ValueError:
+        delays = ()
+    if not delays or any(d < 0 for d in delays):
+        raise ValueError(f"{name} must be non-negative seconds")
+    return delays

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from parity.core import jsonio
-from parity.core.errors import InvalidJson, NotFound, ParityError, PayloadTooLarge, Unauthorized, UnsupportedMediaType
+from parity.core.errors import InvalidJson, NotFound, ParityError, PayloadTooLarge, Unauthorized, UnsupportedMediaType, ValidationFailed
 from parity.core.observability import bind, logger
 from parity.core.settings import MAX_BODY_BYTES
 
@@ -105,6 +105,11 @@ class Request:
     @property
     def body(self) -> str | None:
         return self.event.get("body")
+
+    @property
+    def request_id(self) -> str:
+        """API Gateway's id of this request (unique per request, unlike a caller's correlation id)."""
+        return str((self.event.get("requestContext") or {}).get("requestId") or "")
 
     @property
     def is_base64_encoded(self) -> bool:
@@ -312,12 +317,25 @@ class Router:
                     kwargs[name] = value
             if not route.public and not (route.internal and request.internal):
                 bind(company_id=request.company)
+            if not route.public:
+                _refuse_unknown_query(request.query, route.query)
             return route.view(request, **kwargs)
         except ParityError as exc:
             return error_response(exc)
         except Exception:
             logger.exception("unhandled error")
             return error_response(ParityError("internal error"))
+
+
+def _refuse_unknown_query(query: Mapping[str, str], declared: Mapping[str, Any]) -> None:
+    """A query parameter the route does not read is the caller's mistake (a misspelt filter would
+    otherwise silently list everything): a 422 naming each, as an unknown body field is."""
+    unknown = [name for name in query if name not in declared]
+    if unknown:
+        raise ValidationFailed(
+            "unknown query parameter",
+            details=[{"field": name[:64], "message": "not a parameter of this route", "type": "extra_forbidden"} for name in unknown[:10]],
+        )
 
 
 def load(reference: Any) -> Any:

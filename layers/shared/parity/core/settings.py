@@ -83,6 +83,14 @@ class Settings:
     slack_api_base_url: str = field(default="https://slack.com", metadata=_env("SLACK_API_BASE_URL", check="_http_base_url"))
     intercom_api_base_url: str = field(default="https://api.intercom.io", metadata=_env("INTERCOM_API_BASE_URL", check="_http_base_url"))
 
+    #: Seconds before a reply's 2nd, 3rd … attempt (default 1,4,15,60; then every 5 minutes).
+    reply_retry_schedule: str | None = field(default=None, metadata=_env("REPLY_RETRY_SCHEDULE"))
+    #: Replies other capabilities ask conversations for (``parity.conversations.requests``).
+    reply_request_queue_url: str | None = field(default=None, metadata=_env("REPLY_REQUEST_QUEUE_URL"))
+
+    # ---- feedback (contracts/feedback.md) -------------------------------------------------------
+    feedback_table_name: str | None = field(default=None, metadata=_env("FEEDBACK_TABLE_NAME", min_length=1))
+
     def provider_base_urls(self) -> dict[str, str]:
         """Each provider's send API base (the local stack points them at its fakes)."""
         return {"whatsapp": self.whatsapp_api_base_url, "slack": self.slack_api_base_url, "intercom": self.intercom_api_base_url}

@@ -63,6 +63,7 @@ SHORT_TEXT = Kind("string", 255)
 LONG_TEXT = Kind("string", 10_000)
 ROOM_ID = Kind("string", MAX_ROOM_ID, visible=True)
 CREATOR_FLAG = Kind("string", 64)
+CATEGORY = Kind("string", 64)
 AMOUNT = Kind("number", minimum=0, maximum=MAX_AMOUNT, decimal_places=AMOUNT_DECIMAL_PLACES)
 #: A contact id as a producer sends it; whether it names a contact of the caller's company is the store's question.
 LEAD_ID = Kind("id", 128)
@@ -104,6 +105,10 @@ TYPE_FIELDS: dict[RecordType, tuple[Field, ...]] = {
         Field("description", LONG_TEXT),
         Field("priority", SHORT_TEXT, shown=True),
         Field("status", SHORT_TEXT, shown=True),
+        # A person's triage of a feedback ticket (contracts/feedback.md; its values are checked
+        # there) and what was done when resolving it (the changelog's second sentence).
+        Field("category", CATEGORY),
+        Field("resolution_note", LONG_TEXT),
     ),
 }
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import time
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from typing import Any
 
@@ -138,9 +138,12 @@ def update_record(
     *,
     url_template: str,
     correlation_id: str | None = None,
+    check: Callable[[Mapping[str, Any], Mapping[str, Any]], None] | None = None,
     clock: Clock = Clock(),
 ) -> dict[str, Any]:
-    """Apply a PATCH with optimistic concurrency on ``version`` (re-read and retry on a race)."""
+    """Apply a PATCH with optimistic concurrency on ``version`` (re-read and retry on a race).
+    ``check(current, changes)``: a rule another capability keeps for its own records (a
+    feedback ticket's confirmed fields), raising ``ValidationFailed`` before anything is written."""
     payload = validate(_UPDATE_MODELS[record_type], body)
     changes = {name: getattr(payload, name) for name in payload.model_fields_set}
     if "name" in changes and changes["name"] is None:
@@ -150,6 +153,8 @@ def update_record(
         current = store.get_record(company_id, record_type, record_id)
         if current is None:
             raise NotFound(f"{record_type} {record_id} not found")
+        if check is not None:
+            check(current, changes)
         updated = records.apply_patch(current, changes, now=clock.now(), add_contact_ids=add_ids)
         if updated is None:
             return {"data": records.public(current, url_template), "warnings": warnings}

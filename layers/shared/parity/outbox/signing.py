@@ -43,12 +43,9 @@ def new_secret() -> str:
 
 
 def parse_schedule(value: str | None) -> tuple[int, ...]:
-    if not value:
-        return DEFAULT_RETRY_SCHEDULE
-    delays = tuple(int(part) for part in value.replace(",", " ").split())
-    if not delays or any(d < 0 for d in delays):
-        raise ValueError("WEBHOOK_RETRY_SCHEDULE must be non-negative seconds")
-    return delays
+    from parity.core.clock import parse_delays
+
+    return parse_delays(value, default=DEFAULT_RETRY_SCHEDULE, name="WEBHOOK_RETRY_SCHEDULE")
 
 
 def sign(event_id: str, body: str, secrets: Sequence[str], *, now: datetime) -> dict[str, str]:
