@@ -231,7 +231,7 @@ class Fixtures:
         return f"arn:aws:dynamodb:us-east-1:123456789012:table/{self.outputs[output]}"
 
     def _http(self, method: str, path: str, *, route: str, body: Any = None, headers: dict[str, str] | None = None, company: bool = True, query: str = "") -> dict[str, Any]:
-        from parity_dev.gateway import http_api_event
+        from parity_dev.http_api_event import http_api_event
 
         raw = body if isinstance(body, (bytes, str)) or body is None else json.dumps(body)
         return http_api_event(method, path, raw_query=query, route_key=route, headers={"content-type": "application/json", "user-agent": "bench", **(headers or {})},
