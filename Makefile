@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PORT   ?= 3000
 
-.PHONY: install run local demo test unit functional e2e lint clean build bench
+.PHONY: install run local demo test unit functional e2e lint clean build bench layer-arm64
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
@@ -48,13 +48,19 @@ lint: $(STAMP)
 	$(BIN)/cfn-lint template.yaml
 
 ## The project's own packaging: the layer (layers/shared/Makefile, as `sam build` runs it) and each function, shipping
-## bytecode (unchecked-hash .pyc, so no source stat on import).
+## bytecode (unchecked-hash .pyc, so no source stat on import). The layer here is built for this machine
+## (LAYER_ARCH=native): the bench imports it. What deploys is arm64: `make layer-arm64` (or `sam build`).
 build: $(STAMP)
 	rm -rf build/layer build/functions
-	$(MAKE) --no-print-directory -f layers/shared/Makefile build-SharedLayer ARTIFACTS_DIR=$(CURDIR)/build/layer PYTHON=$(CURDIR)/$(BIN)/python
+	$(MAKE) --no-print-directory -f layers/shared/Makefile build-SharedLayer ARTIFACTS_DIR=$(CURDIR)/build/layer PYTHON=$(CURDIR)/$(BIN)/python LAYER_ARCH=native
 	mkdir -p build/functions && for f in functions/*/; do cp -r "$$f" build/functions/; done
 	find build/functions -name __pycache__ -prune -exec rm -rf {} +
 	$(BIN)/python -m compileall -q -f --invalidation-mode unchecked-hash build/functions
+
+## The deployable layer (arm64, CPython 3.12 wheels) into build/layer-arm64, as `sam build` makes it.
+layer-arm64: $(STAMP)
+	rm -rf build/layer-arm64
+	$(MAKE) --no-print-directory -f layers/shared/Makefile build-SharedLayer ARTIFACTS_DIR=$(CURDIR)/build/layer-arm64 PYTHON=$$(python3.12 -c 'import sys; print(sys.executable)' 2>/dev/null || echo $(CURDIR)/$(BIN)/python) LAYER_ARCH=arm64
 
 ## The performance budgets (issue #7): one table, also written to .bench/results.json.
 bench: $(STAMP) build

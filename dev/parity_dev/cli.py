@@ -77,7 +77,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def run_local(args: argparse.Namespace) -> int:
     """``parity local``: the local stack (``parity_dev.local_stack``), served until SIGINT/SIGTERM."""
-    from parity_dev.local_stack import DEMO_COMPANY, LocalStack, overrides_from, redirect_output
+    from parity_dev.local_stack import (
+        DEMO_COMPANY,
+        LocalStack,
+        overrides_from,
+        redirect_output,
+    )
 
     ready_stream, _ = redirect_output(args.log_file)
     stop = threading.Event()

@@ -11,6 +11,8 @@ trust scenario (``demo_trust``): the AI's low-confidence ticket is held until a 
 
 stdout carries the steps only; the stack's logs go to ``--log-file`` (a temp file by default).
 With ``--keep-running`` the stack keeps serving afterwards, with the dev console, until Ctrl-C.
+
+Over 400 lines: the RFC's twelve steps and their shared waits are one script; the trust scenario's steps live in demo_trust.py.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from parity_dev.demo_trust import STEPS as TRUST_STEPS, TrustSteps
 
 if TYPE_CHECKING:  # pragma: no cover
     from parity_client import ParityClient
+
     from parity_dev.local_stack import LocalStack
 
 log = logging.getLogger("parity_dev.demo")
@@ -71,6 +74,7 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
 def run_demo(args: argparse.Namespace) -> int:
     """Start the stack, play the scenario, report; 0 when every step passed."""
     from parity_client import ParityClient
+
     from parity_dev.cli import wait_for_signal
     from parity_dev.local_stack import DEMO_COMPANY, LocalStack, redirect_output
 

@@ -195,10 +195,21 @@ class LocalStack:
 
     def start(self, companies: Sequence[tuple[str, str]] = ()) -> LocalStack:
         """Bring everything up and seed ``companies`` (id, API key); returns once HTTP requests are served."""
-        from parity_dev.aws import Clients, MotoServer, apply_environment, fake_aws_environment
-        from parity_dev.gateway import Gateway, make_server
+        from parity_dev.aws import (
+            Clients,
+            MotoServer,
+            apply_environment,
+            fake_aws_environment,
+        )
+        from parity_dev.gateway import Gateway
+        from parity_dev.gateway_server import make_server
         from parity_dev.lambdas import ALL, LambdaRuntime
-        from parity_dev.stack import deploy, load_template, parameter_variables, parameters_for
+        from parity_dev.stack import (
+            deploy,
+            load_template,
+            parameter_variables,
+            parameters_for,
+        )
 
         # Bind first: the base URL is part of the configuration the template is deployed with.
         self._httpd = make_server(None, "127.0.0.1", self.port)
@@ -251,7 +262,9 @@ class LocalStack:
         from parity_dev.console import Console
         from parity_dev.fake_providers import FakeProviders
         from parity_dev.local_channels import LocalChannels
-        from parity_dev.openapi import mount as openapi_mount  # GET /openapi.json, generated from the code
+        from parity_dev.openapi import (
+            mount as openapi_mount,  # GET /openapi.json, generated from the code
+        )
 
         assert self.deployed is not None and self.moto is not None and self.clients is not None and self.scheduler is not None
         # POST /_fake/{provider}/…, GET /_local/providers/sent: where the replies go unless *_API_BASE_URL is set.

@@ -31,8 +31,9 @@ from parity_dev.lambdas import FunctionError
 
 if TYPE_CHECKING:  # pragma: no cover
     from parity_dev.aws import Clients, WriteSignal
+    from parity_dev.declared import EventSourceMapping
     from parity_dev.lambdas import LambdaRuntime
-    from parity_dev.stack import DeployedStack, EventSourceMapping
+    from parity_dev.stack import DeployedStack
 
 log = logging.getLogger("parity_dev.pollers")
 

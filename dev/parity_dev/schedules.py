@@ -43,8 +43,8 @@ from parity_dev.aws import ACCOUNT_ID, REGION
 from parity_dev.lambda_process import FunctionError
 
 if TYPE_CHECKING:  # pragma: no cover
+    from parity_dev.declared import ScheduleSource
     from parity_dev.lambdas import LambdaRuntime
-    from parity_dev.stack import ScheduleSource
 
 log = logging.getLogger("parity_dev.schedules")
 

@@ -25,7 +25,6 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import httpx
-
 from parity.conversations import signatures
 
 DEFAULT_URL = "http://127.0.0.1:3000"

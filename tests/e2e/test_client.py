@@ -12,7 +12,6 @@ from collections.abc import Iterator
 import boto3
 import httpx
 import pytest
-
 from parity_client import NotFoundError, ParityClient, ValidationError
 
 from .helpers import eventually

@@ -16,10 +16,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from parity_client import ParityClient
 
-from .helpers import conversation_with, customer_writes, login, new_wa_id, seeded_channel
+from .helpers import (
+    conversation_with,
+    customer_writes,
+    login,
+    new_wa_id,
+    seeded_channel,
+)
 
 CHROMIUM = Path(os.environ.get("PARITY_CHROMIUM", "/usr/bin/chromium"))
 # Flags for a closed network and a root user: no sandbox, no GPU, nothing phoning home.

@@ -14,7 +14,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import boto3
 import httpx
 import pytest
-
 from parity_ops.dead_letters import list_dead_letters, redrive
 
 from .conftest import running_stack

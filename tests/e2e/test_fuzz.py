@@ -9,7 +9,11 @@ import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
-from schemathesis.checks import negative_data_rejection, not_a_server_error, response_schema_conformance
+from schemathesis.checks import (
+    negative_data_rejection,
+    not_a_server_error,
+    response_schema_conformance,
+)
 
 MAX_EXAMPLES = 25  # per operation: ~15 operations, well under a minute in all
 

@@ -6,7 +6,15 @@ import json
 import time
 import uuid
 
-from .helpers import conversation_with, customer_writes, eventually, login, new_wa_id, preview, seeded_channel
+from .helpers import (
+    conversation_with,
+    customer_writes,
+    eventually,
+    login,
+    new_wa_id,
+    preview,
+    seeded_channel,
+)
 
 PREVIEW_WITHIN_S = 2.0
 

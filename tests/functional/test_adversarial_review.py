@@ -10,7 +10,6 @@ from datetime import datetime, timezone
 from decimal import Decimal
 
 import pytest
-
 from parity.outbox import signing
 
 from .conftest import DYNAMODB_WRITES as WRITE_OPERATIONS

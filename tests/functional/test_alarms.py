@@ -12,7 +12,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import pytest
-
 from parity.core import observability
 
 TOPIC = [{"Ref": "AlarmTopicArn"}]

@@ -2,7 +2,10 @@
 policy, held creates and PATCHes, the approval inbox and its decisions, expiry, the activity log and
 the budgets of the create path. The whole pipeline runs (``wired``): the CRM and trust tables'
 streams, the activity queue, the functions in their own workers. Anomalies and Slack are in
-``test_anomalies.py`` and ``test_approval_notifications.py``."""
+``test_anomalies.py`` and ``test_approval_notifications.py``.
+
+Over 400 lines on purpose: the contract route by route on one wired stack and its shared helpers (a company's admin, approver and producer).
+"""
 
 from __future__ import annotations
 

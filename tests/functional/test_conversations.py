@@ -1,7 +1,8 @@
 """Conversations on the functional tier (contracts/conversations.md, route by route): channels and
 their write-only secrets, the three signed webhooks, identity, conversations and their state, chat
 history, replies to the providers, events, and another company's objects. Handlers on moto with the
-resources of template.yaml, the whole pipeline running (``wired``)."""
+resources of template.yaml, the whole pipeline running (``wired``). Over 400 lines: the contract
+route by route in its order, so a reader checks it against contracts/conversations.md in one place."""
 
 from __future__ import annotations
 
@@ -15,10 +16,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-
 from parity.conversations import signatures
 from parity_dev.fake_providers import FakeProviders
-
 
 SECRETS = {"whatsapp": "meta-app-secret", "slack": "slack-signing-secret", "intercom": "intercom-client-secret"}
 

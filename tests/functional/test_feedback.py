@@ -15,7 +15,13 @@ from typing import Any
 
 import pytest
 
-from .test_conversations import channel, post, providers, slack_message, whatsapp_message  # noqa: F401  (providers: a fixture)
+from .test_conversations import (  # noqa: F401  (providers: a fixture)
+    channel,
+    post,
+    providers,
+    slack_message,
+    whatsapp_message,
+)
 
 BUG = "The checkout page crashes when I pay with a card, error 500 every time."
 BUG_AGAIN = "the checkout page crashes when i pay with a card - error 500 every time"

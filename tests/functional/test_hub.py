@@ -14,7 +14,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 import pytest
-
 from parity.core import outbound
 from parity.timeline.hub import BUDGET_SECONDS, HubClient, history_url
 

@@ -15,7 +15,6 @@ from typing import Any
 
 import httpx
 import pytest
-
 from parity.conversations.store import conversation_sk
 from parity.crm.store import company_pk
 from parity_dev.local_channels import SEEDED

@@ -1,4 +1,6 @@
 """The local stack's AWS emulation: HTTP API gateway semantics and event source pollers.
+(Over 400 lines on purpose: one deploy of the throwaway templates below serves every test, and each
+behaviour of API Gateway and Lambda's pollers is one short test beside its neighbours.)
 
 Gateway and pollers are exercised on small throwaway SAM templates whose functions live in tmp
 dirs (so every behaviour, including the authorizer's, is under the test's control), deployed into
@@ -22,13 +24,14 @@ from typing import Any
 
 import httpx
 import pytest
-
 from parity_dev.aws import Clients
-from parity_dev.gateway import MAX_BODY_BYTES, Gateway, make_server
+from parity_dev.declared import Throttle, parse_http_apis
+from parity_dev.gateway import MAX_BODY_BYTES, Gateway
+from parity_dev.gateway_server import make_server
 from parity_dev.lambda_process import FunctionLogs
 from parity_dev.lambdas import LambdaRuntime
 from parity_dev.pollers import Pollers
-from parity_dev.stack import DeployedStack, Throttle, deploy, parse_http_apis
+from parity_dev.stack import DeployedStack, deploy
 
 # --- a throwaway HTTP API --------------------------------------------------------------------------
 

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from parity_dev.aws import Clients
 from parity_dev.lambdas import FunctionError, LambdaRuntime
 from parity_dev.stack import DeployedStack, deploy

@@ -8,7 +8,6 @@ import uuid
 
 import pytest
 from botocore.exceptions import ClientError
-
 from parity_dev.aws import atomic_moto_transactions
 
 

@@ -10,8 +10,8 @@ import uuid
 from datetime import datetime, timezone
 
 from parity.core.dynamodb import dump_item
-from parity_ops.target import stack_target
 from parity_dev.pollers import DynamoDbStreamPoller
+from parity_ops.target import stack_target
 
 
 def outputs_needed() -> set[str]:

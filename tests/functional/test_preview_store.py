@@ -8,7 +8,6 @@ import uuid
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from parity.inbox import sidebar
 from parity.inbox.store import PreviewStore
 

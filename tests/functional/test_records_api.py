@@ -7,7 +7,6 @@ import time
 import uuid
 
 import pytest
-
 from parity.crm.credentials import hash_secret
 
 

@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-
 from parity.timeline.store import NoteTable
 from parity_dev.pollers import SqsPoller
 

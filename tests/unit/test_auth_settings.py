@@ -1,10 +1,9 @@
 """Credentials are random and hashed; settings are validated once."""
 
 import pytest
-from pydantic import ValidationError
-
-from parity.crm.credentials import bearer_token, hash_secret, new_api_key, new_token
 from parity.core.settings import Settings
+from parity.crm.credentials import bearer_token, hash_secret, new_api_key, new_token
+from pydantic import ValidationError
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,6 @@ its connections; no request is made by building one."""
 from __future__ import annotations
 
 import pytest
-
 from parity.core import dynamodb, queues
 from parity.outbox import secrets
 

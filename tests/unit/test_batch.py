@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
-
 from parity.core.queues import QueueError
 from parity.core.settings import get_settings
 from parity.crm import flags

@@ -47,3 +47,26 @@ def test_measured_log_bytes_are_priced_per_gb_with_the_platform_lines():
     assert abs(extra - 1e6 * cost.PRICES["logs_ingested_gb"] / 1024**2) < 1e-9
     # AND the platform lines of six invocations are counted even when we log nothing
     assert quiet["units_per_create"]["log_bytes"] == 6 * cost.PLATFORM_LOG_BYTES
+
+
+def test_batches_at_volume_divide_receives_deletes_and_invocations():
+    op = {"requests": 0, "ms": 0.0, "log_bytes": 0.0, "calls": {}, "write_units": {"wru": 0.0, "rru": 0.0}}
+    ops = {k: dict(op) for k in ("authorizer_cached", "create", "router_per_create", "receiver_apply", "timeline_note")}
+    mem = {k: 256 for k in ("authorizer", "create_deal", "event_router", "webhook_receiver", "timeline_note", "webhook_sender")}
+    one = cost.model(ops, mem, sender_ms=0.0, sender_log_bytes=0.0, queued_bytes=1000, arch="arm64")
+    five = cost.model(ops, mem, sender_ms=0.0, sender_log_bytes=0.0, queued_bytes=1000, arch="arm64", receive_batch=5, stream_batch=50)
+    assert round(one["per_million_usd"]["sqs"], 6) == round(4 * 0.40, 6)
+    assert round(five["per_million_usd"]["sqs"], 6) == round(4 * 0.40 / 5, 6)
+    assert one["units_per_create"]["lambda_invocations"] == 6
+    assert abs(five["units_per_create"]["lambda_invocations"] - (3 + 1 / 50 + 2 / 5)) < 1e-9
+
+
+def test_inbound_model_prices_every_counted_line():
+    counts = {"per_message": {"functions": {"channel_webhook": {"invocations": 1, "ms_per_invocation": 20.0, "log_bytes_per_invocation": 0.0}},
+                              "calls": {"sqs:SendMessage": 1.0}, "wru": 2.0, "rru": 1.0, "events": 1.0}}
+    out = cost.model_inbound(counts, {"channel_webhook": 1024}, arch="arm64")
+    per = out["per_million_usd"]
+    assert round(per["api_gateway"], 6) == 1.0 and round(per["eventbridge"], 6) == 1.0
+    assert round(per["sqs"], 6) == round(3 * 0.40, 6)  # send, receive, delete
+    assert round(per["dynamodb"], 6) == round(2 * 0.625 + 0.125, 6)
+    assert round(per["lambda_compute"], 6) == round(0.02 * cost.PRICES["lambda_gb_second_arm64"] * 1e6, 6)

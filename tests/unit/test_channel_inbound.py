@@ -9,7 +9,6 @@ from datetime import datetime, timezone
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
 from parity.conversations import inbound
 from parity.conversations.inbound import Unparseable
 

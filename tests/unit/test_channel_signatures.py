@@ -9,7 +9,6 @@ import hmac
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
 from parity.conversations import signatures
 from parity.conversations.signatures import BadSignature
 

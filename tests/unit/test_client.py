@@ -11,7 +11,6 @@ from typing import Any
 
 import httpx
 import pytest
-
 from parity_client import (
     AuthenticationError,
     ConflictError,

@@ -8,7 +8,6 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
 from parity.conversations import model, outbound
 from parity.conversations.model import Conversation, InvalidState
 

@@ -6,10 +6,9 @@ import socket
 from datetime import datetime, timezone
 
 import pytest
-
-from parity.outbox import router, sender, signing
 from parity.core import outbound
 from parity.core.queues import QueueError, Queues
+from parity.outbox import router, sender, signing
 
 SECRET = "whsec_" + base64.b64encode(b"k" * 24).decode()
 NOW = datetime(2026, 11, 23, tzinfo=timezone.utc)

@@ -11,7 +11,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 import pytest
-
 from parity.timeline import excerpt
 from parity.timeline import note as notes
 from parity.timeline.hub import HubClient

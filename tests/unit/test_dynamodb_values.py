@@ -9,7 +9,6 @@ import pytest
 from boto3.dynamodb.types import Binary, TypeSerializer
 from hypothesis import given
 from hypothesis import strategies as st
-
 from parity.core.dynamodb import dump_item, dump_value
 
 _BOTO = TypeSerializer()

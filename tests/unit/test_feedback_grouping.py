@@ -7,7 +7,6 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from parity.feedback import grouping as g
 from parity.feedback.grouping import Decision, decide, group, shingles, similarity
 from parity.feedback.ticket import Report, report_id

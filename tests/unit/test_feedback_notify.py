@@ -7,7 +7,6 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
 from parity.core.errors import ValidationFailed
 from parity.feedback import notify as nf
 from parity.feedback.notify import Outbound, Template, after_attempt, may_attempt, plan

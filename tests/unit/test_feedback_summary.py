@@ -7,7 +7,6 @@ from datetime import datetime, timezone
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
 from parity.core.errors import ValidationFailed
 from parity.feedback import summary as s
 from parity.timeline.excerpt import ChatMessage, clean, excerpt

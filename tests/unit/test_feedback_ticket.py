@@ -8,7 +8,6 @@ from decimal import Decimal
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
 from parity.core.errors import ValidationFailed
 from parity.core.ids import valid_id
 from parity.crm.models import TicketCreate

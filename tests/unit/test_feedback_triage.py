@@ -8,7 +8,6 @@ from collections import Counter
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from parity.feedback import triage
 from parity.feedback.text import fold, words
 from parity.feedback.triage import RULES, Rule, Suggestion, by_rules, suggest

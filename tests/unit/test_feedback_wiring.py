@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from parity.conversations import delivery, outbox, requests
 from parity.core.clock import Clock, parse_delays
 from parity.core.errors import IdempotencyKeyReused, NotFound, ServiceUnavailable

@@ -4,11 +4,9 @@ import base64
 import json
 
 import pytest
-
-from parity_dev.gateway import http_api_event
-
 from parity.core.http import Request, Response, Router, json_response
 from parity.core.settings import MAX_BODY_BYTES
+from parity_dev.http_api_event import http_api_event
 
 app = Router()
 

@@ -9,7 +9,6 @@ import threading
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from parity.crm.identity import Candidate, Identity, e164, resolve
 
 

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 from hypothesis import given
 from hypothesis import strategies as st
-
 from parity.core.dynamodb import key
 from parity.crm.store import company_pk, email_lookup_sk, room_key
-from parity.timeline.store import note_sk
 from parity.inbox.store import room_pk
+from parity.timeline.store import note_sk
 
 # Parts rich in the characters that matter: the separator, the escape and its escaped forms.
 parts = st.lists(st.sampled_from(["#", "%", "2", "3", "5", "a", "é", "23", "%23", "%25"]), max_size=5).map("".join)

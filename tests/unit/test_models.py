@@ -5,7 +5,6 @@ from decimal import Decimal
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
 from parity.core.errors import ValidationFailed
 from parity.crm.models import MAX_LEAD_IDS, DealCreate, DealUpdate, TicketCreate
 from parity.crm.service import validate

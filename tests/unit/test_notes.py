@@ -9,9 +9,8 @@ import json
 from datetime import datetime, timezone
 
 import pytest
-
-from parity.timeline import writer
 from parity.core.errors import NotFound, ServiceUnavailable
+from parity.timeline import writer
 from parity.timeline.excerpt import ChatHistory, ChatMessage
 
 from .fakes import FakeStore

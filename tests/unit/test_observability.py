@@ -1,7 +1,8 @@
 """Observability over fakes, through the functions' own handlers: the correlation id and the
 company/room/record ids on every log line, no secret or chat text in any log, and the RFC's
 metrics emitted (as EMF) by the hop that knows about them. No AWS: the handlers' store, queue,
-hub and secret factories are replaced by fakes."""
+hub and secret factories are replaced by fakes. Over 400 lines: the fakes are shared by every
+handler's test, and the RFC's metrics are checked hop by hop in one place."""
 
 from __future__ import annotations
 
@@ -15,18 +16,17 @@ from typing import Any
 
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
-
-from parity.crm import flags
 from parity.core import observability
-from parity.outbox import signing
-from parity.crm.credentials import hash_secret
-from parity.outbox.sender import Reply
 from parity.core.errors import ServiceUnavailable
 from parity.core.observability import logger
-from parity.inbox.sidebar import Entry
 from parity.core.settings import get_settings
+from parity.crm import flags
+from parity.crm.credentials import hash_secret
+from parity.inbox.sidebar import Entry
+from parity.outbox import signing
+from parity.outbox.sender import Reply
 from parity.timeline.excerpt import ChatHistory, ChatMessage
-from parity_dev.gateway import http_api_event
+from parity_dev.http_api_event import http_api_event
 from parity_dev.lambdas import load_handler
 
 from .fakes import Ctx, FakeStore, FakeTrustStore

@@ -20,9 +20,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from urllib3.exceptions import HTTPError, SSLError
-
 from parity.core import outbound
+from urllib3.exceptions import HTTPError, SSLError
 
 NAME = "hooks.example.com"
 

@@ -3,9 +3,8 @@ preview as a plain model (newest live record per slot; versions forward; deletes
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from parity.outbox import events
 from parity.inbox import sidebar
+from parity.outbox import events
 
 
 def data(record_id, record_type="deal", version=1, created_at="2026-01-01T00:00:00.000Z", name=None):

@@ -9,10 +9,9 @@ from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from urllib3.exceptions import HTTPError
-
-from parity.outbox import sender
 from parity.core import outbound
+from parity.outbox import sender
+from urllib3.exceptions import HTTPError
 
 SECRET = "whsec_" + "cGFyaXR5LXVuaXQtdGVzdHMtc2VjcmV0LWtleSEhIQ=="
 SCHEDULE = [10, 30, 120]

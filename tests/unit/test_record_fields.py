@@ -9,7 +9,6 @@ from datetime import datetime, timezone
 from decimal import Decimal
 
 import pytest
-
 from parity.crm import fields, records
 from parity.crm.fields import RECORD_TYPES, RecordType
 

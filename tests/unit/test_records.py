@@ -6,9 +6,8 @@ from decimal import Decimal
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
-from parity.crm import records
 from parity.core.errors import ImmutableField
+from parity.crm import records
 
 NOW = datetime(2026, 11, 23, 3, 22, 22, 123456, tzinfo=timezone.utc)
 URL = "https://crm.example.com/{type}s/{id}"

@@ -8,13 +8,16 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
-from pydantic import ValidationError
-
-from parity.crm import flags, service
-from parity.crm.store import Token
-from parity.outbox.secrets import SecretsUnavailable, SigningSecretParameter, SigningSecrets
-from parity.crm.credentials import hash_secret, token_company
 from parity.core.settings import Settings
+from parity.crm import flags, service
+from parity.crm.credentials import hash_secret, token_company
+from parity.crm.store import Token
+from parity.outbox.secrets import (
+    SecretsUnavailable,
+    SigningSecretParameter,
+    SigningSecrets,
+)
+from pydantic import ValidationError
 
 from .fakes import FakeStore
 

@@ -6,9 +6,8 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
-from parity.inbox import receiver
 from parity.core.errors import ValidationFailed
+from parity.inbox import receiver
 
 
 class _NoStore:
@@ -42,11 +41,10 @@ def test_a_valid_room_id_is_read(room_id):
 @given(st.text(max_size=140))
 def test_every_room_id_a_record_can_carry_is_one_the_preview_reads(room_id):
     # GIVEN any room id a create accepts (the model strips it, as it stores it)
-    from pydantic import TypeAdapter, ValidationError
-
     from parity.core.ids import valid_room_id
     from parity.crm import fields
     from parity.crm.models import typed
+    from pydantic import TypeAdapter, ValidationError
 
     try:
         stored = TypeAdapter(typed(fields.ROOM_ID)).validate_python(room_id)

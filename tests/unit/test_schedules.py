@@ -10,9 +10,8 @@ import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
-
+from parity_dev.declared import ScheduleSource, parse_schedules
 from parity_dev.schedules import Expression, Scheduler, scheduled_event
-from parity_dev.stack import ScheduleSource, parse_schedules
 
 T0 = datetime(2026, 11, 28, 10, 15, 30, tzinfo=timezone.utc)  # a Saturday
 

@@ -7,10 +7,16 @@ from itertools import count
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
+from parity.core.errors import (
+    Conflict,
+    IdempotencyInProgress,
+    IdempotencyKeyReused,
+    NotFound,
+    Unauthorized,
+    ValidationFailed,
+)
 from parity.crm import service
 from parity.crm.credentials import hash_secret
-from parity.core.errors import Conflict, IdempotencyInProgress, IdempotencyKeyReused, NotFound, Unauthorized, ValidationFailed
 
 from .fakes import FakeStore
 

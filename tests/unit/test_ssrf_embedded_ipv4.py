@@ -11,7 +11,6 @@ import socket
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
 from parity.core import outbound
 
 LOOPBACK, PRIVATE, METADATA, CGNAT, PUBLIC, OTHER_PUBLIC = "127.0.0.1", "10.1.2.3", "169.254.169.254", "100.64.0.1", "93.184.216.34", "8.8.8.8"

@@ -6,9 +6,8 @@ from __future__ import annotations
 import socket
 
 import pytest
-from urllib3.exceptions import HTTPError
-
 from parity.core import outbound
+from urllib3.exceptions import HTTPError
 
 
 @pytest.fixture

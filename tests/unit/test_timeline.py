@@ -1,5 +1,6 @@
 """The timeline note, pure: the preview's bounds and masking, the deeplink, the expiry, and the
-validation of the hub's answer (RFC CDTC-S04, CDTC-S05, ERR-2)."""
+validation of the hub's answer (RFC CDTC-S04, CDTC-S05, ERR-2). Over 400 lines: masking is tested
+both sides (what must be masked, what must stay readable), case by case."""
 
 import unicodedata
 from datetime import date, datetime, timedelta, timezone
@@ -7,12 +8,11 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
-from pydantic import ValidationError
-
+from parity.core.settings import Settings
 from parity.timeline import excerpt, masking
 from parity.timeline import note as notes
-from parity.core.settings import Settings
 from parity.timeline.excerpt import ChatMessage
+from pydantic import ValidationError
 
 NOW = datetime(2026, 11, 23, 3, 22, 22, 123456, tzinfo=timezone.utc)
 TEMPLATE = "https://chat.example.com/inbox/{room_id}"

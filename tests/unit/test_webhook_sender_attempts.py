@@ -17,11 +17,10 @@ from typing import Any
 
 import pytest
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-
-from parity.outbox import sender as delivery
-from parity.crm import flags
 from parity.core import outbound
 from parity.core.settings import get_settings
+from parity.crm import flags
+from parity.outbox import sender as delivery
 from parity_dev.lambdas import load_handler
 
 FUNCTIONS = Path(__file__).resolve().parents[2] / "functions"

@@ -4,7 +4,6 @@ import base64
 from datetime import datetime, timedelta, timezone
 
 import pytest
-
 from parity.outbox import signing
 
 SECRET = "whsec_" + base64.b64encode(b"first-secret-0123456789abcdef").decode()

@@ -8,7 +8,6 @@ import time
 
 from hypothesis import given
 from hypothesis import strategies as st
-
 from parity_dev.aws import WriteSignal
 
 WRITES = ["DynamoDB_20120810.PutItem", "DynamoDB_20120810.TransactWriteItems", "DynamoDB_20120810.UpdateItem",

@@ -35,6 +35,17 @@ DUMMY_ENV = {
     "WEBHOOK_SIGNING_SECRET_PARAMETER": "/bench/webhook-signing-secret",
     "HUB_API_BASE_URL": "https://hub.example.com",
     "HUB_API_TOKEN": "bench-hub-token",
+    # The conversations' functions (their import-only figure failed without these: issue 17).
+    "CONVERSATION_TABLE_NAME": "bench-conversations",
+    "CHANNEL_SECRETS_PREFIX": "/bench/channels",
+    "INGEST_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/bench-ingest",
+    "INGEST_DLQ_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/bench-ingest-dlq",
+    "DELIVERY_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/bench-delivery",
+    "DELIVERY_DLQ_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/bench-delivery-dlq",
+    "EVENT_BUS_NAME": "bench-bus",
+    # The feedback loop's functions.
+    "FEEDBACK_TABLE_NAME": "bench-feedback",
+    "REPLY_REQUEST_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/bench-reply-requests",
     "POWERTOOLS_SERVICE_NAME": "parity",
     "POWERTOOLS_METRICS_NAMESPACE": "Parity",
     "POWERTOOLS_TRACE_DISABLED": "true",

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from parity_dev.bench.awsstub import AwsStub
-from parity_dev.gateway import http_api_event
 from parity_dev.bench.coldstart import DUMMY_ENV
+from parity_dev.http_api_event import http_api_event
 
 
 class Context:

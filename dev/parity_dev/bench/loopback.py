@@ -55,3 +55,39 @@ def json_server(answer: Callable[[str, str], Any]) -> Iterator[Server]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@contextmanager
+def mount_server(handle: Callable[[str, str, str, Any, bytes], Any]) -> Iterator[Server]:
+    """Serve a local-stack style mount (``handle(method, path, query, headers, body)`` → (status,
+    headers, body) or None for a 404) on 127.0.0.1: the fake providers' send APIs
+    (``parity_dev.fake_providers.FakeProviders.handle``) outside the local stack's own server."""
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        wbufsize = 1 << 16
+
+        def _respond(self) -> None:
+            body = self.rfile.read(int(self.headers.get("content-length") or 0))
+            path, _, query = self.path.partition("?")
+            answer = handle(self.command, path, query, dict(self.headers.items()), body)
+            status, headers, payload = answer if answer is not None else (404, {"content-type": "application/json"}, b'{"message":"Not Found"}')
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("content-length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        do_GET = do_POST = do_DELETE = _respond  # noqa: N815
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = Server(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -12,7 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from parity_dev.bench.awsstub import AwsStub
-from parity_dev.bench.handlers import Context, _sqs_event, captured_bytes, environment, load, reset_runtime
+from parity_dev.bench.handlers import (
+    Context,
+    _sqs_event,
+    captured_bytes,
+    environment,
+    load,
+    reset_runtime,
+)
 from parity_dev.bench.loopback import Server, json_server
 
 

@@ -32,6 +32,8 @@ The rules:
   item's ``error`` and goes on.
 
 Nothing here reads a clock or makes an id: ``now`` and ``approval_id`` are passed in.
+
+Over 400 lines on purpose: an approval's whole life (held, decided, expired, edited, batched, published) is one set of rules over one record, read together.
 """
 
 from __future__ import annotations

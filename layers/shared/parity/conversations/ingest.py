@@ -141,8 +141,12 @@ def _store(message: InboundMessage, channel: Mapping[str, Any], extra: Mapping[s
     written = table.put_message(company, stored)
     # Whether this delivery wrote the message or an earlier attempt did, the conversation's
     # activity moves forward: a crash between the two writes is healed by the retry.
-    for _ in range(_ATTEMPTS):
-        current = table.conversation(company, conversation.id) or conversation
+    # The conversation was just read (or made): the first attempt decides on it, and only a lost race
+    # (the conditional update refused) reads it again. One GetItem less per message.
+    current = conversation
+    for attempt in range(_ATTEMPTS):
+        if attempt:
+            current = table.conversation(company, conversation.id) or conversation
         updated = model.on_customer_message(current, message.created_at, now=clock.now())
         if updated == current or table.replace_conversation(model.bump(updated), expected_version=current.version):
             break

@@ -108,7 +108,9 @@ def resolve(
     email = email.strip().lower() if email and email.strip() else None
     phone = e164(phone, region)
     for _ in range(attempts):
-        contact_id = _known(directory, company_id, identities)
+        contact_id, found_by = _known(directory, company_id, identities)
+        if contact_id is not None and all(i in found_by for i in identities):
+            return Resolved(contact_id, False, ())  # every identity is linked to it already: nothing to link, nothing to read again
         if contact_id is None:
             contact_id = _matching(directory, company_id, identities, email=email, phone=phone)
         if contact_id is None:
@@ -121,12 +123,14 @@ def resolve(
     raise RuntimeError("the sender's identities kept changing while resolving them")
 
 
-def _known(directory: ContactDirectory, company_id: str, identities: Sequence[Identity]) -> str | None:
-    for identity in sorted(identities, key=lambda i: i.alias):  # the slot identity first
+def _known(directory: ContactDirectory, company_id: str, identities: Sequence[Identity]) -> tuple[str | None, set[Identity]]:
+    """The contact the first linked identity names (the slot identity first), and which of the
+    identities were seen linked to that contact on the way."""
+    for identity in sorted(identities, key=lambda i: i.alias):
         found = directory.contact_for_identity(company_id, identity)
         if found is not None:
-            return found
-    return None
+            return found, {identity}
+    return None, set()
 
 
 def _matching(directory: ContactDirectory, company_id: str, identities: Sequence[Identity], *, email: str | None, phone: str | None) -> str | None:

@@ -22,6 +22,8 @@ A record in a chat room also carries ``room_key`` = ``<cid>#<room>``: the sparse
 It carries the ``correlation_id`` of the request that wrote it, so the stream consumer can log and
 forward it. Neither is part of the record as the API shows it.
 ``ClientError`` never leaves this module: it becomes a domain error or a typed outcome.
+
+Over 400 lines on purpose: the key layout above is the single place the CRM table's keys are built; the approvals' variants of create and replace (a held create, an approval's flip in the same transaction) belong with the writes they extend.
 """
 
 from __future__ import annotations
