@@ -185,12 +185,15 @@
     const more = h("button", { type: "button", class: "secondary", hidden: true }, "More");
     const status = h("p", { class: "muted", role: "status" });
     let cursor = null;
+    let asked = 0; // the latest load: an older answer arriving after it (other filters) is dropped
     const load = async (append) => {
+      const mine = ++asked;
       const query = new URLSearchParams({ limit: "50" });
       for (const [name, input] of Object.entries(filters)) if (input.value.trim()) query.set(name, input.value.trim());
       if (append && cursor) query.set("cursor", cursor);
       try {
         const page = await api(`${API}/activity?${query}`);
+        if (mine !== asked || view !== state.view) return;
         const lines = page.data.map((line) => h("tr", { class: `line line-${line.status}`, "data-line-id": line.id },
           h("td", {}, h("time", { datetime: line.at }, when(line.at))),
           h("td", {}, line.action), h("td", { class: `status-${line.status}` }, line.status),
@@ -206,11 +209,12 @@
         more.hidden = !cursor;
         status.textContent = rows.children.length ? `${rows.children.length} line(s)` : "No activity matches.";
       } catch (error) {
+        if (mine !== asked) return;
         status.textContent = `Not loaded: ${error.message}`;
       }
     };
     more.addEventListener("click", () => load(true));
-    startView("Activity",
+    const view = startView("Activity",
       h("h2", {}, "Activity"),
       h("p", { class: "muted" }, "Every bot and AI action, held action and decision, newest first (kept 90 days)."),
       h("form", { class: "filters", "aria-label": "Activity filters", onsubmit: (event) => { event.preventDefault(); load(false); } },
