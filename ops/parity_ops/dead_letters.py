@@ -33,6 +33,7 @@ DLQS = {
     "activity": ("ActivityDLQUrl", "ActivityQueueUrl"),
     "notify": ("NotifyDLQUrl", "NotifyQueueUrl"),
     "decision": ("DecisionDLQUrl", "DecisionQueueUrl"),
+    "proposal": ("ProposalDLQUrl", "ProposalQueueUrl"),
 }
 
 

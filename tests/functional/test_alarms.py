@@ -134,7 +134,7 @@ def test_any_message_in_any_dead_letter_queue(resources):
     # (and the schedules' dead-letter queue: runs EventBridge could not deliver)
     targets |= {t["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0] for r in resources.values() if r["Type"] == "AWS::Events::Rule" for t in r["Properties"]["Targets"] if "DeadLetterConfig" in t}
     assert targets >= {"WebhookDLQ", "TimelineDLQ", "RouterDLQ", "IngestDLQ", "DeliveryDLQ", "ConversationOutboxDLQ", "FeedbackDLQ", "ReplyRequestDLQ",
-                       "ActivityDLQ", "NotifyDLQ", "DecisionDLQ", "TrustRouterDLQ", "ScheduleDLQ"}
+                       "ActivityDLQ", "NotifyDLQ", "DecisionDLQ", "TrustRouterDLQ", "ScheduleDLQ", "ProposalDLQ"}
     watched = {}
     for name, alarm in alarms(resources).items():
         if alarm.get("Namespace") == "AWS/SQS":

@@ -393,3 +393,31 @@ def test_another_companys_feedback_and_notifications_are_not_seen(wired, company
     assert wired.gateway.invoke("PATCH", f"/api/v3.1/tickets/{ticket['id']}", headers=auth, json={"status": "resolved"}).status == 404
     summary = wired.gateway.invoke("GET", "/api/v3.1/feedback/summary", headers=auth).json()["data"]
     assert summary["total"] == 0 and summary["top_reporters"] == []
+
+
+def test_a_resolved_tickets_changelog_waits_in_the_approval_inbox_and_its_approval_tells_the_reporter(wired, company, providers):  # noqa: F811
+    # GIVEN a customer's WhatsApp report, its ticket resolved with a note
+    made = company()
+    auth = wired.login(made.api_key)
+    whatsapp = channel(wired, auth, purpose="feedback")
+    post(wired, whatsapp, whatsapp_message(BUG))
+    (ticket,) = until(wired, lambda: feedback(wired, auth))
+    resolve(wired, auth, ticket["id"], "Fixed in 2.4.1")
+
+    # WHEN feedback has proposed its changelog
+    def inbox() -> list[dict[str, Any]]:
+        return wired.gateway.invoke("GET", "/api/v3.1/approvals", headers=auth, query={"kind": "changelog", "status": "pending"}).json()["data"]
+
+    (held,) = until(wired, inbox)
+    # THEN it waits in the approval inbox as a changelog of the ticket, and nobody was told yet
+    assert (held["kind"], held["record_type"], held["record_id"]) == ("changelog", "ticket", ticket["id"])
+    assert held["proposed"]["text"].startswith("Good news") and providers.sent("whatsapp") == []
+    # WHEN a person approves it, rewording the text
+    text = "Good news: the checkout crash you reported is fixed."
+    approved = wired.gateway.invoke("POST", f"/api/v3.1/approvals/{held['id']}/approve", headers=auth, json={"changes": {"text": text}})
+    assert approved.status == 200, approved.text
+    # THEN the reporter is told once, on WhatsApp, with the approved words
+    (sent,) = until(wired, lambda: providers.sent("whatsapp"))
+    assert sent["body"]["text"]["body"] == text
+    wired.drain()
+    assert len(providers.sent("whatsapp")) == 1 and len(inbox()) == 0

@@ -197,6 +197,19 @@ class Decider:
         raise Conflict(f"approval {found['id']} is being decided by another request; retry")
 
 
+def propose_changelog(store: TrustStore, detail: Mapping[str, Any], *, now: datetime, correlation_id: str | None = None) -> str:
+    """Feedback's ``feedback.changelog_proposed`` (contracts/feedback.md, the release valve): its
+    text held for a person as a ``changelog`` approval of the ticket, under the approval id feedback
+    derived, with the company's ``expires_in``. A redelivered event finds it there and changes
+    nothing. ``ValueError`` for an event that is not one (retried, then its dead-letter queue)."""
+    company, ticket, approval_id, text = (detail.get(k) for k in ("company_id", "ticket_id", "approval_id", "text"))
+    if not all(isinstance(v, str) and v for v in (company, ticket, text)) or not ap.valid_approval_id(approval_id):
+        raise ValueError("not a changelog proposal: company_id, ticket_id, approval_id and text are required")
+    rules = policy.from_stored(store.policy_item(str(company)))
+    held = ap.held_changelog(str(company), str(ticket), str(text), approval_id=str(approval_id), expires_in=int(rules["expires_in"]), now=now, correlation_id=correlation_id)
+    return "held" if store.put_new_approval(held) else "already held"
+
+
 def expire_due(store: TrustStore, *, now: datetime, correlation_id: str | None = None) -> int:
     """Mark every pending approval whose ``expires_at`` has come ``expired`` (never approved);
     how many it marked. Each is one conditional write: a decision that came first wins."""

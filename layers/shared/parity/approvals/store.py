@@ -155,6 +155,14 @@ class TrustStore(TableAdapter):
     def put_approval(self, approval: Mapping[str, Any]) -> None:
         self._call("put_item", **self.put_approval_request(approval))
 
+    def put_new_approval(self, approval: Mapping[str, Any]) -> bool:
+        """``put_approval`` for a redelivered source: False when that approval is already there."""
+        try:
+            self._call("put_item", **self.put_approval_request(approval), _raise_conditional=True)
+        except ClientError:  # only a failed condition comes back as a ClientError here
+            return False
+        return True
+
     def approval(self, company_id: str, approval_id: str) -> dict[str, Any] | None:
         item = self._get(company_pk(company_id), approval_sk(approval_id))
         return _strip(item) if item and item.get("entity") == "approval" else None
