@@ -18,7 +18,8 @@ _OBJECT_OR_NULL = {"type": ["object", "null"]}
 
 # ---- parameters ----------------------------------------------------------------------------------
 ID = {"type": "string", "minLength": 1, "maxLength": 128}
-LIMIT = {"type": "string", "pattern": "^[0-9]{1,3}$"}
+#: ``limit=`` (empty) is the default, as the contract's ``?status=&limit=&cursor=`` templates write it.
+LIMIT = {"type": "string", "pattern": "^[0-9]{0,3}$"}
 CURSOR = {"type": "string", "maxLength": MAX_CURSOR_LENGTH}
 TIME = {"type": "string", "format": "date-time"}
 APPROVAL_STATUS = {"enum": list(approval.STATUSES)}
