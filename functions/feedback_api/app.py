@@ -7,6 +7,7 @@ import parity.core.coldstart  # noqa: F401  (first: the imports below run withou
 
 from typing import Any
 
+from parity.approvals.roles import caller_of
 from parity.core.http import Param, Request, Response, Router, json_response, result_response
 from parity.core.observability import instrumented, logger
 from parity.core.settings import settings
@@ -58,6 +59,7 @@ def get_settings(request: Request) -> Response:
 
 @app.route("PUT /api/v3.1/feedback/settings", body=f"{_S}:SETTINGS_BODY", answer=f"{_S}:SETTINGS")
 def put_settings(request: Request) -> Response:
+    caller_of(request).require("feedback_settings")
     return json_response(200, service.put_settings(feedback_table(), request.company, request.json()))
 
 

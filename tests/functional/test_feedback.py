@@ -273,6 +273,21 @@ def test_settings_are_set_and_read_back(wired, company):
     assert bad.status == 422 and {d["field"] for d in bad.json()["error"]["details"]} == {"whatsapp_template.name", "whatsapp_template.language"}
 
 
+def test_only_an_admin_changes_the_settings_and_any_role_reads_them(wired, company):
+    # GIVEN a company's producer and approver keys (not admins)
+    made = company()
+    chosen = {"whatsapp_template": {"name": "issue_fixed", "language": "en"}}
+    for role in ("producer", "approver"):
+        auth = wired.login(made.keys[role])
+        # WHEN one sets the WhatsApp template THEN 403 forbidden, and nothing is stored
+        refused = wired.gateway.invoke("PUT", "/api/v3.1/feedback/settings", headers=auth, json=chosen)
+        assert refused.status == 403 and refused.json()["error"]["code"] == "forbidden", refused.text
+        # AND it may read them
+        assert wired.gateway.invoke("GET", "/api/v3.1/feedback/settings", headers=auth).json() == {"data": {"whatsapp_template": None}}
+    # WHEN the admin sets them THEN 200
+    assert wired.gateway.invoke("PUT", "/api/v3.1/feedback/settings", headers=wired.login(made.keys["admin"]), json=chosen).status == 200
+
+
 # ---- the release valve ---------------------------------------------------------------------------
 def test_resolving_proposes_a_changelog_without_ids_or_personal_data(wired, company, aws, stack):
     made = company()
@@ -421,3 +436,55 @@ def test_a_resolved_tickets_changelog_waits_in_the_approval_inbox_and_its_approv
     assert sent["body"]["text"]["body"] == text
     wired.drain()
     assert len(providers.sent("whatsapp")) == 1 and len(inbox()) == 0
+
+
+def _held_changelog(wired, auth, ticket_id: str) -> dict[str, Any]:
+    (held,) = until(wired, lambda: [a for a in wired.gateway.invoke("GET", "/api/v3.1/approvals", headers=auth, query={"kind": "changelog", "status": "pending"}).json()["data"]
+                                    if a["record_id"] == ticket_id])
+    return held
+
+
+def test_a_changelog_edit_that_is_not_a_proper_text_is_a_422_and_approving_twice_a_409(wired, company, providers):  # noqa: F811
+    # GIVEN a product report whose ticket was resolved: its changelog waits for a person
+    made = company()
+    auth = wired.login(made.api_key)
+    ticket = report(wired, auth, BUG, email="rina@example.com").json()["data"]
+    resolve(wired, auth, ticket["id"], "Fixed in 2.4.1")
+    held = _held_changelog(wired, auth, ticket["id"])
+    approve = f"/api/v3.1/approvals/{held['id']}/approve"
+    # WHEN the approver blanks the text, or edits a field a changelog does not have
+    for changes, field in (({"text": "  "}, "changes.text"), ({"text": "x" * 501}, "changes.text"), ({"summary": "Fixed"}, "changes.summary")):
+        refused = wired.gateway.invoke("POST", approve, headers=auth, json={"changes": changes})
+        # THEN a 422 naming the field, and the approval is still pending: nothing decided, nothing stored to send
+        assert refused.status == 422, refused.text
+        assert [d["field"] for d in refused.json()["error"]["details"]] == [field]
+    wired.drain()
+    assert _held_changelog(wired, auth, ticket["id"])["status"] == "pending"
+    assert notifications(wired, auth, ticket_id=ticket["id"]) == []
+    # WHEN it is approved, then approved again
+    first = wired.gateway.invoke("POST", approve, headers=auth, json={})
+    second = wired.gateway.invoke("POST", approve, headers=auth, json={"changes": {"text": "Another text"}})
+    # THEN the second is a 409 and the reporter is told once, with the proposed text
+    assert first.status == 200, first.text
+    assert second.status == 409 and second.json()["error"]["code"] == "approval_not_pending"
+    (told,) = until(wired, lambda: [n for n in notifications(wired, auth, ticket_id=ticket["id"]) if n["status"] == "sent"])
+    assert told["text"] == held["proposed"]["text"]
+
+
+def test_a_changelog_rejected_in_the_inbox_tells_nobody(wired, company, providers):  # noqa: F811
+    # GIVEN a WhatsApp report whose ticket was resolved, its changelog pending
+    made = company()
+    auth = wired.login(made.api_key)
+    whatsapp = channel(wired, auth, purpose="feedback")
+    post(wired, whatsapp, whatsapp_message(BUG))
+    (ticket,) = until(wired, lambda: feedback(wired, auth))
+    resolve(wired, auth, ticket["id"])
+    held = _held_changelog(wired, auth, ticket["id"])
+    # WHEN a person rejects it
+    rejected = wired.gateway.invoke("POST", f"/api/v3.1/approvals/{held['id']}/reject", headers=auth, json={"reason": "wrong wording"})
+    assert rejected.status == 200, rejected.text
+    wired.drain()
+    # THEN nothing is sent or stored to send, and the ticket stays resolved
+    assert providers.sent("whatsapp") == []
+    assert notifications(wired, auth, ticket_id=ticket["id"]) == []
+    assert [t["status"] for t in feedback(wired, auth)] == ["resolved"]

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from parity.approvals import approval as ap
 from parity.approvals.approval import ApprovalNotPending, RecordChanged
+from parity.core.errors import ParityError
 from parity.core import jsonio
 from parity.core.errors import NotFound, ValidationFailed
 from parity.crm import records
@@ -361,3 +362,25 @@ def test_a_decision_is_published_with_what_the_feedback_capability_reads():
     create = ap.approved(ap.held_create("c1", "ticket", {"name": "Refund"}, trust={"confidence": Decimal("0.5"), "agent_id": None}, approval_id="apr_5",
                                         expires_in=86400, now=T0), by="ana@acme", now=T0, record={"id": "t1", "name": "Refund"})
     assert "text" not in ap.decision_event(create) and "proposed" not in ap.decision_event(create)
+
+
+# ---- an approver's edit of a changelog -----------------------------------------------------------
+@pytest.mark.parametrize(("changes", "field", "type_"), [
+    ({"text": ""}, "changes.text", "string_too_short"),
+    ({"text": "   "}, "changes.text", "string_too_short"),
+    ({"text": 42}, "changes.text", "string_type"),
+    ({"text": "x" * 501}, "changes.text", "string_too_long"),
+    ({"name": "Fixed"}, "changes.name", "extra_forbidden"),
+])
+def test_a_changelog_edit_other_than_a_proper_text_is_refused_naming_the_field(changes, field, type_):
+    # GIVEN an approver's changes to a changelog  WHEN they are checked
+    with pytest.raises(ParityError) as refused:
+        ap.changelog_changes(changes)
+    # THEN a 422 naming the field, with the problem's type
+    assert refused.value.status == 422
+    assert [(d["field"], d["type"]) for d in refused.value.details] == [(field, type_)]
+
+
+def test_a_changelog_edit_keeps_the_approvers_words_trimmed_and_no_edit_is_no_change():
+    assert ap.changelog_changes({"text": "  Fixed: exports work again.  "}) == {"text": "Fixed: exports work again."}
+    assert ap.changelog_changes({}) == {}

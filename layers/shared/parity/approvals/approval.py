@@ -357,6 +357,15 @@ def approve_changes(body: Any) -> dict[str, Any]:
     return dict(changes)
 
 
+def changelog_changes(changes: Mapping[str, Any]) -> dict[str, Any]:
+    """An approver's ``changes`` to a changelog: only ``text``, checked by the feedback capability's
+    own rule (a string, not blank, not over its length); a 422 naming ``changes.<field>``."""
+    from parity.feedback.summary import check_changelog_text
+
+    checks.fail(checks.problem(f"changes.{name}", "a changelog's only field is text", "extra_forbidden") for name in changes if name != "text")
+    return {"text": check_changelog_text(changes["text"], field="changes.text")} if "text" in changes else {}
+
+
 def reject_reason(body: Any) -> str | None:
     """The ``reason`` of a reject body ``{"reason"?}`` (≤ 1000 characters; blank is none)."""
     if body is None:

@@ -52,7 +52,8 @@ ROLE_NAMES: tuple[str, ...] = tuple(role.name for role in Role)
 
 #: The least role of each action (contracts/approvals.md, DESIGN "Auth"). Reading the policy is
 #: any role's: a producer may ask what would be held. Notification settings are admin both ways
-#: (they name people: Slack user ids and sso ids).
+#: (they name people: Slack user ids and sso ids). Feedback settings (the WhatsApp template) are
+#: admin to change, any role's to read.
 NEEDED: Mapping[str, Role] = {
     "records": Role.producer,
     "contacts": Role.producer,
@@ -67,6 +68,7 @@ NEEDED: Mapping[str, Role] = {
     "policy.write": Role.admin,
     "notification_settings": Role.admin,
     "channels": Role.admin,
+    "feedback_settings": Role.admin,
 }
 
 

@@ -145,7 +145,7 @@ class Decider:
         ap.check_pending(found, now)
         stamp = iso_ms(now)
         if found["kind"] == "changelog":
-            decided = ap.approved(found, by=by, now=now, record=None, changes=changes, correlation_id=correlation_id)
+            decided = ap.approved(found, by=by, now=now, record=None, changes=ap.changelog_changes(changes), correlation_id=correlation_id)
             self._write(decided, now)
             return decided
         made: dict[str, Any] = {}
