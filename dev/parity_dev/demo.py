@@ -192,7 +192,13 @@ class Scenario(TrustSteps):
             ("Deleting the newer deal brings the first one back", self.delete_brings_back),
             ("With the chat history down, a new record still gets its note, without the excerpt", self.history_down),
             *((title, getattr(self, name)) for title, name in TRUST_STEPS),
+            *self._feedback_loop().steps(),
         ]
+
+    def _feedback_loop(self) -> Any:
+        from parity_dev.demo_feedback import FeedbackLoop  # here: it imports this module's Miss
+
+        return FeedbackLoop(self)
 
     def play(self, say: _Printer) -> bool:
         """Run every step in order, printing each; False at the first miss."""
@@ -219,7 +225,7 @@ class Scenario(TrustSteps):
     def _summary(say: _Printer, *, passed: int, total: int, failed: int | None) -> None:
         say.line("")
         if failed is None:
-            say.line(f"All {total} steps passed: bot/AI records have parity with a person's, and a person approves the uncertain ones.")
+            say.line(f"All {total} steps passed: bot/AI records have parity with a person's, a person approves the uncertain ones, and reporters hear back.")
         else:
             say.line(f"Step {failed} of {total} failed ({passed} passed before it); the stack's log says more.")
 

@@ -1,4 +1,5 @@
-"""``parity demo`` as a new user runs it (``make run``): every step of the RFC scenario passes, the
+"""``parity demo`` as a new user runs it (``make run``): every step of the RFC scenario (then the trust
+scenario and the feedback loop) passes, the
 stack keeps serving the console with ``--keep-running``; and a broken stack makes it fail loudly."""
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import httpx
 from .conftest import ROOT, stack_environment
 
 DEMO_TIMEOUT_SECONDS = 120
-STEPS = 17  # the RFC's 12, then the trust scenario's 5 (parity_dev.demo_trust)
+STEPS = 23  # the RFC's 12, the trust scenario's 5 (parity_dev.demo_trust), the feedback loop's 6 (parity_dev.demo_feedback)
 
 
 def start_demo(tmp_path: Path, *args: str, extra_env: dict[str, str] | None = None) -> tuple[subprocess.Popen[str], queue.Queue[str | None]]:
@@ -76,8 +77,14 @@ def test_the_demo_plays_every_step_then_keeps_serving_the_console(tmp_path):
         assert "status 'approved'" in approved_step and "approved_by 'sari@demo'" in approved_step, approved_step
         assert "ticket \"Budi - refund for the late delivery\" (AI, urgent)" in approved_step and "label 'AI'" in approved_step, approved_step
         # ... and the activity log tells the story in order: held, then approved and created
-        story = output.split("17. ", 1)[1]
+        story = output.split("17. ", 1)[1].split("18. ", 1)[0]
         assert story.index("held/pending") < story.index("approved/success") and "create/success" in story, story
+        # ... and the feedback loop closed: two reports, one ticket; each reporter told on their own channel
+        ticket_step = output.split("20. ", 1)[1].split("21. ", 1)[0]
+        assert "2 reports from ['slack', 'whatsapp']" in ticket_step and "suggested bug" in ticket_step, ticket_step
+        told = output.split("23. ", 1)[1]
+        assert "a template message (issue_resolved), the report being 26 h old" in told, told
+        assert "thread 1795964400.000100" in told and "[('slack', 'sent', 1), ('whatsapp', 'sent', 1)]" in told, told
         # ... and the stack keeps serving the console it points at
         base_url = seen[-1].split()[1]
         assert any(line.startswith("Console") and f"{base_url}/_console" in line for line in seen)
@@ -86,7 +93,7 @@ def test_the_demo_plays_every_step_then_keeps_serving_the_console(tmp_path):
         room = next(line for line in seen if line.startswith("Console")).split("#/rooms/")[1].split()[0]
         assert room.startswith("room_")
         sent = httpx.get(f"{base_url}/_local/providers/sent", timeout=5).json()["data"]
-        assert [s["provider"] for s in sent] == ["whatsapp"]
+        assert sorted(s["provider"] for s in sent) == ["slack", "whatsapp", "whatsapp"]  # step 8's reply, then the two reporters told
         assert process.poll() is None
     finally:
         # WHEN it is stopped THEN it exits 0: the scenario passed
