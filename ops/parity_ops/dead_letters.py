@@ -34,6 +34,11 @@ DLQS = {
     "notify": ("NotifyDLQUrl", "NotifyQueueUrl"),
     "decision": ("DecisionDLQUrl", "DecisionQueueUrl"),
     "proposal": ("ProposalDLQUrl", "ProposalQueueUrl"),
+    # Conversations (contracts/conversations.md) and the feedback loop (contracts/feedback.md).
+    "ingest": ("IngestDLQUrl", "IngestQueueUrl"),
+    "delivery": ("DeliveryDLQUrl", "DeliveryQueueUrl"),
+    "feedback": ("FeedbackDLQUrl", "FeedbackQueueUrl"),
+    "reply-request": ("ReplyRequestDLQUrl", "ReplyRequestQueueUrl"),
 }
 
 

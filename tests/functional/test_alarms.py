@@ -192,6 +192,24 @@ def test_the_operator_policy_grants_no_wildcard(resources):
         assert "*" not in json.dumps(statement["Resource"]), statement["Resource"]
 
 
+def test_every_queues_dead_letters_can_be_listed_and_redriven_by_the_operator(resources):
+    from parity_dev.stack import load_template
+    from parity_ops.dead_letters import DLQS
+
+    from .conftest import TEMPLATE
+
+    # GIVEN every queue of the template that sends what fails to a DLQ
+    sources = {name: r["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0] for name, r in resources.items()
+               if r["Type"] == "AWS::SQS::Queue" and "RedrivePolicy" in r["Properties"]}
+    outputs = load_template(TEMPLATE)["Outputs"]
+    # THEN `parity ops dlq` knows each pair (its DLQ read, redriven to the queue) ...
+    known = {outputs[dlq]["Value"]["Ref"]: outputs[queue]["Value"]["Ref"] for dlq, queue in DLQS.values() if queue is not None}
+    assert known == {dlq: queue for queue, dlq in sources.items()}
+    # ... and the operator's policy may read each DLQ and send back to its queue
+    granted = {sid: {arn["Fn::GetAtt"][0] for arn in _listed(s["Resource"]) if isinstance(arn, dict) and "Fn::GetAtt" in arn} for owner, s in _statements(resources) if owner == "OperatorPolicy" for sid in [s.get("Sid")]}
+    assert set(sources.values()) <= granted["DeadLetters"] and set(sources) <= granted["Redrive"]
+
+
 def test_the_room_index_and_the_secret_parameter_are_granted_only_where_needed(resources):
     index_queries = [(owner, s) for owner, s in _statements(resources) if "index/RoomRecords" in json.dumps(s["Resource"])]
     assert [(owner, _listed(s["Action"])) for owner, s in index_queries] == [("OperatorPolicy", ["dynamodb:Query"])]
