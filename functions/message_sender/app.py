@@ -25,14 +25,10 @@ from parity.conversations.store import conversation_table
 from parity.core import jsonio, outbound
 from parity.core.clock import parse_delays
 from parity.core.observability import bound, instrumented, logger
-from parity.core.queues import queues
+from parity.core.queues import queues, retry_or_give_up
 from parity.core.settings import settings
 
 DEADLINE_SECONDS = 10.0
-
-
-class RetryLater(Exception):
-    """Marks the batch item failed; its visibility already says when it comes back."""
 
 
 @lru_cache(maxsize=1)
@@ -63,13 +59,8 @@ def record_handler(record: SQSRecord) -> None:
         if done.result in ("sent", "skipped"):
             logger.info("reply delivery", extra={**log, "reason": done.reason or None})
             return
-        if done.result == "failed":
-            queues().dead_letter(config.require("delivery_dlq_url"), record.body, reason=done.reason, attempts=attempt, source="delivery")
-            logger.error("reply failed; dead-lettered", extra={**log, "reason": done.reason})
-            return
-        queues().postpone(config.require("delivery_queue_url"), record.receipt_handle, done.delay)
-        logger.warning("reply attempt failed", extra={**log, "reason": done.reason, "retry_in_s": done.delay})
-        raise RetryLater(done.reason)
+        retry_or_give_up(queues(), record, give_up=done.result == "failed", reason=done.reason, delay=done.delay, attempts=attempt,
+                         queue_url=config.require("delivery_queue_url"), dlq_url=config.require("delivery_dlq_url"), source="delivery", what="reply", log=log)
 
 
 @instrumented

@@ -21,15 +21,11 @@ from parity.approvals import service, slack
 from parity.approvals.store import trust_store
 from parity.core import jsonio, outbound
 from parity.core.observability import bound, instrumented, logger
-from parity.core.queues import queues
+from parity.core.queues import queues, retry_or_give_up
 from parity.core.settings import settings
 from parity.crm.store import crm_store
 
 DEADLINE_SECONDS = 5.0
-
-
-class RetryLater(Exception):
-    """Marks the batch item failed; its visibility already says when it comes back."""
 
 
 @lru_cache(maxsize=1)
@@ -67,12 +63,9 @@ def record_handler(record: SQSRecord) -> None:
             queues().send(config.require("decision_queue_url"), {"kind": "reply", "company_id": queued.get("company_id"), "response_url": url, "body": body})
             logger.warning("slack reply failed; queued again", extra={"reason": done.reason})
             return
-        if done.result == "failed":
-            queues().dead_letter(config.require("decision_dlq_url"), record.body, reason=done.reason, attempts=attempt, source="decision")
-            logger.error("slack reply failed; dead-lettered", extra={"reason": done.reason})
-            return
-        queues().postpone(config.require("decision_queue_url"), record.receipt_handle, done.delay)
-        raise RetryLater(done.reason)
+        retry_or_give_up(queues(), record, give_up=done.result == "failed", reason=done.reason, delay=done.delay, attempts=attempt,
+                         queue_url=config.require("decision_queue_url"), dlq_url=config.require("decision_dlq_url"), source="decision", what="slack reply",
+                         log={"attempt": attempt})
 
 
 @instrumented

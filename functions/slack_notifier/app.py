@@ -24,14 +24,10 @@ from parity.approvals.store import trust_store
 from parity.conversations.secrets import channel_secrets
 from parity.core import jsonio, outbound
 from parity.core.observability import bound, instrumented, logger
-from parity.core.queues import queues
+from parity.core.queues import queues, retry_or_give_up
 from parity.core.settings import settings
 
 DEADLINE_SECONDS = 10.0
-
-
-class RetryLater(Exception):
-    """Marks the batch item failed; its visibility already says when it comes back."""
 
 
 @lru_cache(maxsize=1)
@@ -57,13 +53,8 @@ def record_handler(record: SQSRecord) -> None:
         if done.result in ("sent", "skipped"):
             logger.info("slack notification", extra={**log, "reason": done.reason or None})
             return
-        if done.result == "failed":
-            queues().dead_letter(config.require("notify_dlq_url"), record.body, reason=done.reason, attempts=attempt, source="notify")
-            logger.error("slack notification failed; dead-lettered", extra={**log, "reason": done.reason})
-            return
-        queues().postpone(config.require("notify_queue_url"), record.receipt_handle, done.delay)
-        logger.warning("slack notification attempt failed", extra={**log, "reason": done.reason, "retry_in_s": done.delay})
-        raise RetryLater(done.reason)
+        retry_or_give_up(queues(), record, give_up=done.result == "failed", reason=done.reason, delay=done.delay, attempts=attempt,
+                         queue_url=config.require("notify_queue_url"), dlq_url=config.require("notify_dlq_url"), source="notify", what="slack notification", log=log)
 
 
 @instrumented

@@ -46,7 +46,7 @@ from parity.core.observability import (
     milliseconds,
     sqs_correlation_id,
 )
-from parity.core.queues import queues
+from parity.core.queues import queues, retry_or_give_up
 from parity.core.settings import settings
 from parity.outbox.secrets import signing_secrets
 
@@ -54,10 +54,6 @@ from parity.outbox.secrets import signing_secrets
 DEADLINE_SECONDS = 10.0
 CONNECT_SECONDS = 2.0
 READ_SECONDS = 5.0
-
-
-class RetryLater(Exception):
-    """Marks the batch item failed; its visibility already says when it comes back."""
 
 
 @lru_cache(maxsize=1)
@@ -115,16 +111,10 @@ def _deliver(record: SQSRecord, event: dict[str, Any], correlation_id: str) -> N
         logger.info("webhook delivered", extra={**log, "latency_ms": None if latency is None else round(latency)})
         return
     count(WEBHOOK_DELIVERY_FAILED)
-    if outcome.give_up:  # 410, the schedule exhausted, or a refused target (Reply.refused)
-        queues().dead_letter(
-            config.require("webhook_dlq_url"), record.body, reason=outcome.reason, attempts=attempt, source="webhook",
-            attributes={CORRELATION_ATTRIBUTE: correlation_id},
-        )
-        logger.error("webhook dead-lettered", extra={**log, "reason": outcome.reason})
-        return
-    queues().postpone(config.require("webhook_queue_url"), record.receipt_handle, outcome.delay)
-    logger.warning("webhook attempt failed", extra={**log, "reason": outcome.reason, "retry_in_s": outcome.delay})
-    raise RetryLater(outcome.reason)
+    # Given up on: 410, the schedule exhausted, or a refused target (Reply.refused).
+    retry_or_give_up(queues(), record, give_up=outcome.give_up, reason=outcome.reason, delay=outcome.delay, attempts=attempt,
+                     queue_url=config.require("webhook_queue_url"), dlq_url=config.require("webhook_dlq_url"), source="webhook",
+                     what="webhook", log=log, attributes={CORRELATION_ATTRIBUTE: correlation_id})
 
 
 @instrumented

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from parity.core import outbound
+from parity.core.queues import RetryLater
 from parity.core.settings import get_settings
 from parity.crm import flags
 from parity.outbox import sender as delivery
@@ -75,7 +76,7 @@ def deliver(module: Any) -> str:
     record = SQSRecord({"messageId": "m-1", "receiptHandle": "rh-1", "body": BODY, "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {}})
     try:
         module.record_handler(record)
-    except module.RetryLater:
+    except RetryLater:
         return "postponed"
     return "dead-lettered" if module.fake_queues.dead_letters else "delivered"
 

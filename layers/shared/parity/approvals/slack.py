@@ -43,17 +43,9 @@ class Outcome:
 
 def _read(answered: Exchange) -> tuple[bool, bool, str, int | None, str | None]:
     """(accepted, final, error, retry_after, ts) of Slack's answer to a chat.postMessage."""
-    from parity.conversations.outbound import read_answer
+    from parity.conversations.outbound import answer_of
 
-    if answered.refused:
-        return False, True, answered.problem, None, None
-    try:
-        body = json.loads(answered.body) if answered.body else None
-    except ValueError:
-        body = None
-    retry_after = answered.headers.get("retry-after") or answered.headers.get("Retry-After")
-    seconds = int(retry_after) if retry_after and str(retry_after).isdigit() else None
-    answer = read_answer("slack", answered.status, body, retry_after=seconds, problem=answered.problem)
+    answer = answer_of("slack", answered)
     return answer.accepted, answer.final, answer.error, answer.retry_after, answer.provider_id
 
 

@@ -83,7 +83,7 @@ def attempt(
         text=message.get("text") if not template else None,
         template=Template(template["name"], template["language"], tuple(template.get("parameters") or ())) if template else None,
     )
-    answer = _read(channel["type"], post(request.url, request.headers, json.dumps(request.body).encode("utf-8")))
+    answer = outbound.answer_of(channel["type"], post(request.url, request.headers, json.dumps(request.body).encode("utf-8")))
     if answer.accepted:
         replies.remember_outbound(channel["id"], str(answer.provider_id), company_id=company, room_id=room, created_at=message["created_at"], message_id=message["id"])
         replies.set_status(company, room, message["created_at"], message["id"], "sent", provider_id=answer.provider_id, attempts=attempt_number)
@@ -99,18 +99,6 @@ def attempt(
         return _fail(replies, message, company, attempt_number, f"{answer.error}; gave up 24 h after the first attempt")
     replies.note_attempt(company, room, message["created_at"], message["id"], attempts=attempt_number, error=answer.error[:500])
     return Attempted("retry", delay=delay, reason=answer.error)
-
-
-def _read(channel_type: str, answered: Exchange) -> outbound.Answer:
-    if answered.refused:
-        return outbound.Answer(False, final=True, error=answered.problem)
-    try:
-        body = json.loads(answered.body) if answered.body else None
-    except ValueError:
-        body = None
-    retry_after = answered.headers.get("retry-after") or answered.headers.get("Retry-After")
-    seconds = int(retry_after) if retry_after and str(retry_after).isdigit() else None
-    return outbound.read_answer(channel_type, answered.status, body, retry_after=seconds, problem=answered.problem)
 
 
 def _fail(replies: Replies, message: Mapping[str, Any], company: str, attempts: int, reason: str) -> Attempted:

@@ -17,11 +17,14 @@ provider's error.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
+
+from parity.core.outbound import Exchange
 
 FIRST_DELAYS = (1, 4, 15, 60)
 LATER_DELAY = 300
@@ -91,6 +94,20 @@ def request_for(
         body = {"message_type": "comment", "type": "admin", "admin_id": admin_id, "body": text or ""}
         return ProviderRequest(f"{base}/conversations/{quote(thread, safe='')}/reply", {**headers, "Accept": "application/json", "Intercom-Version": "2.11"}, body)
     raise ValueError(f"no send API for {channel_type!r}")
+
+
+def answer_of(channel_type: str, answered: Exchange) -> Answer:
+    """A provider's answer to a send (``parity.core.outbound.post``'s exchange), read as ``read_answer``
+    reads it: a refused target is final, the body parsed as JSON when it is, ``Retry-After`` in seconds."""
+    if answered.refused:
+        return Answer(False, final=True, error=answered.problem)
+    try:
+        body = json.loads(answered.body) if answered.body else None
+    except ValueError:
+        body = None
+    retry_after = answered.headers.get("retry-after") or answered.headers.get("Retry-After")
+    seconds = int(retry_after) if retry_after and str(retry_after).isdigit() else None
+    return read_answer(channel_type, answered.status, body, retry_after=seconds, problem=answered.problem)
 
 
 def read_answer(channel_type: str, status: int | None, body: Any, *, retry_after: int | None = None, problem: str = "") -> Answer:

@@ -113,3 +113,27 @@ class Queues:
 def queues() -> Queues:
     """The SQS adapter, built once per container."""
     return Queues()
+
+
+class RetryLater(Exception):
+    """A record whose attempt failed and was postponed: the batch reports it failed, and its
+    visibility already says when it comes back."""
+
+
+def retry_or_give_up(
+    queue: Any, record: Any, *, give_up: bool, reason: str, delay: int, attempts: int, queue_url: str, dlq_url: str, source: str,
+    what: str, log: Mapping[str, Any], attributes: Mapping[str, str] | None = None,
+) -> None:
+    """The end of a send attempt that failed, for the senders behind a queue (webhooks, replies,
+    Slack): given up → the message is dead-lettered with why (returns: the record is done); else it
+    is hidden until its next attempt and ``RetryLater`` marks the record failed. ``queue`` is a
+    ``Queues`` (or a test's fake), ``record`` the SQS record, ``what`` names the send in the log."""
+    from parity.core.observability import logger
+
+    if give_up:
+        queue.dead_letter(dlq_url, record.body, reason=reason, attempts=attempts, source=source, attributes=attributes)
+        logger.error(f"{what} dead-lettered", extra={**log, "reason": reason})
+        return
+    queue.postpone(queue_url, record.receipt_handle, delay)
+    logger.warning(f"{what} attempt failed", extra={**log, "reason": reason, "retry_in_s": delay})
+    raise RetryLater(reason)
