@@ -28,10 +28,11 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote
+
+from parity_dev.loopback import serve_mount
 
 DEFAULT_ROOMS_FILE = Path(__file__).with_name("demo_rooms.json")
 HISTORY_PREFIX = "/api/open/v1/messages/rooms/"
@@ -217,38 +218,11 @@ class DemoHub:
 
 
 @contextmanager
-def serving(hub: DemoHub, host: str = "127.0.0.1") -> Iterator[str]:
-    """Serve ``hub`` on a free port of ``host`` for the block; yields its base URL (what
+def serving(hub: DemoHub) -> Iterator[str]:
+    """Serve ``hub`` on a free loopback port for the block; yields its base URL (what
     ``HUB_API_BASE_URL`` is set to)."""
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def _serve(self) -> None:
-            path, _, query = self.path.partition("?")
-            body = self.rfile.read(int(self.headers.get("content-length") or 0))
-            status, headers, payload = hub.handle(self.command, path, query, list(self.headers.items()), body) or _error(404, "not_found", "no such route")
-            self.send_response(status)
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.send_header("content-length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        do_GET = do_POST = _serve
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer((host, 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, name="stand-in-hub", daemon=True)
-    thread.start()
-    try:
-        yield f"http://{host}:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_mount(lambda *request: hub.handle(*request) or _error(404, "not_found", "no such route")) as server:
+        yield server.url
 
 
 def _query(query: Mapping[str, str] | str | None) -> dict[str, str]:

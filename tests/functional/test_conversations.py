@@ -12,12 +12,12 @@ import time
 import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 from parity.conversations import signatures
 from parity_dev.fake_providers import FakeProviders
+from parity_dev.loopback import serve_mount
 
 SECRETS = {"whatsapp": "meta-app-secret", "slack": "slack-signing-secret", "intercom": "intercom-client-secret"}
 
@@ -28,29 +28,11 @@ def providers(wired) -> Iterator[FakeProviders]:
     """The providers' send APIs, faked on loopback; the reply sender is pointed at them."""
     fake = FakeProviders()
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - stdlib name
-            body = self.rfile.read(int(self.headers.get("content-length") or 0))
-            status, headers, payload = fake.handle("POST", self.path, "", list(self.headers.items()), body) or (404, {}, b"")
-            self.send_response(status)
-            for k, v in headers.items():
-                self.send_header(k, v)
-            self.send_header("content-length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_port}/_fake"
-    try:
-        with wired.setting(WHATSAPP_API_BASE_URL=f"{base}/whatsapp", SLACK_API_BASE_URL=f"{base}/slack", INTERCOM_API_BASE_URL=f"{base}/intercom", ALLOW_PRIVATE_TARGETS="true"):
-            yield fake
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_mount(fake.handle) as server, wired.setting(
+        WHATSAPP_API_BASE_URL=f"{server.url}/_fake/whatsapp", SLACK_API_BASE_URL=f"{server.url}/_fake/slack",
+        INTERCOM_API_BASE_URL=f"{server.url}/_fake/intercom", ALLOW_PRIVATE_TARGETS="true",
+    ):
+        yield fake
 
 
 def channel(wired, auth, kind: str = "whatsapp", **extra: Any) -> dict[str, Any]:

@@ -108,9 +108,12 @@ def run(args: argparse.Namespace) -> int:
         model["x86"], model["at_volume"] = x86, volume
         # The router's only DynamoDB writes are the activity log's (issue 15): its line and counter.
         activity = ops["router_per_create"]["write_units"]["wru"] * cost.PRICES["dynamodb_wru"] * 1e6
-        row("5 cost per 1M bot creates (x86)", x86["total_usd"], 15.0, ", ".join(f"{k} ${v:.2f}" for k, v in x86["per_million_usd"].items())
-            + f" (of dynamodb, the activity log's line and counter ${activity:.2f}); list prices of {cost.PRICES_DATE}", unit="$")
-        row(f"5 cost per 1M bot creates ({arch})", model["total_usd"], 10.0, ", ".join(f"{k} ${v:.2f}" for k, v in model["per_million_usd"].items()) + f"; at volume (receives of 5, stream batches of 50) ${volume['total_usd']:.2f}", unit="$", goal=True)
+        # DESIGN.md's budget ($15) is about what the deployed stack costs: its functions' architecture
+        # (arm64 since issue 17; x86 when the budget was written, kept as context). Issue 17's $10 is a goal.
+        breakdown = ", ".join(f"{k} ${v:.2f}" for k, v in model["per_million_usd"].items())
+        row(f"5 cost per 1M bot creates ({arch})", model["total_usd"], 15.0, breakdown
+            + f" (of dynamodb, the activity log's line and counter ${activity:.2f}); x86 ${x86['total_usd']:.2f}; list prices of {cost.PRICES_DATE}", unit="$")
+        row(f"5 cost per 1M bot creates ({arch}), issue 17's goal", model["total_usd"], 10.0, f"at volume (receives of 5, stream batches of 50) ${volume['total_usd']:.2f}", unit="$", goal=True)
         if not args.skip_local:
             code = f"import json; from pathlib import Path; from parity_dev.bench.cost import inbound_counts; print(json.dumps(inbound_counts(Path({str(root)!r}))))"
             done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=900, env=clean_env)

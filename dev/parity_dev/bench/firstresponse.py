@@ -357,7 +357,7 @@ def first_responses(root: Path, *, pairs: int = 9, build: Path | None = None, fu
     """Figure 1 (module docstring): per function, CPU and wall of the first response, of the bare
     handler's, and the median of the paired ratios."""
     from parity_dev.bench.handlers import silenced
-    from parity_dev.bench.loopback import mount_server
+    from parity_dev.loopback import serve_mount
     from parity_dev.fake_providers import FakeProviders
     from parity_dev.local_stack import DEMO_COMPANY, LocalStack
 
@@ -366,7 +366,7 @@ def first_responses(root: Path, *, pairs: int = 9, build: Path | None = None, fu
     out: dict[str, Any] = {"functions": {}, "pairs": pairs, "lambda_path": isolated}
     with ExitStack() as stack_exit, tempfile.TemporaryDirectory(prefix="parity-first-") as tmp:
         fake = FakeProviders()
-        providers = stack_exit.enter_context(mount_server(fake.handle))
+        providers = stack_exit.enter_context(serve_mount(fake.handle))
         base = f"{providers.url}/_fake"
         stack = LocalStack(root / "template.yaml", port=0, poll=False, variables={
             "WHATSAPP_API_BASE_URL": f"{base}/whatsapp", "SLACK_API_BASE_URL": f"{base}/slack", "INTERCOM_API_BASE_URL": f"{base}/intercom"})

@@ -599,7 +599,7 @@ def _silenced() -> Iterator[None]:
 def run(root: Path, *, seconds: float = 60.0, rates: Rates = Rates(), faults: bool = False, burst: bool = True,
         customers_per_channel: int = 6, max_workers: int | None = None, log: Callable[[str], None] = lambda _m: None) -> dict[str, Any]:
     """One load run (module docstring); returns its report (JSON-able)."""
-    from parity_dev.bench.loopback import mount_server
+    from parity_dev.loopback import serve_mount
     from parity_dev.fake_providers import FakeProviders
     from parity_dev.local_stack import LocalStack
 
@@ -607,7 +607,7 @@ def run(root: Path, *, seconds: float = 60.0, rates: Rates = Rates(), faults: bo
     report: dict[str, Any] = {"faults": faults, "seconds": seconds, "rates": rates.__dict__, "target_rate": rates.total()}
     with ExitStack() as exit_stack:
         fake = FakeProviders()
-        providers = exit_stack.enter_context(mount_server(fake.handle))
+        providers = exit_stack.enter_context(serve_mount(fake.handle))
         proxy = Proxy()
         exit_stack.callback(proxy.close)
         base = f"{providers.url}/_fake"
