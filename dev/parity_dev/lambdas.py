@@ -1,4 +1,5 @@
 """Run the template's Lambda functions as Lambda does: each in execution environments of its own.
+(A little over 400 lines: the runtime's environments, scaling and invocation are one lifecycle.)
 
 An execution environment is a worker process (``parity_dev.lambda_worker``) that runs one function
 with that function's own environment: its ``Environment`` from the deployed template (Globals

@@ -2,7 +2,8 @@
 feedback channels and the API become triaged tickets, grouped; the list and the summary; a
 person's decisions; the release valve (a resolution proposes a changelog; an approved one tells
 each reporter once on their own channel, within its rules); faults and another company's data.
-Handlers on moto with the resources of template.yaml, the whole pipeline running (``wired``)."""
+Handlers on moto with the resources of template.yaml, the whole pipeline running (``wired``).
+Over 400 lines: the contract route by route in its order, checked against contracts/feedback.md in one place."""
 
 from __future__ import annotations
 

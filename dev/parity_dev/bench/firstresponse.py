@@ -1,5 +1,6 @@
 """Figure 1: cold start as a caller feels it — a fresh process that imports a function and answers its
 first request — against a bare boto3 handler making the same AWS calls (DESIGN.md "Budgets", issue 17).
+(Over 400 lines: one first request per function, each event built beside the others.)
 
 AWS is a local moto server (the local stack's, behind its edge) for both sides. For each function:
 

@@ -1,4 +1,6 @@
 """Figure 8: the local stack under sustained load (``parity bench --load``; a short form in ``make bench``).
+(Over 400 lines: one run's script — set-up, producers, faults on a schedule, the burst, the accounting —
+reads top to bottom; the ledger that decides lost and doubled is pure, in ``ledger.py``.)
 
 One run = a fresh local stack (its functions in worker processes, its pollers, moto behind the edge)
 with the fake provider send APIs and a pass-through proxy in front of its omnichannel receiver, both

@@ -1,4 +1,6 @@
 """Approvals: an action held for a person, and the decisions on it.
+(Over 400 lines: the approval's state machine and every request body that moves it, so each rule of
+contracts/approvals.md is written once, beside the others.)
 
 An approval is a plain dict (what the store keeps, minus keys); ``public`` is the API shape of
 contracts/approvals.md::

@@ -1,4 +1,6 @@
 """Notifications to people: the settings, the Slack messages, and the Slack buttons' clicks.
+(Over 400 lines: Block Kit's limits, the messages built within them and the clicks that answer them are
+one protocol with Slack, kept and tested together.)
 
 **Settings** (``GET|PUT /api/v3.1/notification-settings``, admin)::
 
