@@ -253,6 +253,15 @@ def test_bad_filters_are_a_422_naming_them(wired, company, path, query, field):
     assert answer.status == 422 and [d["field"] for d in answer.json()["error"]["details"]] == [field], answer.text
 
 
+@pytest.mark.parametrize("path", ["/api/v3.1/feedback", "/api/v3.1/notifications", "/api/v3.1/conversations", "/api/v3.1/approvals"])
+def test_an_empty_limit_is_the_default_on_every_list(wired, company, path):
+    # GIVEN a list route, asked as the contracts' templates write it (?status=&limit=&cursor=)
+    auth = wired.login(company().api_key)
+    # WHEN limit is empty THEN the default page, as with no limit at all
+    answer = wired.gateway.invoke("GET", path, headers=auth, query={"limit": ""})
+    assert answer.status == 200, answer.text
+
+
 def test_a_feedback_tickets_confirmed_fields_keep_feedbacks_values(wired, company):
     auth = wired.login(company().api_key)
     ticket = report(wired, auth).json()["data"]

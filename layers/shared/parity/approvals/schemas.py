@@ -11,6 +11,7 @@ from typing import Any
 
 from parity.approvals import activity, anomalies, approval, notifications, policy
 from parity.approvals.checks import MAX_CURSOR_LENGTH
+from parity.core.paging import LIMIT_SCHEMA
 
 _NULLABLE_TEXT = {"type": ["string", "null"]}
 _SCORE = {"type": ["number", "null"], "minimum": 0, "maximum": 1}
@@ -18,8 +19,7 @@ _OBJECT_OR_NULL = {"type": ["object", "null"]}
 
 # ---- parameters ----------------------------------------------------------------------------------
 ID = {"type": "string", "minLength": 1, "maxLength": 128}
-#: ``limit=`` (empty) is the default, as the contract's ``?status=&limit=&cursor=`` templates write it.
-LIMIT = {"type": "string", "pattern": "^[0-9]{0,3}$"}
+LIMIT = LIMIT_SCHEMA
 CURSOR = {"type": "string", "maxLength": MAX_CURSOR_LENGTH}
 TIME = {"type": "string", "format": "date-time"}
 APPROVAL_STATUS = {"enum": list(approval.STATUSES)}

@@ -3,11 +3,12 @@ functions' route registrations, loaded only by whoever builds the document)."""
 
 from __future__ import annotations
 
+from parity.core.paging import LIMIT_SCHEMA
 from parity.conversations.model import STATES
 
 ID = {"type": "string", "minLength": 1, "maxLength": 128}
 CHANNEL_TYPE = {"enum": ["whatsapp", "slack", "intercom"]}
-LIMIT = {"type": "string", "pattern": "^[0-9]{1,3}$"}
+LIMIT = LIMIT_SCHEMA
 CURSOR = {"type": "string", "maxLength": 2048}
 STATE = {"enum": list(STATES)}
 OFFSET = {"type": "string", "pattern": "^[0-9]{1,4}$"}

@@ -9,6 +9,9 @@ from typing import Any
 from parity.core.dynamodb import BadCursor, Page
 from parity.core.errors import ValidationFailed
 
+#: The ``limit`` parameter in the API's document: ``limit=`` (empty) is the default, as the contracts'
+#: ``?status=&limit=&cursor=`` templates write it; the range is ``limit_of``'s to say.
+LIMIT_SCHEMA = {"type": "string", "pattern": "^[0-9]{0,3}$"}
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 50
 

@@ -3,11 +3,12 @@ function's route registrations, loaded only by whoever builds the document)."""
 
 from __future__ import annotations
 
+from parity.core.paging import LIMIT_SCHEMA
 from parity.feedback.notify import STATUSES
 from parity.feedback.ticket import CATEGORIES, CHANNELS, PERIODS
 from parity.feedback.triage import PRIORITIES
 
-LIMIT = {"type": "string", "pattern": "^[0-9]{1,3}$"}
+LIMIT = LIMIT_SCHEMA
 CURSOR = {"type": "string", "maxLength": 2048}
 # The list filters: an empty value is no filter (``?status=&category=``), as the contract writes them.
 ID = {"type": "string", "maxLength": 128}
