@@ -1,4 +1,5 @@
-"""POST /api/v3.1/tickets: a producer (chatbot, AI agent or person) creates a ticket."""
+"""POST /api/v3.1/tickets: a producer (chatbot, AI agent or person) creates a ticket
+(``parity.crm.create_route``, the body it shares with the other create route)."""
 
 from __future__ import annotations
 
@@ -6,13 +7,9 @@ import parity.core.coldstart  # noqa: F401  (first: the imports below run withou
 
 from typing import Any
 
-from parity.approvals.gate import gate
-from parity.crm import service
-from parity.core.errors import ParityError
-from parity.core.http import Param, Request, Response, Router, result_response
-from parity.core.observability import correlation_id, instrumented, logger
-from parity.core.settings import settings
-from parity.crm.store import crm_store
+from parity.core.http import Param, Request, Response, Router
+from parity.core.observability import instrumented
+from parity.crm import create_route
 
 app = Router()
 
@@ -26,34 +23,7 @@ app = Router()
     also={202: "parity.approvals.schemas:HELD"},  # held for approval by the company's policy
 )
 def create_ticket(request: Request) -> Response:
-    try:
-        result = service.create_record(
-            crm_store(),
-            request.company,
-            "ticket",
-            request.json(),
-            url_template=settings().crm_record_url_template,
-            idempotency_key=request.header("Idempotency-Key"),
-            request_target=request.route_key,  # "POST /api/v3.1/tickets": part of the idempotency fingerprint
-            correlation_id=correlation_id(),
-            gate=gate(),
-        )
-    except ParityError as refused:  # the failure path only: a refused bot/AI create is a line of the activity log
-        from parity.approvals import refusals
-
-        refusals.report(request, refused, action="create", record_type="ticket", send=_to_activity_log)
-        raise
-    if result.status == 202:
-        logger.info("ticket held for approval" if not result.replayed else "ticket hold replayed", extra={"record_type": "ticket", **result.ids})
-    else:
-        logger.info("ticket created" if not result.replayed else "ticket create replayed", extra={"record_type": "ticket", **result.ids})
-    return result_response(result)
-
-
-def _to_activity_log(message: dict[str, Any]) -> None:
-    from parity.core.queues import queues
-
-    queues().send(settings().require("activity_queue_url"), message)
+    return create_route.create(request, "ticket")
 
 
 @instrumented(http=True)

@@ -51,17 +51,11 @@ def update_record(request: Request, id: str, record_type: RecordType) -> Respons
             found = crm_store().get_record(request.company, record_type, record_id)
             return found.get("creator_flag") if found else None
 
-        refusals.report(request, refused, action="update", record_type=record_type, record_id=record_id, record_flag=record_flag, send=_to_activity_log)
+        refusals.report(request, refused, action="update", record_type=record_type, record_id=record_id, record_flag=record_flag)
         raise
     if isinstance(updated, service.Held):
         return json_response(202, updated.body)
     return json_response(200, updated)
-
-
-def _to_activity_log(message: dict[str, Any]) -> None:
-    from parity.core.queues import queues
-
-    queues().send(settings().require("activity_queue_url"), message)
 
 
 def _feedback_rules(current: dict[str, Any], changes: dict[str, Any]) -> None:

@@ -20,7 +20,7 @@ from parity.core import observability
 from parity.core.errors import ServiceUnavailable
 from parity.core.observability import logger
 from parity.core.settings import get_settings
-from parity.crm import flags
+from parity.crm import create_route, flags
 from parity.crm.credentials import hash_secret
 from parity.inbox.sidebar import Entry
 from parity.outbox import signing
@@ -197,8 +197,8 @@ def test_a_create_logs_ids_under_the_producers_correlation_id_and_stores_it(capt
 
     store.create_record = create_record  # type: ignore[method-assign]
     module = app("create_deal")
-    monkeypatch.setattr(module, "crm_store", lambda: store)
-    monkeypatch.setattr(module, "gate", no_policy)
+    monkeypatch.setattr(create_route, "crm_store", lambda: store)  # the body both create routes share
+    monkeypatch.setattr(create_route, "gate", no_policy)
     # GIVEN a bot's create with its own correlation id / WHEN handled
     response = module.handler(http_event("POST", "/api/v3.1/deals", {"name": "Budi", "channel_integration_room_id": "room-9", "creator_flag": "bot"}, headers={"x-correlation-id": "flow-7-run-42"}), Ctx())
     # THEN the id is stored with the record and named in the answer
@@ -250,8 +250,8 @@ def test_no_api_key_token_signing_secret_or_chat_text_in_any_log(captured, monke
     # and its signed delivery to the receiver
     token_app, create_app, note_app, receiver_app = app("company_token"), app("create_deal"), app("timeline_note"), app("webhook_receiver")
     monkeypatch.setattr(token_app, "crm_store", lambda: store)
-    monkeypatch.setattr(create_app, "crm_store", lambda: store)
-    monkeypatch.setattr(create_app, "gate", no_policy)
+    monkeypatch.setattr(create_route, "crm_store", lambda: store)
+    monkeypatch.setattr(create_route, "gate", no_policy)
     notes_store = NoteStore()
     monkeypatch.setattr(note_app, "crm_store", lambda: notes_store)
     monkeypatch.setattr(note_app, "note_table", lambda: notes_store)

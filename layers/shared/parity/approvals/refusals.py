@@ -36,10 +36,11 @@ def report(
     record_type: str,
     record_id: str | None = None,
     record_flag: Callable[[], str | None] | None = None,
-    send: Callable[[dict[str, Any]], None],
+    send: Callable[[dict[str, Any]], None] | None = None,
 ) -> None:
     """Send the refusal's line to the activity log when it is one (``activity.refusal_logged``).
-    ``record_flag`` reads a PATCHed record's own flag (a read on the failure path only)."""
+    ``record_flag`` reads a PATCHed record's own flag (a read on the failure path only); ``send``
+    is the activity log's queue (``to_activity_log``) unless told otherwise."""
     if not 400 <= refused.status < 500 or refused.status == 401:
         return
     try:
@@ -55,6 +56,14 @@ def report(
             action=action, record_type=record_type, record_id=record_id, creator_flag=str(flag), agent_id=agent_id, confidence=confidence,
             error_code=refused.code, correlation_id=correlation_id(),
         )
-        send(message)
+        (send or to_activity_log)(message)
     except Exception as exc:  # the answer is the refusal's, whatever happens here
         logger.warning("refusal not logged to the activity log", extra={"problem": type(exc).__name__})
+
+
+def to_activity_log(message: dict[str, Any]) -> None:
+    """Queue a refusal's line for the activity log's writer (``ActivityQueue``)."""
+    from parity.core.queues import queues
+    from parity.core.settings import settings
+
+    queues().send(settings().require("activity_queue_url"), message)
