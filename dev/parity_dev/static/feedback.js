@@ -90,12 +90,14 @@ function feedbackView() {
       barChart("By channel", figures.by_channel), barChart("By type", figures.by_category),
       barChart("By priority", figures.by_priority), barChart("By status", figures.by_status),
       barChart("Top reporters", Object.keys(top).length ? top : { none: 0 }));
-    const key = JSON.stringify(list.data.map((t) => [t.id, t.status, t.report_count, t.reporter_contact_ids, t.category, t.priority]));
-    if (key === shown) return;
-    shown = key;
+    // A resolved ticket's notifications change on their own (approved, sent, retried): read on every poll.
     const notifications = await Promise.all(list.data.map((t) => t.status === "resolved"
       ? api(`${API}/notifications?ticket_id=${encodeURIComponent(t.id)}`).then((b) => b.data) : Promise.resolve(null)));
     if (view !== state.view) return;
+    const key = JSON.stringify([list.data.map((t) => [t.id, t.status, t.report_count, t.reporter_contact_ids, t.category, t.priority]),
+      notifications.map((ns) => ns && ns.map((n) => [n.id, n.status, n.attempts]))]);
+    if (key === shown) return;
+    shown = key;
     rows.replaceChildren(...list.data.flatMap((ticket, i) => {
       const row = h("tr", { "data-ticket": ticket.id },
         h("td", {}, h("a", { href: `#/tickets/${encodeURIComponent(ticket.id)}` }, ticket.summary || ticket.name)),
