@@ -236,7 +236,7 @@ class Fixtures:
 
         raw = body if isinstance(body, (bytes, str)) or body is None else json.dumps(body)
         return http_api_event(method, path, raw_query=query, route_key=route, headers={"content-type": "application/json", "user-agent": "bench", **(headers or {})},
-                              body=raw, request_id=uuid.uuid4().hex, authorizer={"company_id": "demo"} if company else None)
+                              body=raw, request_id=uuid.uuid4().hex, authorizer={"company_id": "demo", "role": "admin", "sso_id": "bench"} if company else None)  # as the demo's admin key
 
     def event(self, function: str) -> Any:
         """The event of a new first request for ``function`` (new ids, keys and signatures)."""
