@@ -29,15 +29,7 @@ from parity.core.queues import queues, retry_or_give_up
 from parity.core.settings import settings
 
 DEADLINE_SECONDS = 10.0
-
-
-@lru_cache(maxsize=1)
-def _http():
-    return outbound.new_client(connect=2.0, read=5.0)
-
-
-def _post(url: str, headers: dict[str, str], body: bytes) -> outbound.Exchange:
-    return outbound.exchange(_http(), "POST", url, body=body, headers=headers, allow_private=settings().allow_private_targets, deadline_seconds=DEADLINE_SECONDS, name="reply-send")
+_post = outbound.Poster("reply-send", connect=2.0, read=5.0, deadline_seconds=DEADLINE_SECONDS)
 
 
 @lru_cache(maxsize=4)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import parity.core.coldstart  # noqa: F401  (first: the imports below run without cyclic GC)
 
-from functools import lru_cache
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -26,15 +25,7 @@ from parity.core.settings import settings
 from parity.crm.store import crm_store
 
 DEADLINE_SECONDS = 5.0
-
-
-@lru_cache(maxsize=1)
-def _http():
-    return outbound.new_client(connect=2.0, read=3.0)
-
-
-def _post(url: str, headers: dict[str, str], body: bytes) -> outbound.Exchange:
-    return outbound.exchange(_http(), "POST", url, body=body, headers=headers, allow_private=settings().allow_private_targets, deadline_seconds=DEADLINE_SECONDS, name="slack-respond")
+_post = outbound.Poster("slack-respond", connect=2.0, read=3.0, deadline_seconds=DEADLINE_SECONDS)
 
 
 def record_handler(record: SQSRecord) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import parity.core.coldstart  # noqa: F401  (first: the imports below run without cyclic GC)
 
 from datetime import datetime, timezone
-from functools import lru_cache
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -28,15 +27,7 @@ from parity.core.queues import queues, retry_or_give_up
 from parity.core.settings import settings
 
 DEADLINE_SECONDS = 10.0
-
-
-@lru_cache(maxsize=1)
-def _http():
-    return outbound.new_client(connect=2.0, read=5.0)
-
-
-def _post(url: str, headers: dict[str, str], body: bytes) -> outbound.Exchange:
-    return outbound.exchange(_http(), "POST", url, body=body, headers=headers, allow_private=settings().allow_private_targets, deadline_seconds=DEADLINE_SECONDS, name="slack-notify")
+_post = outbound.Poster("slack-notify", connect=2.0, read=5.0, deadline_seconds=DEADLINE_SECONDS)
 
 
 def record_handler(record: SQSRecord) -> None:

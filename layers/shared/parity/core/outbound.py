@@ -341,3 +341,21 @@ def exchange(
         return within(deadline, attempt, name=name)
     except Expired:
         return Exchange(None, problem="timed out")
+
+
+class Poster:
+    """A warm container's POST to one provider's API: one keep-alive client made on first use, every
+    call bounded as ``exchange`` bounds it, private targets refused unless the stack allows them
+    (``ALLOW_PRIVATE_TARGETS``). ``name`` labels the call in logs and the deadline's thread."""
+
+    def __init__(self, name: str, *, connect: float, read: float, deadline_seconds: float) -> None:
+        self.name, self.connect, self.read, self.deadline_seconds = name, connect, read, deadline_seconds
+        self._client: urllib3.PoolManager | None = None
+
+    def __call__(self, url: str, headers: Mapping[str, str], body: bytes) -> Exchange:
+        from parity.core.settings import settings
+
+        if self._client is None:
+            self._client = new_client(connect=self.connect, read=self.read)
+        return exchange(self._client, "POST", url, body=body, headers=headers, allow_private=settings().allow_private_targets,
+                        deadline_seconds=self.deadline_seconds, name=self.name)
