@@ -146,7 +146,7 @@ def window_counts(buckets: Mapping[str, Mapping[str, Any]], pending: Iterable[Ma
 
 
 def tally(lines: Iterable[Mapping[str, Any]], pending: Iterable[Mapping[str, Any]], *, now: datetime) -> Counts:
-    """``window_counts`` straight from activity lines (the counters' meaning, and the local stack's)."""
+    """``window_counts`` straight from activity lines: what the counters mean, stated once (the tests read it)."""
     buckets: dict[str, dict[str, Any]] = {}
     for line in lines:
         found = contribution(line)
