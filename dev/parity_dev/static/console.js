@@ -312,7 +312,11 @@ async function start() {
   } catch (error) {
     console.warn(error);
   }
-  input.value = sessionStorage.getItem("parity-console-api-key") || config.api_key || "";
+  // Prefill the key (this tab's, else the local stack's) unless someone is already typing one: the
+  // config arrives after the page is usable, and must not land in the middle of their input.
+  if (!input.value && document.activeElement !== input) {
+    input.value = sessionStorage.getItem("parity-console-api-key") || config.api_key || "";
+  }
   document.getElementById("signin").addEventListener("submit", async (event) => {
     event.preventDefault();
     try {
