@@ -1,5 +1,5 @@
 """POST /api/v3.1/deals: a producer (chatbot, AI agent or person) creates a deal
-(``parity.crm.create_route``, the body it shares with the other create route)."""
+(``parity.crm.create_route``: the route and the body it shares with the other create function)."""
 
 from __future__ import annotations
 
@@ -7,23 +7,10 @@ import parity.core.coldstart  # noqa: F401  (first: the imports below run withou
 
 from typing import Any
 
-from parity.core.http import Param, Request, Response, Router
 from parity.core.observability import instrumented
 from parity.crm import create_route
 
-app = Router()
-
-
-@app.route(
-    "POST /api/v3.1/deals",
-    body="parity.crm.models:DealCreate",
-    headers={"Idempotency-Key": Param("parity.crm.schemas:IDEMPOTENCY_KEY")},
-    status=201,
-    answer="parity.crm.schemas:DEAL_ANSWER",
-    also={202: "parity.approvals.schemas:HELD"},  # held for approval by the company's policy
-)
-def create_deal(request: Request) -> Response:
-    return create_route.create(request, "deal")
+app = create_route.router("deal")
 
 
 @instrumented(http=True)
