@@ -51,9 +51,7 @@ def get_policy(request: Request) -> Response:
 
 @app.route("PUT /api/v3.1/approval-policy", body=f"{S}:POLICY", answer=f"{S}:POLICY_ANSWER")
 def put_policy(request: Request) -> Response:
-    caller = caller_of(request)
-    caller.require("policy.write")
-    done = service.put_policy(trust_store(), caller, request.json(), forget=policy_cache().forget)
+    done = service.put_policy(trust_store(), caller_of(request), request.json, forget=policy_cache().forget)
     logger.info("approval policy replaced", extra={"policy": done["data"]})
     return json_response(200, done)
 
@@ -65,9 +63,7 @@ def get_settings(request: Request) -> Response:
 
 @app.route("PUT /api/v3.1/notification-settings", body=f"{S}:SETTINGS", answer=f"{S}:SETTINGS_ANSWER")
 def put_settings(request: Request) -> Response:
-    caller = caller_of(request)
-    caller.require("notification_settings")
-    done = service.put_settings(trust_store(), _SlackChannels(), caller, request.json())
+    done = service.put_settings(trust_store(), _SlackChannels(), caller_of(request), request.json)
     logger.info("notification settings replaced", extra={"approval_requested": done["data"]["approval_requested"], "anomaly": done["data"]["anomaly"]})
     return json_response(200, done)
 

@@ -44,8 +44,7 @@ import hashlib
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
-from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Literal, NotRequired, TypedDict, Unpack
 
 from parity.approvals import checks
 from parity.approvals.checks import Problem
@@ -106,90 +105,64 @@ def valid_approval_id(value: object) -> bool:
 
 
 # ---- building a held action ------------------------------------------------------------------
+class Hold(TypedDict):
+    """When and under which id an action is held: the same for every kind. ``correlation_id`` is the
+    holding request's: its activity line carries it."""
+
+    approval_id: str
+    expires_in: int
+    now: datetime
+    correlation_id: NotRequired[str | None]
+
+
 def new_approval(
     kind: Kind,
+    hold: Hold,
     *,
     company_id: str,
-    approval_id: str,
     record_type: str | None,
-    record_id: str | None,
     proposed: Mapping[str, Any],
-    before: Mapping[str, Any] | None,
-    confidence: Decimal | None,
-    agent_id: str | None,
-    creator_flag: str | None,
-    expires_in: int,
-    now: datetime,
-    correlation_id: str | None,
+    record_id: str | None = None,
+    before: Mapping[str, Any] | None = None,
+    trust: Mapping[str, Any] | None = None,
+    creator_flag: str | None = None,
     record_version: int | None = None,
 ) -> dict[str, Any]:
-    """A pending approval. ``correlation_id`` is the holding request's: its activity line carries it."""
+    """A pending approval; ``trust`` is ``policy.trust_fields``'s answer (a producer's confidence and agent)."""
+    now = hold["now"]
     return {
-        "id": approval_id,
+        "id": hold["approval_id"],
         "company_id": company_id,
         "kind": kind,
         "record_type": record_type,
         "record_id": record_id,
         "proposed": dict(proposed),
         "before": dict(before) if before is not None else None,
-        "confidence": confidence,
-        "agent_id": agent_id,
+        "confidence": (trust or {}).get("confidence"),
+        "agent_id": (trust or {}).get("agent_id"),
         "creator_flag": creator_flag,
         "status": PENDING,
         "created_at": iso_ms(now),
-        "expires_at": iso_ms(now + timedelta(seconds=expires_in)),
+        "expires_at": iso_ms(now + timedelta(seconds=hold["expires_in"])),
         "resolved_at": None,
         "resolved_by": None,
         "reason": None,
         "record": None,
         "record_version": record_version,
         "changes": None,
-        "correlation_id": correlation_id,
+        "correlation_id": hold.get("correlation_id"),
         "resolved_correlation_id": None,
     }
 
 
-def held_create(
-    company_id: str,
-    record_type: str,
-    body: Mapping[str, Any],
-    *,
-    trust: Mapping[str, Any],
-    approval_id: str,
-    expires_in: int,
-    now: datetime,
-    correlation_id: str | None = None,
-) -> dict[str, Any]:
+def held_create(company_id: str, record_type: str, body: Mapping[str, Any], *, trust: Mapping[str, Any], **hold: Unpack[Hold]) -> dict[str, Any]:
     """The approval of a held create: ``body`` is the create body as sent and already validated
-    (a bad body is a 422 at once, never held); ``trust`` is ``policy.trust_fields``'s answer."""
+    (a bad body is a 422 at once, never held)."""
     proposed = {name: value for name, value in body.items() if name not in PRODUCER_FIELDS}
-    return new_approval(
-        "create",
-        company_id=company_id,
-        approval_id=approval_id,
-        record_type=record_type,
-        record_id=None,
-        proposed=proposed,
-        before=None,
-        confidence=trust.get("confidence"),
-        agent_id=trust.get("agent_id"),
-        creator_flag=body.get("creator_flag"),
-        expires_in=expires_in,
-        now=now,
-        correlation_id=correlation_id,
-    )
+    return new_approval("create", hold, company_id=company_id, record_type=record_type, proposed=proposed, trust=trust, creator_flag=body.get("creator_flag"))
 
 
-def held_update(
-    record: Mapping[str, Any],
-    body: Mapping[str, Any],
-    *,
-    trust: Mapping[str, Any],
-    approval_id: str,
-    expires_in: int,
-    now: datetime,
-    correlation_id: str | None = None,
-) -> dict[str, Any]:
+def held_update(record: Mapping[str, Any], body: Mapping[str, Any], *, trust: Mapping[str, Any], **hold: Unpack[Hold]) -> dict[str, Any]:
     """The approval of a held PATCH of ``record`` (as stored now). ``before`` holds the record's
     value of every proposed field (``contact_ids`` for the contact fields), and the record's
     ``version`` is kept to refuse an approval once the record moved on. The flag is the record's:
@@ -198,51 +171,14 @@ def held_update(
     before = {name: plain(record.get(name)) for name in proposed if name not in _LINK_FIELDS}
     if any(name in proposed for name in _LINK_FIELDS):
         before["contact_ids"] = list(record.get("contact_ids") or [])
-    return new_approval(
-        "update",
-        company_id=record["company_id"],
-        approval_id=approval_id,
-        record_type=record["type"],
-        record_id=record["id"],
-        proposed=proposed,
-        before=before,
-        confidence=trust.get("confidence"),
-        agent_id=trust.get("agent_id"),
-        creator_flag=record.get("creator_flag"),
-        expires_in=expires_in,
-        now=now,
-        correlation_id=correlation_id,
-        record_version=int(record["version"]),
-    )
+    return new_approval("update", hold, company_id=record["company_id"], record_type=record["type"], record_id=record["id"], proposed=proposed,
+                        before=before, trust=trust, creator_flag=record.get("creator_flag"), record_version=int(record["version"]))
 
 
-def held_changelog(
-    company_id: str,
-    ticket_id: str,
-    text: str,
-    *,
-    approval_id: str,
-    expires_in: int,
-    now: datetime,
-    correlation_id: str | None = None,
-) -> dict[str, Any]:
+def held_changelog(company_id: str, ticket_id: str, text: str, **hold: Unpack[Hold]) -> dict[str, Any]:
     """The release valve of contracts/feedback.md: a customer-facing ``text`` for a resolved
     ticket's reporters, held for a person."""
-    return new_approval(
-        "changelog",
-        company_id=company_id,
-        approval_id=approval_id,
-        record_type="ticket",
-        record_id=ticket_id,
-        proposed={"text": text},
-        before=None,
-        confidence=None,
-        agent_id=None,
-        creator_flag=None,
-        expires_in=expires_in,
-        now=now,
-        correlation_id=correlation_id,
-    )
+    return new_approval("changelog", hold, company_id=company_id, record_type="ticket", record_id=ticket_id, proposed={"text": text})
 
 
 # ---- the state machine -----------------------------------------------------------------------

@@ -41,10 +41,11 @@ def get_policy(store: TrustStore, caller: Caller) -> dict[str, Any]:
     return {"data": policy.public(policy.from_stored(store.policy_item(caller.company_id)))}
 
 
-def put_policy(store: TrustStore, caller: Caller, body: Any, *, clock: Clock = Clock(), forget: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Replace the whole policy (absent fields take their defaults); a 422 names each bad field."""
+def put_policy(store: TrustStore, caller: Caller, body: Callable[[], Any], *, clock: Clock = Clock(), forget: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Replace the whole policy (absent fields take their defaults); a 422 names each bad field.
+    ``body`` is read once the role allows it: a 403 comes before any complaint about the body."""
     caller.require("policy.write")
-    rules = policy.validate_policy(body)
+    rules = policy.validate_policy(body())
     store.put_policy(caller.company_id, rules, now=iso_ms(clock.now()), by=caller.sso_id)
     if forget is not None:
         forget(caller.company_id)  # this container's cache; the others follow within their TTL
@@ -57,11 +58,12 @@ def get_settings(store: TrustStore, caller: Caller) -> dict[str, Any]:
     return {"data": notifications.public(notifications.from_stored(store.settings_item(caller.company_id)))}
 
 
-def put_settings(store: TrustStore, channels: SlackChannels, caller: Caller, body: Any, *, clock: Clock = Clock()) -> dict[str, Any]:
+def put_settings(store: TrustStore, channels: SlackChannels, caller: Caller, body: Callable[[], Any], *, clock: Clock = Clock()) -> dict[str, Any]:
     """Replace the whole settings; ``slack_channel_id`` must be a Slack channel of the caller's own
-    company (its bot token sends, its signing secret checks the buttons' clicks)."""
+    company (its bot token sends, its signing secret checks the buttons' clicks). ``body`` is read
+    once the role allows it."""
     caller.require("notification_settings")
-    settings = notifications.validate_settings(body)
+    settings = notifications.validate_settings(body())
     channel_id = settings["slack_channel_id"]
     if channel_id is not None:
         found = channels.channel(channel_id)
@@ -74,11 +76,16 @@ def put_settings(store: TrustStore, channels: SlackChannels, caller: Caller, bod
 
 
 # ---- approvals ---------------------------------------------------------------------------------
-def _own_approval(store: TrustStore, company_id: str, approval_id: str) -> dict[str, Any]:
-    found = store.approval(company_id, approval_id) if ap.valid_approval_id(approval_id) else None
+def _owned(kind: str, item_id: str, found: dict[str, Any] | None) -> dict[str, Any]:
+    """``found`` (the company's own item, looked up only when the id could be one), else a 404
+    naming the id as sent (bounded): another company's item is as unknown as a made-up one."""
     if found is None:
-        raise NotFound(f"approval {approval_id[:64]} not found")
+        raise NotFound(f"{kind} {item_id[:64]} not found")
     return found
+
+
+def _own_approval(store: TrustStore, company_id: str, approval_id: str) -> dict[str, Any]:
+    return _owned("approval", approval_id, store.approval(company_id, approval_id) if ap.valid_approval_id(approval_id) else None)
 
 
 def list_approvals(store: TrustStore, caller: Caller, query: Mapping[str, Any]) -> dict[str, Any]:
@@ -251,10 +258,7 @@ def write_line(store: TrustStore, line: Mapping[str, Any]) -> bool:
 # ---- anomalies ---------------------------------------------------------------------------------
 def _own_anomaly(store: TrustStore, company_id: str, anomaly_id: str) -> dict[str, Any]:
     ok = anomaly_id.startswith(anomalies.ID_PREFIX) and valid_id(anomaly_id[len(anomalies.ID_PREFIX):])
-    found = store.anomaly(company_id, anomaly_id) if ok else None
-    if found is None:
-        raise NotFound(f"anomaly {anomaly_id[:64]} not found")
-    return found
+    return _owned("anomaly", anomaly_id, store.anomaly(company_id, anomaly_id) if ok else None)
 
 
 def list_anomalies(store: TrustStore, caller: Caller, query: Mapping[str, Any]) -> dict[str, Any]:
