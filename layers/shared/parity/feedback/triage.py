@@ -3,7 +3,7 @@
 Suggestions only: they fill ``suggested_type`` and ``suggested_priority``; the confirmed
 ``category`` and ``priority`` are a person's (``parity.feedback.ticket``).
 
-The rules are the table ``RULES`` below and nowhere else. A row is a ``Rule``: its language, what it
+The rules are the table ``triage_rules.toml`` beside this module (``RULES``) and nowhere else. A row is a ``Rule``: its language, what it
 suggests (a type, or ``URGENT``), a weight, and what it matches: ``keywords`` (words or phrases,
 written naturally: they are folded like the report, so ``caída`` also matches ``CAIDA``) or, for
 what keywords cannot say, a ``pattern`` (a regular expression over folded text). Every row carries
@@ -37,8 +37,10 @@ fails or answers nothing valid.
 from __future__ import annotations
 
 import re
+import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal, Protocol
 
 from parity.feedback.text import fold
@@ -112,90 +114,14 @@ def _keyword(keyword: str) -> str:
 
 
 # ---- the table -------------------------------------------------------------------------------
-# Weights: 3 an incident (many people or everything is hit), 2 a clear sign of a type, 1 a weak
-# sign or an urgency. Keep each language's rows together, in the order incident, bug,
-# feature_request, question, urgent.
-RULES: tuple[Rule, ...] = (
-    # ---- English
-    Rule("en.incident.outage", "en", "incident", 3,
-         keywords=("outage", "all users", "all our users", "every user", "all customers", "nobody can", "no one can", "service unavailable"),
-         example="Outage right now: nobody can log in", counterexample="I cannot log in on my phone"),
-    Rule("en.incident.down", "en", "incident", 3,
-         pattern=r"\b(?:is|are|was|were|went|goes|been|seems|completely|totally)\s+down\b|\bdown\s+for\s+(?:everyone|everybody|all)\b",
-         example="The whole site is down", counterexample="Scroll down to the bottom of the drop-down"),
-    Rule("en.bug.broken", "en", "bug", 2,
-         keywords=("crash", "crashes", "crashed", "crashing", "error", "errors", "bug", "broken", "doesn't work",
-                   "does not work", "not working", "isn't working", "stopped working", "fails", "failed", "failing",
-                   "freezes", "frozen", "stuck"),
-         example="The app crashes when I upload a photo", counterexample="Terrorism thriller keeps me awake"),
-    Rule("en.bug.cannot", "en", "bug", 1,
-         keywords=("can't", "cannot", "can not", "unable to", "won't"),
-         example="I can't save my invoice", counterexample="I can save it now, thanks"),
-    Rule("en.feature.ask", "en", "feature_request", 2,
-         keywords=("please add", "could you add", "can you add", "would be great", "would be nice", "would love",
-                   "feature request", "it would help", "add support for", "add an option", "suggestion"),
-         example="Please add a dark mode", counterexample="I added a photo to my profile"),
-    Rule("en.question.how", "en", "question", 2,
-         keywords=("how do i", "how can i", "how do we", "how can we", "is it possible", "is there a way",
-                   "where can i", "where do i"),
-         example="How do I export my contacts?", counterexample="I know how it works"),
-    Rule("en.urgent.words", "en", URGENT, 1,
-         keywords=("urgent", "urgently", "asap", "as soon as possible", "critical", "emergency", "immediately", "blocker", "blocking"),
-         example="Urgent: checkout is broken", counterexample="This is not urgent"),
-    Rule("en.urgent.impact", "en", URGENT, 1,
-         keywords=("data loss", "lost data", "lost all", "charged twice", "double charged", "security issue", "hacked"),
-         example="I was charged twice for one order", counterexample="I charged my phone twice"),
-    # ---- Spanish
-    Rule("es.incident.caida", "es", "incident", 3,
-         keywords=("caída", "caído", "caídos", "todos los usuarios", "nadie puede", "sin servicio"),
-         example="Caída total del servicio", counterexample="Hubo una recaída en las ventas"),
-    Rule("es.bug.no_funciona", "es", "bug", 2,
-         keywords=("no funciona", "no sirve", "falla", "fallo", "se cierra", "se cuelga", "se bloquea", "no carga",
-                   "no abre", "no puedo"),
-         example="La aplicación no funciona desde ayer", counterexample="Todo funciona bien, gracias"),
-    Rule("es.feature.seria_genial", "es", "feature_request", 2,
-         keywords=("sería genial", "sería bueno", "sería útil", "me gustaría", "podrían agregar", "podrían añadir",
-                   "pueden agregar", "por favor agreguen", "por favor añadan", "nueva función", "sugerencia"),
-         example="Sería genial tener modo oscuro", counterexample="La serie es genial"),
-    Rule("es.question.como", "es", "question", 2,
-         pattern=r"¿\s*(?:como|donde|cuando|puedo|se puede|es posible|hay)\b",
-         example="¿Cómo exporto mis contactos?", counterexample="Como siempre, todo bien"),
-    Rule("es.question.words", "es", "question", 2,
-         keywords=("cómo puedo", "cómo hago", "dónde puedo", "es posible", "se puede", "hay forma de", "hay manera de"),
-         example="Quería saber cómo puedo cambiar mi plan", counterexample="Puedo cambiarlo yo mismo"),
-    Rule("es.urgent.words", "es", URGENT, 1,
-         keywords=("urgente", "lo antes posible", "cuanto antes", "crítico", "emergencia", "inmediatamente", "de inmediato"),
-         example="Es urgente, no podemos cobrar", counterexample="No es urgente"),
-    Rule("es.urgent.impact", "es", URGENT, 1,
-         keywords=("pérdida de datos", "perdí mis datos", "cobro doble", "cobrado dos veces", "me cobraron dos veces"),
-         example="Me cobraron dos veces el pedido", counterexample="Me cobraron el pedido"),
-    # ---- Indonesian
-    Rule("id.incident.semua", "id", "incident", 3,
-         keywords=("semua pengguna", "semua user", "seluruh pengguna", "gangguan", "mati total", "tidak bisa diakses"),
-         example="Aplikasi error untuk semua pengguna", counterexample="Semua fitur bagus"),
-    Rule("id.bug.tidak_bisa", "id", "bug", 2,
-         keywords=("tidak bisa", "gak bisa", "ga bisa", "nggak bisa", "enggak bisa", "tidak berfungsi", "gagal", "rusak",
-                   "macet", "keluar sendiri", "tidak muncul", "bermasalah"),
-         example="Saya tidak bisa login sejak pagi", counterexample="Sekarang sudah bisa login"),
-    Rule("id.feature.tambahkan", "id", "feature_request", 2,
-         keywords=("tolong tambahkan", "mohon tambahkan", "bisa ditambahkan", "bisa tambahkan", "fitur baru", "usul",
-                   "usulan", "saran", "alangkah baiknya"),
-         example="Tolong tambahkan mode gelap", counterexample="Sarana kantor sudah lengkap"),
-    Rule("id.question.cara", "id", "question", 2,
-         keywords=("bagaimana cara", "bagaimana caranya", "gimana cara", "gimana caranya", "apakah bisa", "apa bisa",
-                   "bisakah", "di mana saya", "dimana saya"),
-         example="Bagaimana cara ekspor kontak?", counterexample="Bagaimana kalau besok saja"),
-    Rule("id.urgent.words", "id", URGENT, 1,
-         keywords=("mendesak", "segera", "darurat", "secepatnya", "penting sekali", "sangat penting", "kritis"),
-         example="Mohon segera diperbaiki", counterexample="Ini tidak mendesak"),
-    Rule("id.urgent.impact", "id", URGENT, 1,
-         keywords=("data hilang", "datanya hilang", "terpotong dua kali", "tertagih dua kali", "saldo hilang"),
-         example="Saldo terpotong dua kali", counterexample="Saldo terpotong sekali"),
-    # ---- any language
-    Rule("any.question.mark", "*", "question", 1,
-         pattern=r"\?(?=\s|$)",
-         example="Export to PDF?", counterexample="The link https://example.com/?q=1 opens a blank page"),
-)
+def load_rules(path: Path = Path(__file__).with_name("triage_rules.toml")) -> tuple[Rule, ...]:
+    """The rows of ``path`` (one ``[[rule]]`` each), every one checked as it is built."""
+    with path.open("rb") as file:
+        rows = tomllib.load(file)["rule"]
+    return tuple(Rule(**{**row, "keywords": tuple(row.get("keywords", ()))}) for row in rows)
+
+
+RULES: tuple[Rule, ...] = load_rules()
 
 
 # ---- suggestions -----------------------------------------------------------------------------
