@@ -22,7 +22,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import Any, Literal, overload
+from typing import Any, Literal, TypedDict, Unpack, overload
 from urllib.parse import quote
 
 import httpx
@@ -39,6 +39,24 @@ _UNSENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 _TRY_AGAIN = {429, 503}
 #: Answers after which the server may or may not have done the work (retried only where that is safe).
 _MAYBE_DONE = {500, 502, 504}
+
+
+class CreateOptions(TypedDict, total=False):
+    """What a create of either type takes besides its type's own fields: the declared origin fields
+    (``room_id`` stands for ``channel_integration_room_id``, the chat room), ``status``, and the
+    call's ``idempotency_key``. ``creator_flag`` is ``"bot"`` or ``"agentic_ai"``; ``confidence``
+    (0..1) and ``agent_id`` say how sure which agent was: below the company's threshold, the create
+    is held for a person."""
+
+    status: str | None
+    source: str | None
+    room_id: str | None
+    contact_id: str | None
+    crm_lead_ids: list[str] | None
+    creator_flag: str | None
+    confidence: Decimal | float | None
+    agent_id: str | None
+    idempotency_key: str | None
 
 
 class ParityClient:
@@ -155,55 +173,37 @@ class ParityClient:
         return Contact.model_validate(body["data"])
 
     def create_deal(
-        self,
-        name: str,
-        *,
-        pipeline: str | None = None,
-        stage: str | None = None,
-        amount: Decimal | int | float | None = None,
-        status: str | None = None,
-        source: str | None = None,
-        room_id: str | None = None,
-        contact_id: str | None = None,
-        crm_lead_ids: list[str] | None = None,
-        creator_flag: str | None = None,
-        idempotency_key: str | None = None,
+        self, name: str, *, pipeline: str | None = None, stage: str | None = None, amount: Decimal | int | float | None = None,
+        **options: Unpack[CreateOptions],
     ) -> Created[Deal]:
-        """Create a deal; ``room_id`` is the chat room (``channel_integration_room_id``), ``creator_flag``
-        ``"bot"`` or ``"agentic_ai"``. One logical create: pass the same ``idempotency_key`` to repeat it."""
-        fields = _present(
-            name=name, pipeline=pipeline, stage=stage, amount=_number(amount), status=status, source=source,
-            channel_integration_room_id=room_id, contact_id=contact_id, crm_lead_ids=crm_lead_ids, creator_flag=creator_flag,
-        )
-        return self._create("deal", Deal, fields, idempotency_key)
+        """Create a deal; ``options`` are the fields any record takes (``CreateOptions``). One logical
+        create: pass the same ``idempotency_key`` to repeat it. A create the company's approval policy
+        holds comes back ``held``, with the ``approval`` a person decides and no record yet."""
+        return self._create("deal", Deal, _present(name=name, pipeline=pipeline, stage=stage, amount=_number(amount)), options)
 
     def create_ticket(
-        self,
-        name: str,
-        *,
-        description: str | None = None,
-        priority: str | None = None,
-        status: str | None = None,
-        source: str | None = None,
-        room_id: str | None = None,
-        contact_id: str | None = None,
-        crm_lead_ids: list[str] | None = None,
-        creator_flag: str | None = None,
-        idempotency_key: str | None = None,
+        self, name: str, *, description: str | None = None, priority: str | None = None, category: str | None = None,
+        resolution_note: str | None = None, **options: Unpack[CreateOptions],
     ) -> Created[Ticket]:
         """Create a ticket; as ``create_deal``."""
-        fields = _present(
-            name=name, description=description, priority=priority, status=status, source=source,
-            channel_integration_room_id=room_id, contact_id=contact_id, crm_lead_ids=crm_lead_ids, creator_flag=creator_flag,
-        )
-        return self._create("ticket", Ticket, fields, idempotency_key)
+        fields = _present(name=name, description=description, priority=priority, category=category, resolution_note=resolution_note)
+        return self._create("ticket", Ticket, fields, options)
 
-    def _create(self, kind: str, model: type[Any], fields: dict[str, Any], idempotency_key: str | None) -> Any:
-        key = idempotency_key or f"parity-client-{uuid.uuid4()}"
-        response = self._call("POST", f"{API}/{kind}s", json=fields, idempotency_key=key)
+    def _create(self, kind: str, model: type[Any], fields: dict[str, Any], options: Mapping[str, Any]) -> Any:
+        unknown = sorted(set(options) - CreateOptions.__optional_keys__)
+        if unknown:
+            raise TypeError(f"create_{kind}() got unexpected keyword arguments: {', '.join(unknown)}")
+        sent = dict(options)
+        key = sent.pop("idempotency_key", None) or f"parity-client-{uuid.uuid4()}"
+        if "room_id" in sent:
+            sent["channel_integration_room_id"] = sent.pop("room_id")
+        sent["confidence"] = _number(sent.get("confidence"))
+        response = self._call("POST", f"{API}/{kind}s", json={**fields, **_present(**sent)}, idempotency_key=key)
         body = _exact(response)
+        held = response.status_code == 202
         return Created[model].model_validate({  # type: ignore[valid-type]
-            "record": body["data"],
+            "record": None if held else body["data"],
+            "approval": body["data"]["approval"] if held else None,
             "warnings": body.get("warnings") or [],
             "replayed": response.headers.get("idempotent-replayed", "").lower() == "true",
             "idempotency_key": key,

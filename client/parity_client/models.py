@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -84,15 +84,37 @@ class ApiWarning(_Model):
     message: str
 
 
-class Created(_Model, Generic[R]):
-    """The answer to a create: the record, the warnings, and whether it was an idempotent replay."""
+class Approval(_Model):
+    """An action held for a person by the company's approval policy (``contracts/approvals.md``)."""
 
-    record: R
+    id: str
+    kind: str
+    status: str
+    record_type: str | None = None
+    record_id: str | None = None
+    proposed: dict[str, Any] = Field(default_factory=dict)
+    confidence: Decimal | None = None
+    agent_id: str | None = None
+    created_at: datetime
+    expires_at: datetime
+
+
+class Created(_Model, Generic[R]):
+    """The answer to a create: the record (or, when the company's policy held it, the ``approval``
+    a person decides, and no record yet), the warnings, and whether it was an idempotent replay."""
+
+    record: R | None = None
+    approval: Approval | None = None
     warnings: list[ApiWarning] = Field(default_factory=list)
     #: True when the server answered from its idempotency memory: the record already existed.
     replayed: bool = False
     #: The Idempotency-Key the create was sent with (reuse it to retry the same logical create).
     idempotency_key: str
+
+    @property
+    def held(self) -> bool:
+        """Whether the create waits for a person's approval (HTTP 202) instead of being done."""
+        return self.approval is not None
 
 
 class RoomPreview(_Model):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -252,6 +253,38 @@ def test_an_explicit_key_repeats_the_same_logical_create(api, client):
     first = client.create_deal("Flow 7", idempotency_key="flow-7-run-42")
     again = client.create_deal("Flow 7", idempotency_key="flow-7-run-42")
     assert again.replayed and again.record.id == first.record.id and len(api.deals) == 1
+
+
+# ---- what a create sends, and a held create -----------------------------------------------------
+def test_a_create_sends_the_options_under_their_api_names(api, client):
+    # WHEN an AI agent creates a ticket with its room, confidence and agent
+    api.faults = [None, lambda r: httpx.Response(201, json={"data": _deal("t1", type="ticket", name="Refund"), "warnings": []})]
+    client.create_ticket("Refund", category="billing", room_id="room-9", creator_flag="agentic_ai", confidence=Decimal("0.65"), agent_id="triage-ai")
+    # THEN the body names the room as the API does, the confidence as a JSON number, and nothing unset
+    (sent,) = api.sent("POST", "/api/v3.1/tickets")
+    assert json.loads(sent.content) == {"name": "Refund", "category": "billing", "channel_integration_room_id": "room-9",
+                                        "creator_flag": "agentic_ai", "confidence": 0.65, "agent_id": "triage-ai"}
+
+
+def test_an_unknown_option_is_refused_before_anything_is_sent(api, client):
+    with pytest.raises(TypeError, match="confidance"):
+        client.create_deal("Typo", confidance=0.9)  # type: ignore[call-arg]
+    assert api.sent("POST", "/api/v3.1/deals") == []
+
+
+def test_a_create_the_policy_holds_comes_back_held_with_its_approval_and_no_record(api, client):
+    # GIVEN a company whose policy holds the create (202)
+    approval = {"id": "apr_1", "kind": "create", "status": "pending", "record_type": "deal", "record_id": None, "proposed": {"name": "Big"},
+                "confidence": 0.4, "agent_id": "sales-ai", "created_at": "2026-11-23T01:00:00.000Z", "expires_at": "2026-11-24T01:00:00.000Z"}
+    api.faults = [None, lambda r: httpx.Response(202, json={"data": {"approval": approval}})]
+    # WHEN the agent creates
+    created = client.create_deal("Big", confidence=0.4, agent_id="sales-ai")
+    # THEN it is held: the approval a person decides, and no record yet
+    assert created.held and created.record is None
+    assert created.approval is not None and created.approval.id == "apr_1" and created.approval.status == "pending"
+    assert created.approval.confidence == Decimal("0.4") and created.approval.proposed == {"name": "Big"}
+    # AND an ordinary create is not held
+    assert not client.create_deal("Small").held
 
 
 def test_503_honours_retry_after_and_409_in_progress_is_waited_out_with_the_same_key(api, client, sleeps):

@@ -77,3 +77,20 @@ def test_what_the_sidebar_shows_and_a_patch_may_change_follow_the_declaration():
     # creator_flag is set once; contact_id and crm_lead_ids only request links (they are not record fields)
     assert fields.patchable("deal") == ("name", "pipeline", "stage", "amount", "status", "source", "channel_integration_room_id", "confidence", "agent_id")
     assert fields.patchable("ticket") == ("name", "description", "priority", "status", "category", "resolution_note", "source", "channel_integration_room_id", "confidence", "agent_id")
+
+
+@pytest.mark.parametrize("record_type", RECORD_TYPES)
+def test_the_clients_create_takes_every_declared_create_field(record_type: RecordType):
+    import inspect
+
+    from parity_client.client import CreateOptions, ParityClient
+
+    # GIVEN the fields a create body takes, as declared
+    declared = {f.name for f in (*fields.ORIGIN_FIELDS, *fields.TYPE_FIELDS[record_type])}
+    # WHEN the client's create method's own parameters and its options are read (room_id is the room field's name there)
+    create = getattr(ParityClient, f"create_{record_type}")
+    named = {n for n, p in inspect.signature(create).parameters.items() if p.kind is p.KEYWORD_ONLY or n == "name"}
+    options = set(CreateOptions.__optional_keys__) - {"idempotency_key"}
+    taken = {"channel_integration_room_id" if n == "room_id" else n for n in named | options}
+    # THEN a producer can send each declared field, and nothing else
+    assert taken == declared
