@@ -101,3 +101,14 @@ class Ctx:
     memory_limit_in_mb = 256
     invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:parity-unit"
     aws_request_id = "req-unit"
+
+
+def send(client: Any, method: str, target: Any, **options: Any) -> Any:
+    """``parity.core.outbound.stream`` with the answer's body read to its end (so the connection goes
+    back to the pool), for the tests that look at the status, the headers and the pool."""
+    from parity.core import outbound
+
+    with outbound.stream(client, method, target, **options) as response:
+        for _ in response.stream(64 * 1024, decode_content=False):
+            pass
+    return response

@@ -23,6 +23,8 @@ import pytest
 from parity.core import outbound
 from urllib3.exceptions import HTTPError, SSLError
 
+from .fakes import send
+
 NAME = "hooks.example.com"
 
 
@@ -153,7 +155,7 @@ def https_server(certificate) -> Iterator[Server]:
 def test_a_pinned_http_call_goes_to_the_address_with_the_original_host_header(http_server, pin_to_loopback):
     target = outbound.resolve(f"http://{NAME}:{http_server.port}/in?x=1", allow_private=False, resolver=pin_to_loopback)
     assert target.pinned and target.address == "127.0.0.1"
-    response = outbound.send(outbound.new_client(connect=2, read=2), "POST", target, body=b"{}", headers={"content-type": "application/json"})
+    response = send(outbound.new_client(connect=2, read=2), "POST", target, body=b"{}", headers={"content-type": "application/json"})
     assert response.status == 200
     assert http_server.seen == [("/in?x=1", f"{NAME}:{http_server.port}")]
 
@@ -163,7 +165,7 @@ def test_a_pinned_https_call_presents_the_name_in_sni_and_is_verified_against_it
     target = outbound.resolve(f"https://{NAME}:{https_server.port}/in", allow_private=False, resolver=pin_to_loopback)
     client = outbound.new_client(connect=2, read=2, ca_certs=str(certificate[0]))
     # WHEN a pinned call is made to it (connecting to 127.0.0.1)
-    response = outbound.send(client, "POST", target, body=b"{}")
+    response = send(client, "POST", target, body=b"{}")
     # THEN it succeeded: the certificate was checked against the name; SNI and Host carried the name
     assert response.status == 200
     assert https_server.sni == [NAME]
@@ -176,7 +178,7 @@ def test_a_certificate_for_another_name_is_refused(https_server, pin_to_loopback
     client = outbound.new_client(connect=2, read=2, ca_certs=str(certificate[0]))
     # THEN the handshake fails and no request is made
     with pytest.raises(SSLError):
-        outbound.send(client, "POST", target, body=b"{}")
+        send(client, "POST", target, body=b"{}")
     assert https_server.sni == ["other.example.com"] and https_server.seen == []
 
 
@@ -184,7 +186,7 @@ def test_an_untrusted_certificate_is_refused(https_server, pin_to_loopback):
     # The default trust (the AWS SDK's bundle) does not include the test CA.
     target = outbound.resolve(f"https://{NAME}:{https_server.port}/in", allow_private=False, resolver=pin_to_loopback)
     with pytest.raises(SSLError):
-        outbound.send(outbound.new_client(connect=2, read=2), "POST", target, body=b"{}")
+        send(outbound.new_client(connect=2, read=2), "POST", target, body=b"{}")
     assert https_server.seen == []
 
 
@@ -194,7 +196,7 @@ def test_consecutive_pinned_calls_share_one_keep_alive_connection(request, schem
     client = outbound.new_client(connect=2, read=2, ca_certs=str(certificate[0]))
     for n in range(5):
         target = outbound.resolve(f"{scheme}://{NAME}:{server.port}/in/{n}", allow_private=False, resolver=pin_to_loopback)
-        assert outbound.send(client, "POST", target, body=b"{}").status == 200
+        assert send(client, "POST", target, body=b"{}").status == 200
     assert server.connections == 1 and len(server.seen) == 5
 
 
@@ -204,7 +206,7 @@ def test_a_body_left_unread_closes_its_connection_and_the_next_call_still_works(
         assert response.status == 200
         next(response.stream(1024, decode_content=False))  # most of the 200 kB stays unread
     assert http_server.hung_up.wait(2.0)  # closed on leaving the block, not left in the pool
-    again = outbound.send(client, "GET", outbound.resolve(f"http://127.0.0.1:{http_server.port}/small", allow_private=True))
+    again = send(client, "GET", outbound.resolve(f"http://127.0.0.1:{http_server.port}/small", allow_private=True))
     assert again.status == 200 and http_server.connections == 2
 
 
@@ -243,9 +245,9 @@ def test_an_answer_cut_off_at_the_deadline_leaves_the_client_usable(http_server)
     # WHEN a call to it is given 0.3 s
     started = time.monotonic()
     with pytest.raises(outbound.Expired):
-        outbound.within(started + 0.3, lambda: outbound.send(client, "GET", drip))
+        outbound.within(started + 0.3, lambda: send(client, "GET", drip))
     # THEN it ends then, and the next call on the client works, on a new connection (the cut one
     # did not go back to the pool)
     assert time.monotonic() - started < 1.0
-    again = outbound.send(client, "GET", outbound.resolve(f"http://127.0.0.1:{http_server.port}/small", allow_private=True))
+    again = send(client, "GET", outbound.resolve(f"http://127.0.0.1:{http_server.port}/small", allow_private=True))
     assert again.status == 200 and http_server.connections == 2

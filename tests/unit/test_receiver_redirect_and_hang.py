@@ -13,6 +13,8 @@ from parity.core import outbound
 from parity.outbox import sender
 from urllib3.exceptions import HTTPError
 
+from .fakes import send
+
 SECRET = "whsec_" + "cGFyaXR5LXVuaXQtdGVzdHMtc2VjcmV0LWtleSEhIQ=="
 SCHEDULE = [10, 30, 120]
 BODY = '{"eventType":"qontak.crm.deal.create","event_id":"evt_1","company_id":"c","occurred_at":"2026-01-01T00:00:00.000Z","data":{"id":"d1"}}'
@@ -55,7 +57,7 @@ def _post_to(url: str):
     def post(body: str, headers: dict[str, str]) -> sender.Reply:
         target = outbound.resolve(url, allow_private=True)
         try:
-            response = outbound.send(client, "POST", target, body=body.encode(), headers=headers)
+            response = send(client, "POST", target, body=body.encode(), headers=headers)
         except HTTPError as exc:
             return sender.Reply(status=None, problem="timed out" if outbound.timed_out(exc) else type(exc).__name__)
         return sender.Reply(status=response.status, retry_after=response.headers.get("retry-after"))

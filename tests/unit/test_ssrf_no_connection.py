@@ -9,6 +9,8 @@ import pytest
 from parity.core import outbound
 from urllib3.exceptions import HTTPError
 
+from .fakes import send
+
 
 @pytest.fixture
 def listener():
@@ -65,7 +67,7 @@ def test_ssrf_targets_are_refused_and_no_connection_is_made(listener, connects, 
     client = outbound.new_client(connect=0.5, read=0.5)
     with pytest.raises(outbound.BlockedTarget):
         target = outbound.resolve(url, allow_private=False, resolver=_resolver_to("127.0.0.1"))
-        outbound.send(client, "POST", target, body=b"{}")
+        send(client, "POST", target, body=b"{}")
     # THEN nothing connected anywhere: no connect call, and the listener has nobody to accept
     assert connects == []
     with pytest.raises(BlockingIOError):
@@ -79,7 +81,7 @@ def test_the_harness_sees_a_connection_when_the_guard_is_opted_out(listener, con
     target = outbound.resolve(f"http://127.0.0.1:{port}/hook", allow_private=True)
     # WHEN a delivery is attempted (the listener accepts but never answers)
     with pytest.raises(HTTPError) as raised:
-        outbound.send(client, "POST", target, body=b"{}")
+        send(client, "POST", target, body=b"{}")
     # THEN the spy saw the connect and the listener has it: the checks above can fail
     assert outbound.timed_out(raised.value)
     assert connects == [("127.0.0.1", port)]

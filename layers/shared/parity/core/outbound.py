@@ -206,24 +206,6 @@ def new_client(*, connect: float, read: float, total_pool: int = 10, ca_certs: s
     return client
 
 
-def send(
-    client: urllib3.PoolManager,
-    method: str,
-    target: Target,
-    *,
-    body: bytes | None = None,
-    headers: Mapping[str, str] | None = None,
-    timeout: float | urllib3.Timeout | None = None,
-) -> urllib3.HTTPResponse:
-    """Make the request to the pinned address, presenting the original host name. The answer's
-    body is read and dropped, so the connection goes back to the pool for the next call; the
-    returned response has ``status`` and ``headers``. Raises ``urllib3.exceptions.HTTPError``."""
-    with stream(client, method, target, body=body, headers=headers, timeout=timeout) as response:
-        for _ in response.stream(_CHUNK, decode_content=False):
-            pass
-    return response
-
-
 @contextmanager
 def stream(
     client: urllib3.PoolManager,
@@ -234,7 +216,8 @@ def stream(
     headers: Mapping[str, str] | None = None,
     timeout: float | urllib3.Timeout | None = None,
 ) -> Iterator[urllib3.HTTPResponse]:
-    """Like ``send``, but the body is left unread: the caller reads it in chunks (to cap its size
+    """Make the request to the pinned address, presenting the original host name, and leave the
+    answer's body unread: the caller reads it in chunks (to cap its size
     and its time; ``response.stream(n, decode_content=False)`` gives the raw bytes) inside the
     ``with`` block. Leaving the block returns the connection to the pool when the body was read
     to its end, and closes it otherwise."""
