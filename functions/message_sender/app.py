@@ -24,8 +24,8 @@ from parity.conversations.secrets import channel_secrets
 from parity.conversations.store import conversation_table
 from parity.core import jsonio, outbound
 from parity.core.clock import parse_delays
-from parity.core.observability import bound, instrumented, logger
-from parity.core.queues import queues, retry_or_give_up
+from parity.core.observability import bound, instrumented
+from parity.core.queues import queues, settle
 from parity.core.settings import settings
 
 DEADLINE_SECONDS = 10.0
@@ -47,12 +47,8 @@ def record_handler(record: SQSRecord) -> None:
             post=_post, base_urls=config.provider_base_urls(), now=datetime.now(timezone.utc),
             first_delays=_first_delays(config.reply_retry_schedule),
         )
-        log = {"message_id": queued.get("message_id"), "attempt": attempt, "result": done.result}
-        if done.result in ("sent", "skipped"):
-            logger.info("reply delivery", extra={**log, "reason": done.reason or None})
-            return
-        retry_or_give_up(queues(), record, give_up=done.result == "failed", reason=done.reason, delay=done.delay, attempts=attempt,
-                         queue_url=config.require("delivery_queue_url"), dlq_url=config.require("delivery_dlq_url"), source="delivery", what="reply", log=log)
+        settle(queues(), record, done, attempt=attempt, what="reply", log={"message_id": queued.get("message_id"), "attempt": attempt},
+               queue_url=config.require("delivery_queue_url"), dlq_url=config.require("delivery_dlq_url"), source="delivery")
 
 
 @instrumented

@@ -22,8 +22,8 @@ from parity.approvals import slack
 from parity.approvals.store import trust_store
 from parity.conversations.secrets import channel_secrets
 from parity.core import jsonio, outbound
-from parity.core.observability import bound, instrumented, logger
-from parity.core.queues import queues, retry_or_give_up
+from parity.core.observability import bound, instrumented
+from parity.core.queues import queues, settle
 from parity.core.settings import settings
 
 DEADLINE_SECONDS = 10.0
@@ -40,12 +40,8 @@ def record_handler(record: SQSRecord) -> None:
             base_url=config.slack_api_base_url, delays=config.retry_delays(), approval_url_template=config.approval_url_template,
             now=datetime.now(timezone.utc),
         )
-        log = {"kind": queued.get("kind"), "ref": queued.get("ref"), "attempt": attempt, "result": done.result}
-        if done.result in ("sent", "skipped"):
-            logger.info("slack notification", extra={**log, "reason": done.reason or None})
-            return
-        retry_or_give_up(queues(), record, give_up=done.result == "failed", reason=done.reason, delay=done.delay, attempts=attempt,
-                         queue_url=config.require("notify_queue_url"), dlq_url=config.require("notify_dlq_url"), source="notify", what="slack notification", log=log)
+        settle(queues(), record, done, attempt=attempt, what="slack notification", log={"kind": queued.get("kind"), "ref": queued.get("ref"), "attempt": attempt},
+               queue_url=config.require("notify_queue_url"), dlq_url=config.require("notify_dlq_url"), source="notify")
 
 
 @instrumented

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -137,3 +137,25 @@ def retry_or_give_up(
     queue.postpone(queue_url, record.receipt_handle, delay)
     logger.warning(f"{what} attempt failed", extra={**log, "reason": reason, "retry_in_s": delay})
     raise RetryLater(reason)
+
+
+class Attempted(Protocol):
+    """A send attempt's outcome: ``result`` sent, skipped, retry or failed; why; when to try again."""
+
+    result: str
+    reason: str
+    delay: int
+
+
+def settle(
+    queue: Any, record: Any, done: Attempted, *, attempt: int, what: str, log: Mapping[str, Any], queue_url: str, dlq_url: str, source: str,
+) -> None:
+    """The end of one send attempt of a queued message: sent or skipped is one log line (``what``,
+    with ``log``); a failure goes on to ``retry_or_give_up`` (given up when ``failed``)."""
+    from parity.core.observability import logger
+
+    if done.result in ("sent", "skipped"):
+        logger.info(what, extra={**log, "result": done.result, "reason": done.reason or None})
+        return
+    retry_or_give_up(queue, record, give_up=done.result == "failed", reason=done.reason, delay=done.delay, attempts=attempt,
+                     queue_url=queue_url, dlq_url=dlq_url, source=source, what=what, log={**log, "result": done.result})
