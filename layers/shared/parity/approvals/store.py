@@ -38,7 +38,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from parity.core.dynamodb import BadCursor, Page, TableAdapter, dump_item, key
+from parity.core.dynamodb import BadCursor, Page, TableAdapter, dump_item, key, keyed
 from parity.core.errors import ValidationFailed
 from parity.core.settings import get_settings
 from parity.core.warm import warm
@@ -55,29 +55,13 @@ DIGEST = "DIGEST"
 _KEY_ATTRS = ("pk", "sk", "entity", "ttl", "status_key", "expiry_shard", "agent_key")
 
 
-def company_pk(company_id: str) -> str:
-    return key("COMPANY", company_id)
-
-
-def approval_sk(approval_id: str) -> str:
-    return key("APR", approval_id)
-
-
-def activity_sk(at: str, line_id: str) -> str:
-    return key("ACT", at, line_id)
-
-
-def anomaly_sk(anomaly_id: str) -> str:
-    return key("ANO", anomaly_id)
-
-
-def counter_sk(bucket: str) -> str:
-    return key("CNT", bucket)
-
-
-def active_pk(hour: str) -> str:
-    """The ``ACTIVE#`` partition of one hour (``2026-11-23T03``)."""
-    return key("ACTIVE", hour)
+company_pk = keyed("COMPANY")  # (company_id)
+approval_sk = keyed("APR")  # (approval_id)
+activity_sk = keyed("ACT")  # (at, line_id)
+anomaly_sk = keyed("ANO")  # (anomaly_id)
+counter_sk = keyed("CNT")  # (bucket)
+#: The ``ACTIVE#`` partition of one hour (``2026-11-23T03``).
+active_pk = keyed("ACTIVE")  # (hour)
 
 
 def hour_of(stamp: str) -> str:

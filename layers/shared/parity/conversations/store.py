@@ -35,7 +35,7 @@ from botocore.exceptions import ClientError
 
 from parity.conversations.model import Conversation
 from parity.core.clock import iso_ms, parse_time
-from parity.core.dynamodb import Page, TableAdapter, dump_item, key, load_item
+from parity.core.dynamodb import Page, TableAdapter, dump_item, key, keyed, load_item
 from parity.core.errors import IdempotencyInProgress
 from parity.core.idempotency import Entry, entry_of, entry_sk
 from parity.core.idempotency import put_request as idempotency_put
@@ -50,24 +50,11 @@ _KEY_ATTRS = ("pk", "sk", "entity", "ttl", "activity_pk", "activity_sk", "snooze
 STATUS_ORDER = {"queued": 0, "sent": 1, "delivered": 2, "read": 3, "failed": 4}
 
 
-def channel_pk(channel_id: str) -> str:
-    return key("CHANNEL", channel_id)
-
-
-def conversation_sk(room_id: str) -> str:
-    return key("CONV", room_id)
-
-
-def thread_sk(channel_id: str, thread: str) -> str:
-    return key("THREAD", channel_id, thread)
-
-
-def room_pk(company_id: str, room_id: str) -> str:
-    return key("ROOM", company_id, room_id)
-
-
-def message_sk(created_at: str, message_id: str) -> str:
-    return key("MSG", created_at, message_id)
+channel_pk = keyed("CHANNEL")  # (channel_id)
+conversation_sk = keyed("CONV")  # (room_id)
+thread_sk = keyed("THREAD")  # (channel_id, thread)
+room_pk = keyed("ROOM")  # (company_id, room_id)
+message_sk = keyed("MSG")  # (created_at, message_id)
 
 
 def inbound_message_id(channel_id: str, provider_id: str) -> str:

@@ -9,8 +9,9 @@ asked to interpret it.
 from __future__ import annotations
 
 import base64
+import functools
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -48,6 +49,11 @@ def key(*parts: str) -> str:
     part is ``a``. Every key of every table is built with it (issue 12: a company id holding "#"
     read another company's room)."""
     return "#".join(part.replace("%", "%25").replace("#", "%23") for part in parts)
+
+
+def keyed(prefix: str) -> Callable[..., str]:
+    """The key builder of one kind of item: ``keyed("APR")("apr_1")`` is ``key("APR", "apr_1")``."""
+    return functools.partial(key, prefix)
 
 
 class TableAdapter:

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from parity.core.dynamodb import dump_item, key
+from parity.core.dynamodb import dump_item, keyed
 from parity.core.errors import IdempotencyKeyReused, ValidationFailed
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -67,8 +67,7 @@ def replay_or_refuse(entry: Entry, fingerprint_of_request: str) -> ApiResult:
     return ApiResult(entry.status, entry.response, replayed=True)
 
 
-def entry_sk(key_hash_value: str) -> str:
-    return key("IDEMPOTENCY", key_hash_value)
+entry_sk = keyed("IDEMPOTENCY")  # (key_hash_value)
 
 
 def put_request(table: str, pk: str, entry: Entry, *, now: int) -> dict[str, Any]:

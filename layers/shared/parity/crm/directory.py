@@ -21,7 +21,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from parity.core.clock import iso_ms, new_id, utc_now
-from parity.core.dynamodb import TableAdapter, dump_item, key
+from parity.core.dynamodb import TableAdapter, dump_item, key, keyed
 from parity.core.settings import get_settings
 from parity.core.warm import warm
 from parity.crm.identity import Candidate, Identity
@@ -34,8 +34,7 @@ def identity_sk(identity: Identity) -> str:
     return key("IDENTITY", identity.channel_type, identity.scope, identity.value)
 
 
-def slot_sk(contact_id: str, channel_type: str) -> str:
-    return key("CONTACT_CHANNEL", contact_id, channel_type)
+slot_sk = keyed("CONTACT_CHANNEL")  # (contact_id, channel_type)
 
 
 class ContactDirectoryTable(TableAdapter):

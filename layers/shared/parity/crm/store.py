@@ -36,7 +36,7 @@ from botocore.exceptions import ClientError
 
 from parity.core.idempotency import Entry, entry_of, entry_sk
 from parity.core.idempotency import put_request as idempotency_put
-from parity.core.dynamodb import TableAdapter, dump_item, key, load_item
+from parity.core.dynamodb import TableAdapter, dump_item, key, keyed, load_item
 from parity.core.settings import get_settings
 from parity.core.warm import warm
 
@@ -44,8 +44,7 @@ _KEY_ATTRS = ("pk", "sk", "entity", "ttl", "room_key", "correlation_id")
 ROOM_INDEX = "RoomRecords"
 
 
-def company_pk(company_id: str) -> str:
-    return key("COMPANY", company_id)
+company_pk = keyed("COMPANY")  # (company_id)
 
 
 def record_sk(record_type: str, record_id: str) -> str:
@@ -62,16 +61,9 @@ def key_id(key_hash: str) -> str:
     return key_hash[:12]
 
 
-def api_key_pk(key_hash: str) -> str:
-    return key("APIKEY", key_hash)
-
-
-def token_pk(token_hash: str) -> str:
-    return key("TOKEN", token_hash)
-
-
-def contact_sk(contact_id: str) -> str:
-    return key("CONTACT", contact_id)
+api_key_pk = keyed("APIKEY")  # (key_hash)
+token_pk = keyed("TOKEN")  # (token_hash)
+contact_sk = keyed("CONTACT")  # (contact_id)
 
 
 def phone_lookup_sk(digits: str, contact_id: str = "") -> str:

@@ -28,7 +28,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from parity.core.clock import iso_ms
-from parity.core.dynamodb import Page, TableAdapter, dump_item, key
+from parity.core.dynamodb import Page, TableAdapter, dump_item, key, keyed
 from parity.core.settings import get_settings
 from parity.core.warm import warm
 from parity.crm.store import company_pk
@@ -40,8 +40,7 @@ _FILTERED_READS = 10
 _KEY_ATTRS = ("pk", "sk", "entity", "recent_pk", "recent_sk", "notif_pk", "notif_sk", "version", "list_channel", "list_category", "list_priority")
 
 
-def ticket_sk(ticket_id: str) -> str:
-    return key("TICKET", ticket_id)
+ticket_sk = keyed("TICKET")  # (ticket_id)
 
 
 def notification_sk(ticket_id: str, notification_id: str = "") -> str:

@@ -32,7 +32,7 @@ from typing import Any, Literal
 
 from botocore.exceptions import ClientError
 
-from parity.core.dynamodb import TableAdapter, dump_item, key
+from parity.core.dynamodb import TableAdapter, dump_item, key, keyed
 from parity.core.settings import get_settings
 from parity.core.warm import warm
 from parity.inbox.sidebar import Entry
@@ -56,16 +56,14 @@ def _condition(entry: Entry) -> tuple[str, dict[str, Any]]:
     return "attribute_not_exists(pk) OR (#s <> :deleted AND (version < :version OR (version = :version AND #s = :live)))", values
 
 
-def room_pk(company_id: str, room_id: str) -> str:
-    return key("ROOM", company_id, room_id)
+room_pk = keyed("ROOM")  # (company_id, room_id)
 
 
 def entry_sk(record_type: str, record_id: str) -> str:
     return key(record_type.upper(), record_id)
 
 
-def webhook_pk(webhook_id: str) -> str:
-    return key("WEBHOOK", webhook_id)
+webhook_pk = keyed("WEBHOOK")  # (webhook_id)
 
 
 class PreviewStore(TableAdapter):
