@@ -17,7 +17,7 @@ BUG = "The export to PDF crashes every time I open the invoices page"
 
 def report(n, text=BUG, *, channel="whatsapp", contact="c1", room="room_wa1", at=T0, channel_id="ch_wa"):
     api = channel in ("in_app", "backoffice")
-    return Report(f"rpt_{n}", channel, contact, text, at, None if api else channel_id, None if api else room)
+    return Report(contact, channel, at, None if api else channel_id, None if api else room, id=f"rpt_{n}", text=text)
 
 
 def made(r):

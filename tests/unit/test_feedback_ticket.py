@@ -20,7 +20,7 @@ TRIAGE = Triage("bug", "P3")
 
 
 def wa_report(n=1, text="The app crashes. Call me on +62 812-3456-7890", *, contact="c1", at=NOW):
-    return Report(f"rpt_{n}", "whatsapp", contact, text, at, "ch_wa", "room_wa")
+    return Report(contact, "whatsapp", at, "ch_wa", "room_wa", id=f"rpt_{n}", text=text)
 
 
 def details(caught):
@@ -57,7 +57,7 @@ def test_a_channel_report_makes_a_bot_ticket_with_the_feedback_fields():
 
 def test_an_api_report_keeps_its_source_and_has_no_conversation():
     # GIVEN an in-app report / WHEN it makes a ticket
-    ticket = tk.new_ticket(Report("rpt_9", "in_app", "c9", "Export fails", NOW), triage=TRIAGE, now=NOW)
+    ticket = tk.new_ticket(Report("c9", "in_app", NOW, id="rpt_9", text="Export fails"), triage=TRIAGE, now=NOW)
     # THEN its source is the one given, no room, and its reporters entry has no channel id or room
     assert (ticket["source"], ticket["channel_integration_room_id"]) == ("in_app", None)
     assert ticket["reporters"] == [{"contact_id": "c9", "channel": "in_app", "reported_at": "2026-11-23T12:00:00.000Z"}]
@@ -75,7 +75,7 @@ def test_the_summary_is_masked_and_the_name_never_empty():
 def test_an_unknown_channel_is_refused():
     # GIVEN a report from a channel type feedback does not know / WHEN it makes a ticket / THEN refused
     with pytest.raises(ValueError, match="unknown channel"):
-        tk.new_ticket(Report("rpt_1", "email", "c1", "x", NOW), triage=TRIAGE, now=NOW)
+        tk.new_ticket(Report("c1", "email", NOW, id="rpt_1", text="x"), triage=TRIAGE, now=NOW)
 
 
 def test_the_ticket_id_is_derived_from_the_report_and_ordered_by_its_time():
@@ -113,10 +113,10 @@ def test_what_the_crm_stores_is_a_valid_ticket_create_body_and_the_rest_is_feedb
 def test_adding_a_report_counts_it_and_adds_a_new_reporter_and_way_back_once():
     # GIVEN a ticket read back from DynamoDB (its count a Decimal)
     ticket = {**tk.new_ticket(wa_report(), triage=TRIAGE, now=NOW), "report_count": Decimal(1)}
-    slack = Report("rpt_2", "slack", "c2", "same", NOW + timedelta(hours=1), "ch_sl", "room_sl")
+    slack = Report("c2", "slack", NOW + timedelta(hours=1), "ch_sl", "room_sl", id="rpt_2", text="same")
     # WHEN a Slack reporter joins, then writes again in that thread
     once = tk.add_report(ticket, slack, now=NOW + timedelta(hours=1))
-    twice = tk.add_report(once, Report("rpt_3", "slack", "c2", "more", NOW + timedelta(hours=2), "ch_sl", "room_sl"), now=NOW + timedelta(hours=2))
+    twice = tk.add_report(once, Report("c2", "slack", NOW + timedelta(hours=2), "ch_sl", "room_sl", id="rpt_3", text="more"), now=NOW + timedelta(hours=2))
     # THEN three reports, two reporters, two entries, the second's time that of its first report
     assert twice["report_count"] == 3
     assert twice["reporter_contact_ids"] == twice["contact_ids"] == ["c1", "c2"]

@@ -52,7 +52,7 @@ from parity.core.clock import iso_ms
 from parity.core.errors import ValidationFailed
 from parity.core.ids import valid_id
 from parity.crm.models import error_details
-from parity.feedback.ticket import API_SOURCES, moment_of
+from parity.feedback.ticket import API_SOURCES, Reporter, moment_of
 from parity.timeline.excerpt import clean, truncate
 from parity.timeline.masking import mask
 
@@ -72,18 +72,7 @@ RESTRICTED_CHANNEL = "no way to send on this channel"
 
 
 # ---- who ---------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Recipient:
-    """A reporter and the way back to them: their most recent ``reporters`` entry."""
-
-    contact_id: str
-    channel: str
-    reported_at: datetime
-    channel_id: str | None = None
-    room_id: str | None = None
-
-
-def recipients(ticket: Mapping[str, Any]) -> list[Recipient]:
+def recipients(ticket: Mapping[str, Any]) -> list[Reporter]:
     """Each distinct reporter once, on their most recent channel, in ``reporter_contact_ids``
     order (contacts with no ``reporters`` entry have no way back and are left out)."""
     newest: dict[str, Mapping[str, Any]] = {}
@@ -92,11 +81,7 @@ def recipients(ticket: Mapping[str, Any]) -> list[Recipient]:
         if current is None or moment_of(entry["reported_at"]) >= moment_of(current["reported_at"]):
             newest[entry["contact_id"]] = entry
     order = list(dict.fromkeys([*(ticket.get("reporter_contact_ids") or []), *newest]))
-    return [
-        Recipient(c, newest[c]["channel"], moment_of(newest[c]["reported_at"]), newest[c].get("channel_id"), newest[c].get("room_id"))
-        for c in order
-        if c in newest
-    ]
+    return [Reporter.of_entry(newest[c]) for c in order if c in newest]
 
 
 def notification_id(company_id: str, ticket_id: str, contact_id: str) -> str:
@@ -174,7 +159,7 @@ def plan(
     return planned
 
 
-def _body(who: Recipient, *, text: str, template: Template | None, last_inbound_at: Mapping[str, datetime | None], now: datetime) -> tuple[dict[str, Any] | None, str]:
+def _body(who: Reporter, *, text: str, template: Template | None, last_inbound_at: Mapping[str, datetime | None], now: datetime) -> tuple[dict[str, Any] | None, str]:
     if who.channel not in CONVERSATION_CHANNELS:
         return None, RESTRICTED_CHANNEL
     if who.room_id is None:

@@ -79,17 +79,38 @@ FEEDBACK_FIELDS = ("reporter_contact_ids", "reporters", "report_count", "summary
 
 # ---- a report ----------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class Report:
-    """One report, wherever it came from: a message on a ``feedback`` channel or a
-    ``POST /api/v3.1/feedback``. ``contact_id`` is the reporter, already resolved to a contact."""
+class Reporter:
+    """Who reported, through which channel and conversation, when: one ``reporters`` entry of a
+    ticket, and the way back to that person once it is fixed (``parity.feedback.notify``)."""
 
-    id: str
-    channel: str
     contact_id: str
-    text: str
+    channel: str
     reported_at: datetime
     channel_id: str | None = None
     room_id: str | None = None
+
+    def entry(self) -> dict[str, Any]:
+        """The stored ``reporters`` entry (absent ids left out)."""
+        entry: dict[str, Any] = {"contact_id": self.contact_id, "channel": self.channel}
+        if self.channel_id is not None:
+            entry["channel_id"] = self.channel_id
+        if self.room_id is not None:
+            entry["room_id"] = self.room_id
+        entry["reported_at"] = iso_ms(self.reported_at)
+        return entry
+
+    @classmethod
+    def of_entry(cls, entry: Mapping[str, Any]) -> Reporter:
+        return cls(entry["contact_id"], entry["channel"], moment_of(entry["reported_at"]), entry.get("channel_id"), entry.get("room_id"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Report(Reporter):
+    """One report, wherever it came from: a message on a ``feedback`` channel or a
+    ``POST /api/v3.1/feedback``; its reporter (already resolved to a contact), its ``id`` and ``text``."""
+
+    id: str
+    text: str
 
 
 def report_id(company_id: str, kind: Literal["message", "external", "request"], value: str) -> str:
@@ -116,17 +137,6 @@ def ticket_id_for(report: Report) -> str:
 
 
 # ---- the ticket --------------------------------------------------------------------------------
-def reporter_entry(report: Report) -> dict[str, Any]:
-    """A ``reporters`` entry: who reported, through which channel and conversation, when."""
-    entry: dict[str, Any] = {"contact_id": report.contact_id, "channel": report.channel}
-    if report.channel_id is not None:
-        entry["channel_id"] = report.channel_id
-    if report.room_id is not None:
-        entry["room_id"] = report.room_id
-    entry["reported_at"] = iso_ms(report.reported_at)
-    return entry
-
-
 def source_of(report: Report) -> str:
     """``"<channel type> feedback"`` for a channel message, the POST's own ``source`` otherwise."""
     return report.channel if report.channel in API_SOURCES else f"{report.channel} feedback"
@@ -158,7 +168,7 @@ def new_ticket(report: Report, *, triage: Triage, now: datetime) -> dict[str, An
         "creator_flag": "bot",
         "contact_ids": [report.contact_id],
         "reporter_contact_ids": [report.contact_id],
-        "reporters": [reporter_entry(report)],
+        "reporters": [report.entry()],
         "report_count": 1,
         "summary": text_summary,
         "suggested_type": triage.type,
@@ -180,7 +190,7 @@ def add_report(ticket: Mapping[str, Any], report: Report, *, now: datetime) -> d
     for name in ("reporter_contact_ids", "contact_ids"):
         ids = list(ticket.get(name) or [])
         updated[name] = ids if report.contact_id in ids else [*ids, report.contact_id]
-    entry, reporters = reporter_entry(report), [dict(r) for r in ticket.get("reporters") or []]
+    entry, reporters = report.entry(), [dict(r) for r in ticket.get("reporters") or []]
     same_way = ("contact_id", "channel", "channel_id", "room_id")
     if not any(all(r.get(k) == entry.get(k) for k in same_way) for r in reporters):
         reporters.append(entry)
