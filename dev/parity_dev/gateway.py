@@ -29,12 +29,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
 from parity_dev.aws import ACCOUNT_ID, REGION
-from parity_dev.http_api_event import (
-    decoded_path,
-    http_api_event,
-    joined_headers,
-    route_pattern,
-)
+from parity_dev.http_api_event import decoded_path, http_api_event, joined_headers, route_pattern
 from parity_dev.lambdas import FunctionError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -172,17 +167,8 @@ class Gateway:
             header_pairs.append(("content-length", str(len(payload))))
         return self.handle(method, raw_path, raw_query, header_pairs, payload, source_ip=source_ip)
 
-    def handle(
-        self,
-        method: str,
-        raw_path: str,
-        raw_query: str,
-        header_pairs: Sequence[tuple[str, str]],
-        body: bytes,
-        *,
-        source_ip: str = "127.0.0.1",
-        protocol: str = "HTTP/1.1",
-    ) -> Response:
+    def handle(self, method: str, raw_path: str, raw_query: str, header_pairs: Sequence[tuple[str, str]], body: bytes, *,
+               source_ip: str = "127.0.0.1", protocol: str = "HTTP/1.1") -> Response:
         """Route one request (path still percent-encoded) and produce the client's response."""
         request_id = base64.b64encode(os.urandom(12)).decode()[:16]
         started = time.monotonic()
@@ -195,17 +181,8 @@ class Gateway:
         )
         return response
 
-    def _handle(
-        self,
-        method: str,
-        raw_path: str,
-        raw_query: str,
-        header_pairs: Sequence[tuple[str, str]],
-        body: bytes,
-        source_ip: str,
-        protocol: str,
-        request_id: str,
-    ) -> Response:
+    def _handle(self, method: str, raw_path: str, raw_query: str, header_pairs: Sequence[tuple[str, str]], body: bytes,
+                source_ip: str, protocol: str, request_id: str) -> Response:
         found = self.match(method, raw_path)
         if found is None:
             return _error(404, "Not Found")

@@ -52,12 +52,7 @@ from typing import TYPE_CHECKING, Any
 
 from parity_dev import lambda_worker
 from parity_dev.aws import FAKE_CREDENTIALS, REGION
-from parity_dev.lambda_process import (
-    STOP_GRACE_SECONDS,
-    FunctionError,
-    FunctionLogs,
-    WorkerProcess,
-)
+from parity_dev.lambda_process import STOP_GRACE_SECONDS, FunctionError, FunctionLogs, WorkerProcess
 
 if TYPE_CHECKING:  # pragma: no cover
     from parity_dev.aws import Clients

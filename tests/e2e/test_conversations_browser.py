@@ -9,14 +9,7 @@ from __future__ import annotations
 
 from parity_client import ParityClient
 
-from .helpers import (
-    conversation_with,
-    customer_writes,
-    eventually,
-    login,
-    new_wa_id,
-    seeded_channel,
-)
+from .helpers import conversation_with, customer_writes, eventually, login, new_wa_id, seeded_channel
 from .test_console_browser import browser_context  # noqa: F401  (the same headless Chromium, flags and skip rules)
 
 

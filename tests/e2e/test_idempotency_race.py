@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import threading
 import uuid
 
 import httpx
+
+from ..racing import at_once
 
 
 def test_concurrent_creates_with_one_key_on_the_local_stack_make_one_record(local_stack: str, companies):
@@ -14,19 +15,11 @@ def test_concurrent_creates_with_one_key_on_the_local_stack_make_one_record(loca
         token = http.post("/api/v3.1/teams/company_token", headers={"X-Crm-Api-Key": companies["a"]}, json={"sso_id": "race"}).json()["access_token"]
     headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": f"race-{uuid.uuid4().hex}"}
     body = {"name": f"raced {uuid.uuid4().hex}", "creator_flag": "agentic_ai"}
-    answers: list[httpx.Response] = []
-    start = threading.Barrier(10)
-
-    def send() -> None:
+    def send() -> httpx.Response:
         with httpx.Client(base_url=local_stack, timeout=10) as client:
-            start.wait()
-            answers.append(client.post("/api/v3.1/deals", headers=headers, json=body))
+            return client.post("/api/v3.1/deals", headers=headers, json=body)
 
-    threads = [threading.Thread(target=send) for _ in range(10)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    answers = at_once([send] * 10)
     # WHEN the answers are compared
     created = [a for a in answers if a.status_code == 201]
     # THEN each is the first 201, a replay of it, or a 409; exactly one record exists

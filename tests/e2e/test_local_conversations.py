@@ -17,14 +17,7 @@ from parity.conversations.store import conversation_sk
 from parity.crm.store import company_pk
 
 from .conftest import ROOT, stack_environment
-from .helpers import (
-    conversation_with,
-    customer_writes,
-    eventually,
-    login,
-    new_wa_id,
-    seeded_channel,
-)
+from .helpers import conversation_with, customer_writes, eventually, login, new_wa_id, seeded_channel
 
 
 def simulate(base_url: str, *args: str) -> subprocess.CompletedProcess[str]:

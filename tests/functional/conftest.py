@@ -91,32 +91,22 @@ def local_stack(external_hub: DemoHub) -> Iterator[LocalStack]:
         yield started
 
 
-@pytest.fixture(scope="session")
-def stack(local_stack: LocalStack) -> DeployedStack:
-    """What the template made: functions, tables, queues, routes, event sources, outputs."""
-    assert local_stack.deployed is not None
-    return local_stack.deployed
+def _part(name: str, attribute: str, doc: str) -> Any:
+    """The session fixture ``name``: one part of the started local stack (``local_stack.<attribute>``)."""
+
+    def part(local_stack: LocalStack) -> Any:
+        value = getattr(local_stack, attribute)
+        assert value is not None, f"the local stack has no {attribute}: it did not start"
+        return value
+
+    part.__doc__ = doc
+    return pytest.fixture(scope="session", name=name)(part)
 
 
-@pytest.fixture(scope="session")
-def aws(local_stack: LocalStack) -> Clients:
-    """boto3 clients on the stack's AWS (fake credentials, region us-east-1): ``aws.client("dynamodb")``."""
-    assert local_stack.clients is not None
-    return local_stack.clients
-
-
-@pytest.fixture(scope="session")
-def runtime(local_stack: LocalStack) -> LambdaRuntime:
-    """Runs the stack's functions in worker processes (they stay warm for the session)."""
-    assert local_stack.runtime is not None
-    return local_stack.runtime
-
-
-@pytest.fixture(scope="session")
-def gateway(local_stack: LocalStack) -> Gateway:
-    """The emulated HTTP API: ``gateway.invoke("POST", "/api/v3.1/deals", headers=..., json=...)``."""
-    assert local_stack.gateway is not None
-    return local_stack.gateway
+stack = _part("stack", "deployed", "What the template made (``DeployedStack``): functions, tables, queues, routes, event sources, outputs.")
+aws = _part("aws", "clients", 'boto3 clients on the stack\'s AWS (fake credentials, region us-east-1): ``aws.client("dynamodb")``.')
+runtime = _part("runtime", "runtime", "Runs the stack's functions in worker processes (``LambdaRuntime``; they stay warm for the session).")
+gateway = _part("gateway", "gateway", 'The emulated HTTP API (``Gateway``): ``gateway.invoke("POST", "/api/v3.1/deals", headers=..., json=...)``.')
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ Over 400 lines on purpose: the contract route by route on one wired stack and it
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -17,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from ..racing import at_once
 from .conftest import DYNAMODB_WRITES, new_room
 
 AI_TICKET = {"name": "Refund for order 42", "priority": "high", "creator_flag": "agentic_ai", "confidence": 0.65, "agent_id": "triage-ai"}
@@ -321,24 +321,14 @@ def test_racing_approve_and_reject_exactly_one_wins(trust, wired):
     trust.policy({"agentic_ai": {"min_confidence": 0.8}})
     for _ in range(3):
         held = trust.hold()
-        answers: dict[str, Any] = {}
-        start = threading.Barrier(4)
-
-        def decide(name: str, suffix: str) -> None:
-            start.wait()
-            answers[name] = trust.call("POST", f"/approvals/{held['id']}/{suffix}")
-
         # WHEN two approvers approve and two reject it at the same moment
-        threads = [threading.Thread(target=decide, args=(f"{s}{i}", s)) for s in ("approve", "reject") for i in range(2)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        decisions = ("approve", "approve", "reject", "reject")
+        answers = at_once([lambda d=decision, a=held["id"]: trust.call("POST", f"/approvals/{a}/{d}") for decision in decisions])
         # THEN exactly one decision wins; every other is a 409
-        statuses = sorted(a.status for a in answers.values())
-        assert statuses == [200, 409, 409, 409], {k: a.text for k, a in answers.items()}
-        assert {a.json()["error"]["code"] for a in answers.values() if a.status == 409} == {"approval_not_pending"}
-        (winner,) = [name for name, a in answers.items() if a.status == 200]
+        statuses = sorted(a.status for a in answers)
+        assert statuses == [200, 409, 409, 409], [a.text for a in answers]
+        assert {a.json()["error"]["code"] for a in answers if a.status == 409} == {"approval_not_pending"}
+        (winner,) = [decision for decision, a in zip(decisions, answers) if a.status == 200]
         final = trust.approval(held["id"])
         assert final["status"] == ("approved" if winner.startswith("approve") else "rejected")
         # AND the record exists exactly when the approval won

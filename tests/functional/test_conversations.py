@@ -252,13 +252,20 @@ def test_a_customer_on_two_channels_is_one_contact_by_email_but_never_two_identi
     assert len(contacts) == 2
 
 
-# ---- conversations, state, history ----------------------------------------------------------------
-def test_the_state_machine_over_the_api(wired, company):
+def first_conversation(wired, company, text: str, **message: Any) -> tuple[dict, dict, dict]:
+    """A new company's WhatsApp channel and a customer's first message on it, ``text``, handled:
+    (the company's auth headers, the channel, the conversation the message opened)."""
     auth = wired.login(company().api_key)
     made = channel(wired, auth)
-    post(wired, made, whatsapp_message("hello"))
+    post(wired, made, whatsapp_message(text, **message))
     wired.drain()
     (conversation,) = conversations(wired, auth)
+    return auth, made, conversation
+
+
+# ---- conversations, state, history ----------------------------------------------------------------
+def test_the_state_machine_over_the_api(wired, company):
+    auth, made, conversation = first_conversation(wired, company, "hello")
     room = conversation["id"]
 
     def state(body):
@@ -317,11 +324,7 @@ def test_another_company_never_sees_a_conversation_its_messages_or_its_history(w
 
 # ---- replies -------------------------------------------------------------------------------------
 def test_a_reply_is_queued_then_sent_once_to_the_provider(wired, company, providers):
-    auth = wired.login(company().api_key)
-    made = channel(wired, auth)
-    post(wired, made, whatsapp_message("halo"))
-    wired.drain()
-    (conversation,) = conversations(wired, auth)
+    auth, made, conversation = first_conversation(wired, company, "halo")
     headers = {**auth, "Idempotency-Key": f"reply-{uuid.uuid4().hex}"}
     queued = wired.gateway.invoke("POST", f"/api/v3.1/conversations/{conversation['id']}/messages", headers=headers, json={"text": "Baik, kami kirim penawaran", "sender_type": "agent", "sender_name": "Sari"})
     assert queued.status == 202 and queued.json()["data"]["status"] == "queued"
@@ -369,11 +372,7 @@ def test_a_final_refusal_fails_the_reply_and_parks_it_in_the_delivery_dlq(wired,
 
 
 def test_free_text_outside_the_whatsapp_window_is_a_422_naming_template(wired, company, providers):
-    auth = wired.login(company().api_key)
-    made = channel(wired, auth)
-    post(wired, made, whatsapp_message("old message", at=datetime.now(timezone.utc) - timedelta(hours=25)))
-    wired.drain()
-    (conversation,) = conversations(wired, auth)
+    auth, made, conversation = first_conversation(wired, company, "old message", at=datetime.now(timezone.utc) - timedelta(hours=25))
     refused = wired.gateway.invoke("POST", f"/api/v3.1/conversations/{conversation['id']}/messages", headers=auth, json={"text": "late", "sender_type": "agent"})
     assert refused.status == 422 and refused.json()["error"]["code"] == "outside_customer_service_window"
     assert refused.json()["error"]["details"][0]["field"] == "template"
@@ -405,11 +404,7 @@ def test_events_reach_the_bus_without_texts(wired, company, aws, stack):
 
 
 def test_a_bots_deal_from_the_conversation_gets_a_note_with_what_the_customer_wrote(wired, company):
-    auth = wired.login(company().api_key)
-    made = channel(wired, auth)
-    post(wired, made, whatsapp_message("Tolong kirim penawaran ke budi@example.com ya"))
-    wired.drain()
-    (conversation,) = conversations(wired, auth)
+    auth, made, conversation = first_conversation(wired, company, "Tolong kirim penawaran ke budi@example.com ya")
     deal = wired.create(auth, room=conversation["id"], contact_id=conversation["contact"]["id"])
     wired.drain()
     (note,) = wired.notes(auth, deal)

@@ -5,11 +5,11 @@ the AWS edge the functions' SDKs talk to (``parity_dev.aws_edge.AwsEdge``). Refe
 
 from __future__ import annotations
 
-import threading
 import uuid
 
 import pytest
 
+from ..racing import at_once
 from .conftest import DYNAMODB_WRITES as WRITE_OPERATIONS
 from .conftest import new_room
 
@@ -28,17 +28,7 @@ def test_concurrent_creates_with_one_idempotency_key_make_one_record(gateway, co
     # GIVEN eight producers sending the same create with the same Idempotency-Key at once
     auth = _login(gateway, company().api_key)
     key, body = f"race-{uuid.uuid4().hex}", {"name": "raced deal", "creator_flag": "bot"}
-    answers, start = [], threading.Barrier(8)
-
-    def send():
-        start.wait()
-        answers.append(gateway.invoke("POST", "/api/v3.1/deals", headers={**auth, "Idempotency-Key": key}, json=body))
-
-    threads = [threading.Thread(target=send) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    answers = at_once([lambda: gateway.invoke("POST", "/api/v3.1/deals", headers={**auth, "Idempotency-Key": key}, json=body)] * 8)
     # WHEN the answers are compared
     created = [a for a in answers if a.status == 201]
     # THEN every answer is a 201 (first or replay) or a 409 (still in progress), and all 201s name one record

@@ -94,6 +94,16 @@ def resolve(wired, auth, ticket_id: str, note: str | None = None) -> None:
 
 
 # ---- intake ------------------------------------------------------------------------------------
+def whatsapp_report(wired, company) -> tuple[Any, dict[str, str], dict[str, Any]]:
+    """A new company with a WhatsApp ``feedback`` channel, and a customer's report of ``BUG`` on it
+    turned into a ticket: (the company, its auth headers, the ticket)."""
+    made = company()
+    auth = wired.login(made.api_key)
+    post(wired, channel(wired, auth, purpose="feedback"), whatsapp_message(BUG))
+    (ticket,) = until(wired, lambda: feedback(wired, auth))
+    return made, auth, ticket
+
+
 def test_a_message_on_a_feedback_channel_becomes_a_triaged_ticket_in_the_crm(wired, company):
     auth = wired.login(company().api_key)
     # GIVEN a WhatsApp channel whose purpose is feedback
@@ -350,11 +360,7 @@ def test_an_approved_changelog_tells_each_reporter_once_on_their_own_channel(wir
 
 
 def test_a_rejected_changelog_sends_nothing(wired, company, providers, aws, stack):
-    made = company()
-    auth = wired.login(made.api_key)
-    whatsapp = channel(wired, auth, purpose="feedback")
-    post(wired, whatsapp, whatsapp_message(BUG))
-    (ticket,) = until(wired, lambda: feedback(wired, auth))
+    made, auth, ticket = whatsapp_report(wired, company)
     decide(aws, stack, made.id, ticket["id"], "fixed", status="rejected")
     wired.drain()
     wired.drain()
@@ -422,11 +428,7 @@ def test_another_companys_feedback_and_notifications_are_not_seen(wired, company
 
 def test_a_resolved_tickets_changelog_waits_in_the_approval_inbox_and_its_approval_tells_the_reporter(wired, company, providers):  # noqa: F811
     # GIVEN a customer's WhatsApp report, its ticket resolved with a note
-    made = company()
-    auth = wired.login(made.api_key)
-    whatsapp = channel(wired, auth, purpose="feedback")
-    post(wired, whatsapp, whatsapp_message(BUG))
-    (ticket,) = until(wired, lambda: feedback(wired, auth))
+    made, auth, ticket = whatsapp_report(wired, company)
     resolve(wired, auth, ticket["id"], "Fixed in 2.4.1")
 
     # WHEN feedback has proposed its changelog
@@ -483,11 +485,7 @@ def test_a_changelog_edit_that_is_not_a_proper_text_is_a_422_and_approving_twice
 
 def test_a_changelog_rejected_in_the_inbox_tells_nobody(wired, company, providers):  # noqa: F811
     # GIVEN a WhatsApp report whose ticket was resolved, its changelog pending
-    made = company()
-    auth = wired.login(made.api_key)
-    whatsapp = channel(wired, auth, purpose="feedback")
-    post(wired, whatsapp, whatsapp_message(BUG))
-    (ticket,) = until(wired, lambda: feedback(wired, auth))
+    made, auth, ticket = whatsapp_report(wired, company)
     resolve(wired, auth, ticket["id"])
     held = _held_changelog(wired, auth, ticket["id"])
     # WHEN a person rejects it

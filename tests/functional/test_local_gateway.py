@@ -20,7 +20,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 import pytest
@@ -35,14 +35,16 @@ from parity_dev.stack import DeployedStack, deploy
 
 # --- a throwaway HTTP API --------------------------------------------------------------------------
 
-HTTP_TEMPLATE = """
+def _echo_template(events: str, *, api_settings: str = "") -> str:
+    """A template of one HTTP API guarded by the ``Gate`` authorizer and one echo function with ``events``."""
+    return f"""
 Transform: AWS::Serverless-2016-10-31
 Globals:
-  Function: {Runtime: python3.12, Handler: app.handler, Timeout: 3, MemorySize: 192}
+  Function: {{Runtime: python3.12, Handler: app.handler, Timeout: 3, MemorySize: 192}}
 Resources:
   Api:
     Type: AWS::Serverless::HttpApi
-    Properties:
+    Properties:{api_settings}
       Auth:
         DefaultAuthorizer: Gate
         Authorizers:
@@ -50,15 +52,19 @@ Resources:
             FunctionArn: !GetAtt GateFunction.Arn
             AuthorizerPayloadFormatVersion: "2.0"
             EnableSimpleResponses: true
-            Identity: {Headers: [Authorization], ReauthorizeEvery: 0}
+            Identity: {{Headers: [Authorization], ReauthorizeEvery: 0}}
   GateFunction:
     Type: AWS::Serverless::Function
-    Properties: {CodeUri: gate}
+    Properties: {{CodeUri: gate}}
   EchoFunction:
     Type: AWS::Serverless::Function
     Properties:
       CodeUri: echo
-      Events:
+      Events:{events}
+"""
+
+
+HTTP_TEMPLATE = _echo_template("""
         Thing: {Type: HttpApi, Properties: {ApiId: !Ref Api, Method: GET, Path: "/things/{id}"}}
         Special: {Type: HttpApi, Properties: {ApiId: !Ref Api, Method: GET, Path: /things/special}}
         Create: {Type: HttpApi, Properties: {ApiId: !Ref Api, Method: POST, Path: /things}}
@@ -66,8 +72,7 @@ Resources:
         Upload: {Type: HttpApi, Properties: {ApiId: !Ref Api, Method: POST, Path: /open, Auth: {Authorizer: NONE}}}
         Boom: {Type: HttpApi, Properties: {ApiId: !Ref Api, Method: GET, Path: /boom, Auth: {Authorizer: NONE}}}
         Plain: {Type: HttpApi, Properties: {ApiId: !Ref Api, Method: GET, Path: /plain, Auth: {Authorizer: NONE}}}
-        Malformed: {Type: HttpApi, Properties: {ApiId: !Ref Api, Method: GET, Path: /malformed, Auth: {Authorizer: NONE}}}
-"""
+        Malformed: {Type: HttpApi, Properties: {ApiId: !Ref Api, Method: GET, Path: /malformed, Auth: {Authorizer: NONE}}}""")
 
 GATE_CODE = """
 import json
@@ -118,6 +123,14 @@ def _write_app(directory: Path, code: str) -> Path:
     return directory
 
 
+def _deploy_echo(aws: Clients, root: Path, template: str, name: str) -> DeployedStack:
+    """``template`` deployed from ``root`` with the gate and echo functions' code beside it."""
+    _write_app(root / "gate", GATE_CODE)
+    _write_app(root / "echo", ECHO_CODE)
+    (root / "template.yaml").write_text(template)
+    return deploy(root / "template.yaml", stack_name=f"{name}-{uuid.uuid4().hex[:8]}", clients=aws)
+
+
 def _printed(logs: FunctionLogs, function: str, tag: str) -> list[Any]:
     """What ``function`` printed as ``<tag> <json>`` lines, parsed, in order."""
     return [json.loads(line[len(tag) + 1:]) for line in logs.lines(function) if line.startswith(f"{tag} ")]
@@ -139,11 +152,7 @@ def runtime_for(local_stack: Any) -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def http_stack(aws: Clients, tmp_path_factory: pytest.TempPathFactory) -> DeployedStack:
-    root = tmp_path_factory.mktemp("http-api")
-    _write_app(root / "gate", GATE_CODE)
-    _write_app(root / "echo", ECHO_CODE)
-    (root / "template.yaml").write_text(HTTP_TEMPLATE)
-    return deploy(root / "template.yaml", stack_name=f"gateway-test-{uuid.uuid4().hex[:8]}", clients=aws)
+    return _deploy_echo(aws, tmp_path_factory.mktemp("http-api"), HTTP_TEMPLATE, "gateway-test")
 
 
 @pytest.fixture(scope="module")
@@ -395,36 +404,12 @@ def test_event_source_mappings_of_the_template_resolve_to_physical_arns(stack: D
 
 # --- throttling: the stage's token buckets -------------------------------------------------------
 
-THROTTLED_TEMPLATE = """
-Transform: AWS::Serverless-2016-10-31
-Globals:
-  Function: {Runtime: python3.12, Handler: app.handler, Timeout: 3, MemorySize: 192}
-Resources:
-  Api:
-    Type: AWS::Serverless::HttpApi
-    Properties:
+THROTTLED_TEMPLATE = _echo_template("""
+        Loose: {Type: HttpApi, Properties: {ApiId: !Ref Api, Method: GET, Path: /loose}}
+        Tight: {Type: HttpApi, Properties: {ApiId: !Ref Api, Method: POST, Path: /tight, Auth: {Authorizer: NONE}}}""", api_settings="""
       DefaultRouteSettings: {ThrottlingRateLimit: 2, ThrottlingBurstLimit: 3}
       RouteSettings:
-        "POST /tight": {ThrottlingRateLimit: 0.5, ThrottlingBurstLimit: 1}
-      Auth:
-        DefaultAuthorizer: Gate
-        Authorizers:
-          Gate:
-            FunctionArn: !GetAtt GateFunction.Arn
-            AuthorizerPayloadFormatVersion: "2.0"
-            EnableSimpleResponses: true
-            Identity: {Headers: [Authorization], ReauthorizeEvery: 0}
-  GateFunction:
-    Type: AWS::Serverless::Function
-    Properties: {CodeUri: gate}
-  EchoFunction:
-    Type: AWS::Serverless::Function
-    Properties:
-      CodeUri: echo
-      Events:
-        Loose: {Type: HttpApi, Properties: {ApiId: !Ref Api, Method: GET, Path: /loose}}
-        Tight: {Type: HttpApi, Properties: {ApiId: !Ref Api, Method: POST, Path: /tight, Auth: {Authorizer: NONE}}}
-"""
+        "POST /tight": {ThrottlingRateLimit: 0.5, ThrottlingBurstLimit: 1}""")
 
 
 class _Clock:
@@ -448,18 +433,16 @@ class _CountingRuntime:
         return self.runtime.invoke(function, event)
 
 
-@pytest.fixture(scope="module")
-def throttled_stack(aws: Clients, tmp_path_factory: pytest.TempPathFactory) -> DeployedStack:
-    root = tmp_path_factory.mktemp("throttled-api")
-    _write_app(root / "gate", GATE_CODE)
-    _write_app(root / "echo", ECHO_CODE)
-    (root / "template.yaml").write_text(THROTTLED_TEMPLATE)
-    return deploy(root / "template.yaml", stack_name=f"throttle-test-{uuid.uuid4().hex[:8]}", clients=aws)
+class _Deployed(NamedTuple):
+    stack: DeployedStack
+    runtime: LambdaRuntime
 
 
 @pytest.fixture(scope="module")
-def throttled_runtime(throttled_stack: DeployedStack, runtime_for: Any) -> LambdaRuntime:
-    return runtime_for(throttled_stack)
+def throttled(aws: Clients, tmp_path_factory: pytest.TempPathFactory, runtime_for: Any) -> _Deployed:
+    """An API whose stage allows 2 requests/s (burst 3) and whose ``POST /tight`` route 0.5/s (burst 1), and its runtime."""
+    stack = _deploy_echo(aws, tmp_path_factory.mktemp("throttled-api"), THROTTLED_TEMPLATE, "throttle-test")
+    return _Deployed(stack, runtime_for(stack))
 
 
 def _fresh_gateway(stack: DeployedStack, runtime: LambdaRuntime) -> tuple[Gateway, _Clock, _CountingRuntime]:
@@ -468,32 +451,32 @@ def _fresh_gateway(stack: DeployedStack, runtime: LambdaRuntime) -> tuple[Gatewa
     return Gateway(stack, counting, clock=clock), clock, counting  # type: ignore[arg-type]
 
 
-def test_each_route_gets_its_route_settings_over_the_stage_defaults(throttled_stack: DeployedStack) -> None:
-    throttles = {r.route_key: r.throttle for r in throttled_stack.routes}
+def test_each_route_gets_its_route_settings_over_the_stage_defaults(throttled: _Deployed) -> None:
+    throttles = {r.route_key: r.throttle for r in throttled.stack.routes}
     assert throttles == {"GET /loose": Throttle(rate_limit=2, burst_limit=3), "POST /tight": Throttle(rate_limit=0.5, burst_limit=1)}
 
 
 def test_GIVEN_a_burst_of_3_WHEN_4_immediate_requests_THEN_the_4th_is_429_and_neither_authorizer_nor_function_ran(
-    throttled_stack: DeployedStack, throttled_runtime: LambdaRuntime,
+    throttled: _Deployed,
 ) -> None:
-    api, clock, runtime = _fresh_gateway(throttled_stack, throttled_runtime)
+    api, clock, runtime = _fresh_gateway(throttled.stack, throttled.runtime)
     # GIVEN GET /loose at 2 requests/s with bursts of 3, and a full bucket
     served = [api.invoke("GET", "/loose", headers={"Authorization": "Bearer ok"}).status for _ in range(3)]
     assert served == [200, 200, 200]
     assert runtime.invoked == ["GateFunction", "EchoFunction"] * 3
     runtime.invoked.clear()
     # WHEN a 4th request comes at the same instant (with a token or without one)
-    throttled = api.invoke("GET", "/loose", headers={"Authorization": "Bearer ok"})
+    fourth = api.invoke("GET", "/loose", headers={"Authorization": "Bearer ok"})
     unauthenticated = api.invoke("GET", "/loose")
     # THEN both are API Gateway's 429, before the authorizer: nothing ran
-    assert (throttled.status, throttled.json()) == (429, {"message": "Too Many Requests"})
-    assert throttled.headers["content-type"] == "application/json"
+    assert (fourth.status, fourth.json()) == (429, {"message": "Too Many Requests"})
+    assert fourth.headers["content-type"] == "application/json"
     assert unauthenticated.status == 429  # not 401: throttling comes before authorization
     assert runtime.invoked == []
 
 
-def test_GIVEN_an_empty_bucket_WHEN_the_refill_interval_passed_THEN_one_more_request_is_served(throttled_stack: DeployedStack, throttled_runtime: LambdaRuntime) -> None:
-    api, clock, runtime = _fresh_gateway(throttled_stack, throttled_runtime)
+def test_GIVEN_an_empty_bucket_WHEN_the_refill_interval_passed_THEN_one_more_request_is_served(throttled: _Deployed) -> None:
+    api, clock, runtime = _fresh_gateway(throttled.stack, throttled.runtime)
     # GIVEN POST /tight (0.5 requests/s, bursts of 1) with its one token spent
     assert api.invoke("POST", "/tight", json={}).status == 200
     assert api.invoke("POST", "/tight", json={}).status == 429
@@ -510,8 +493,8 @@ def test_GIVEN_an_empty_bucket_WHEN_the_refill_interval_passed_THEN_one_more_req
     assert runtime.invoked == ["EchoFunction"] * 3
 
 
-def test_GIVEN_one_route_throttled_THEN_the_other_routes_are_still_served(throttled_stack: DeployedStack, throttled_runtime: LambdaRuntime) -> None:
-    api, _, _ = _fresh_gateway(throttled_stack, throttled_runtime)
+def test_GIVEN_one_route_throttled_THEN_the_other_routes_are_still_served(throttled: _Deployed) -> None:
+    api, _, _ = _fresh_gateway(throttled.stack, throttled.runtime)
     # GIVEN POST /tight out of tokens
     api.invoke("POST", "/tight", json={})
     assert api.invoke("POST", "/tight", json={}).status == 429
@@ -519,9 +502,9 @@ def test_GIVEN_one_route_throttled_THEN_the_other_routes_are_still_served(thrott
     assert api.invoke("GET", "/loose", headers={"Authorization": "Bearer ok"}).status == 200
 
 
-def test_over_http_a_throttled_request_is_a_429_json_answer(throttled_stack: DeployedStack, throttled_runtime: LambdaRuntime) -> None:
+def test_over_http_a_throttled_request_is_a_429_json_answer(throttled: _Deployed) -> None:
     # GIVEN the real server and the real clock: POST /tight refills one token every 2 s
-    server = make_server(Gateway(throttled_stack, throttled_runtime), "127.0.0.1", 0)
+    server = make_server(Gateway(throttled.stack, throttled.runtime), "127.0.0.1", 0)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -543,17 +526,17 @@ def _with_route_settings(stack: DeployedStack, route_settings: dict[str, Any]) -
     return template
 
 
-def test_GIVEN_route_settings_for_a_route_the_api_lacks_THEN_the_template_is_refused(throttled_stack: DeployedStack) -> None:
+def test_GIVEN_route_settings_for_a_route_the_api_lacks_THEN_the_template_is_refused(throttled: _Deployed) -> None:
     # GIVEN a route key that is off by one character (no route has it)
-    template = _with_route_settings(throttled_stack, {"POST /tight/": {"ThrottlingRateLimit": 1, "ThrottlingBurstLimit": 1}})
+    template = _with_route_settings(throttled.stack, {"POST /tight/": {"ThrottlingRateLimit": 1, "ThrottlingBurstLimit": 1}})
     # THEN it is refused, as API Gateway refuses it, instead of leaving the route silently unthrottled
     with pytest.raises(ValueError, match="RouteSettings name no route"):
         parse_http_apis(template)
 
 
-def test_GIVEN_a_route_entry_with_a_rate_only_THEN_its_burst_is_the_accounts_not_the_stage_default(throttled_stack: DeployedStack) -> None:
+def test_GIVEN_a_route_entry_with_a_rate_only_THEN_its_burst_is_the_accounts_not_the_stage_default(throttled: _Deployed) -> None:
     # GIVEN POST /tight's own entry sets a rate but no burst (the stage default has a burst of 3)
-    template = _with_route_settings(throttled_stack, {"POST /tight": {"ThrottlingRateLimit": 1}})
+    template = _with_route_settings(throttled.stack, {"POST /tight": {"ThrottlingRateLimit": 1}})
     routes, _ = parse_http_apis(template)
     throttles = {r.route_key: r.throttle for r in routes}
     # THEN the entry replaces the defaults as a whole, as API Gateway applies it; other routes keep them

@@ -11,6 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from parity.crm.identity import Candidate, Identity, e164, resolve
 
+from ..racing import at_once
+
 
 class Directory:
     """The CRM's contacts as the DynamoDB adapter keeps them: identity → contact, contact slots."""
@@ -112,18 +114,7 @@ def test_companies_never_share_contacts():
 
 def test_racing_first_messages_of_one_customer_make_one_contact():
     directory = Directory()
-    results = []
-    barrier = threading.Barrier(8)
-
-    def write():
-        barrier.wait()
-        results.append(resolve(directory, "co", [WA], name="Budi").contact_id)
-
-    threads = [threading.Thread(target=write) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results = at_once([lambda: resolve(directory, "co", [WA], name="Budi").contact_id] * 8)
     assert len(set(results)) == 1 and len(directory.contacts) == 1
 
 
