@@ -103,6 +103,10 @@ def test_the_policy_defaults_to_nothing_held_any_role_reads_it_and_an_admin_repl
     for auth in (trust.producer, trust.approver):
         refused = trust.call("PUT", "/approval-policy", auth, json={})
         assert refused.status == 403 and refused.json()["error"]["code"] == "forbidden"
+        # even with a body that is not JSON at all, or not a policy: the role is checked before the body is read
+        for body in ({"body": "{not json"}, {"json": {"bot": {"min_confidence": 7}}}):
+            for path in ("/approval-policy", "/notification-settings"):
+                assert trust.call("PUT", path, auth, **body).status == 403
     assert trust.call("GET", "/approval-policy", trust.producer).json()["data"]["bot"] == {"min_confidence": 0.5}
 
 
