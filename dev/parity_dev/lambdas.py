@@ -235,6 +235,9 @@ class LambdaRuntime:
             "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
             "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.name}",
             "AWS_LAMBDA_LOG_STREAM_NAME": f"{datetime.now(timezone.utc):%Y/%m/%d}/[$LATEST]{uuid.uuid4().hex}",
+            # Advanced logging controls, as Lambda tells the runtime (powertools' logger follows the level).
+            **({"AWS_LAMBDA_LOG_FORMAT": "JSON", "AWS_LAMBDA_LOG_LEVEL": spec.logging.get("ApplicationLogLevel", "INFO")}
+               if spec.logging.get("LogFormat") == "JSON" else {}),
             "_HANDLER": spec.handler,
             "LAMBDA_TASK_ROOT": str(spec.code_dir),
             "TZ": ":UTC",

@@ -53,6 +53,8 @@ ARTIFACT_KEY = "placeholder.zip"
 _ARTIFACT_URI = f"s3://{ARTIFACT_BUCKET}/{ARTIFACT_KEY}"
 # Outputs we add to resolve intrinsic functions through moto; removed again from DeployedStack.outputs.
 _OUTPUT_PREFIX = "ParityDevResolved"
+#: The LoggingConfig properties the runtime acts on (as Lambda: the variables a worker sees).
+LOGGING_LEVELS = ("LogFormat", "ApplicationLogLevel", "SystemLogLevel")
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,9 @@ class FunctionSpec:
     timeout: int
     memory_size: int
     runtime: str | None = None
+    #: Its LoggingConfig's levels and format, resolved (``LogFormat``, ``ApplicationLogLevel``,
+    #: ``SystemLogLevel``); moto keeps no LoggingConfig, so they come from the template.
+    logging: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -252,6 +257,14 @@ def _moto_template(translated: dict[str, Any]) -> tuple[dict[str, Any], dict[str
                 key = f"{_OUTPUT_PREFIX}{len(resolved)}"
                 outputs[key] = {"Value": expression}
                 resolved[key] = (logical_id, prop)
+    for logical_id, resource in resources.items():
+        if resource["Type"] != "AWS::Lambda::Function":
+            continue
+        for prop, expression in (resource.get("Properties", {}).get("LoggingConfig") or {}).items():
+            if prop in LOGGING_LEVELS:
+                key = f"{_OUTPUT_PREFIX}{len(resolved)}"
+                outputs[key] = {"Value": expression}
+                resolved[key] = (logical_id, prop)
     for resource in resources.values():  # nothing may depend on what we removed
         depends = resource.get("DependsOn")
         if isinstance(depends, list):
@@ -320,7 +333,7 @@ def deploy(
         physical_ids=physical_ids,
         resource_types={k: v["Type"] for k, v in resources.items()},
         outputs=all_outputs,
-        functions=_functions(resources, physical_ids, local_code_uris(original), template_path.parent, clients),
+        functions=_functions(resources, physical_ids, local_code_uris(original), template_path.parent, clients, resolved_values),
         tables=_physical_of_type(resources, physical_ids, "AWS::DynamoDB::Table"),
         queues=_physical_of_type(resources, physical_ids, "AWS::SQS::Queue"),
         layer_dirs=local_layer_dirs(original, template_path.parent),
@@ -341,6 +354,7 @@ def _functions(
     code_uris: dict[str, str],
     template_dir: Path,
     clients: Clients,
+    resolved: Mapping[str, Mapping[str, str]],
 ) -> dict[str, FunctionSpec]:
     lambda_client = clients.client("lambda")
     functions = {}
@@ -359,6 +373,7 @@ def _functions(
             timeout=int(config.get("Timeout", 3)),
             memory_size=int(config.get("MemorySize", 128)),
             runtime=config.get("Runtime"),
+            logging={k: v for k, v in resolved.get(logical_id, {}).items() if k in LOGGING_LEVELS},
         )
     return functions
 

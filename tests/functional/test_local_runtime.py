@@ -24,6 +24,8 @@ from parity_dev.stack import DeployedStack, deploy
 
 TEMPLATE = """
 Transform: AWS::Serverless-2016-10-31
+Parameters:
+  AppLevel: {Type: String, Default: DEBUG}
 Globals:
   Function:
     Runtime: python3.12
@@ -31,13 +33,14 @@ Globals:
     Timeout: 2
     MemorySize: 256
     Environment: {Variables: {SHARED: from-globals}}
+    LoggingConfig: {LogFormat: JSON, ApplicationLogLevel: !Ref AppLevel, SystemLogLevel: WARN}
 Resources:
   ProbeFunction:
     Type: AWS::Serverless::Function
     Properties: {CodeUri: probe, Environment: {Variables: {WHO: probe, COLOUR: red}}}
   OtherFunction:
     Type: AWS::Serverless::Function
-    Properties: {CodeUri: probe, Environment: {Variables: {WHO: other, COLOUR: blue}}}
+    Properties: {CodeUri: probe, Environment: {Variables: {WHO: other, COLOUR: blue}}, LoggingConfig: {ApplicationLogLevel: ERROR}}
   BrokenFunction:
     Type: AWS::Serverless::Function
     Properties: {CodeUri: probe, Environment: {Variables: {BREAK_AT_INIT: "yes"}}}
@@ -133,6 +136,10 @@ def test_each_function_sees_its_own_environment_and_nothing_of_the_local_stacks(
     assert (probe["AWS_LAMBDA_FUNCTION_NAME"], probe["_HANDLER"], probe["LAMBDA_TASK_ROOT"]) == (spec.name, "app.handler", str(spec.code_dir))
     assert probe["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "256" and probe["AWS_REGION"] == "us-east-1"
     assert probe["AWS_ENDPOINT_URL"] == runtime.endpoint_url and probe["AWS_ACCESS_KEY_ID"] != other["AWS_ACCESS_KEY_ID"]
+    # AND its advanced logging controls, resolved (a parameter's default) and merged with its own (as SAM merges Globals)
+    assert (probe["AWS_LAMBDA_LOG_FORMAT"], probe["AWS_LAMBDA_LOG_LEVEL"]) == ("JSON", "DEBUG")
+    assert (other["AWS_LAMBDA_LOG_FORMAT"], other["AWS_LAMBDA_LOG_LEVEL"]) == ("JSON", "ERROR")
+    assert runtime.stack.functions["OtherFunction"].logging == {"LogFormat": "JSON", "ApplicationLogLevel": "ERROR", "SystemLogLevel": "WARN"}
 
 
 def test_GIVEN_a_busy_worker_WHEN_more_invocations_come_THEN_workers_scale_out_to_the_cap_and_the_rest_wait(runtime: LambdaRuntime) -> None:

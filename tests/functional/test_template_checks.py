@@ -69,6 +69,16 @@ def test_each_function_logs_only_to_its_own_log_group_with_a_retention(resources
         assert re.search(r"log-group:\$\{" + log_group + r"\}:log-stream:\*$", log_grants[0]["Resource"]["Fn::Sub"]), name
 
 
+def test_every_function_logs_json_with_lambdas_own_lines_left_out(resources, stack):
+    # GIVEN every function, as translated (Globals merged) and as deployed (levels resolved)
+    for name, function in _functions(resources).items():
+        # THEN it keeps its own log group beside the Globals' format and levels
+        assert {"LogGroup", "LogFormat", "ApplicationLogLevel", "SystemLogLevel"} <= set(function["LoggingConfig"]), name
+        # AND by default its own lines at INFO (the outcome lines and the alarms' EMF lines), and
+        # Lambda's START/END/REPORT (INFO) left out: the cost budget counts on it
+        assert stack.functions[name].logging == {"LogFormat": "JSON", "ApplicationLogLevel": "INFO", "SystemLogLevel": "WARN"}, name
+
+
 def _mappings(resources, kind: str):
     for name, r in resources.items():
         if r["Type"] == "AWS::Lambda::EventSourceMapping" and kind in json.dumps(r["Properties"]["EventSourceArn"]):
