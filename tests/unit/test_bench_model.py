@@ -1,5 +1,7 @@
 """The bench's arithmetic and request counter (no timing assertions: budgets are checked by `make bench`)."""
 
+from pathlib import Path
+
 from parity_dev.bench import awsstub, cost
 
 
@@ -70,3 +72,25 @@ def test_inbound_model_prices_every_counted_line():
     assert round(per["sqs"], 6) == round(3 * 0.40, 6)  # send, receive, delete
     assert round(per["dynamodb"], 6) == round(2 * 0.625 + 0.125, 6)
     assert round(per["lambda_compute"], 6) == round(0.02 * cost.PRICES["lambda_gb_second_arm64"] * 1e6, 6)
+
+
+def test_lambdas_own_lines_are_priced_only_when_the_template_lets_them_through():
+    # GIVEN the template's SystemLogLevel, given as a parameter (its default) or written out
+    def template(level, default=None):
+        params = {"PlatformLogLevel": {"Type": "String", "Default": default}} if default else {}
+        return {"Parameters": params, "Globals": {"Function": {"LoggingConfig": {"LogFormat": "JSON", "SystemLogLevel": level}}}}
+
+    # THEN START/END/REPORT are counted at INFO or DEBUG, and not at WARN (nor with no LoggingConfig: Lambda's default is INFO)
+    assert cost.platform_log_bytes(template({"Ref": "PlatformLogLevel"}, "WARN")) == 0
+    assert cost.platform_log_bytes(template({"Ref": "PlatformLogLevel"}, "INFO")) == cost.PLATFORM_LOG_BYTES
+    assert cost.platform_log_bytes(template("DEBUG")) == cost.PLATFORM_LOG_BYTES
+    assert cost.platform_log_bytes({"Globals": {"Function": {}}}) == cost.PLATFORM_LOG_BYTES
+    # AND the repository's template drops them
+    from parity_dev.stack import load_template
+
+    assert cost.platform_log_bytes(load_template(Path(__file__).resolve().parents[2] / "template.yaml")) == 0
+    # AND a model without them is cheaper by exactly their bytes
+    op = {"requests": 0, "ms": 0.0, "log_bytes": 0.0, "calls": {}, "write_units": {"wru": 0.0, "rru": 0.0}}
+    ops = {k: dict(op) for k in ("authorizer_cached", "create", "router_per_create", "receiver_apply", "timeline_note")}
+    mem = {k: 128 for k in ("authorizer", "create_deal", "event_router", "webhook_receiver", "timeline_note", "webhook_sender")}
+    assert cost.model(ops, mem, sender_ms=0.0, sender_log_bytes=0.0, queued_bytes=0, platform_bytes=0)["units_per_create"]["log_bytes"] == 0

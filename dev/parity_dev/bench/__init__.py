@@ -101,7 +101,8 @@ def run(args: argparse.Namespace) -> int:
 
         template = load_template(root / "template.yaml")
         arch, memory = cost.architecture(template), cost.memory_sizes(template)
-        kwargs = dict(sender_ms=hook["per_message_ms"], sender_log_bytes=hook["log_bytes"], queued_bytes=ops["queued_bytes"])
+        platform = cost.platform_log_bytes(template)
+        kwargs = dict(sender_ms=hook["per_message_ms"], sender_log_bytes=hook["log_bytes"], queued_bytes=ops["queued_bytes"], platform_bytes=platform)
         model = cost.model(ops, memory, arch=arch, **kwargs)
         x86 = cost.model(ops, memory, arch="x86_64", **kwargs)
         volume = cost.model(ops, memory, arch=arch, receive_batch=5, stream_batch=50, **kwargs)
@@ -112,14 +113,15 @@ def run(args: argparse.Namespace) -> int:
         # (arm64 since issue 17; x86 when the budget was written, kept as context). Issue 17's $10 is a goal.
         breakdown = ", ".join(f"{k} ${v:.2f}" for k, v in model["per_million_usd"].items())
         row(f"5 cost per 1M bot creates ({arch})", model["total_usd"], 15.0, breakdown
-            + f" (of dynamodb, the activity log's line and counter ${activity:.2f}); x86 ${x86['total_usd']:.2f}; list prices of {cost.PRICES_DATE}", unit="$")
+            + f" (of dynamodb, the activity log's line and counter ${activity:.2f}); Lambda's own lines {platform:g} B/invocation (SystemLogLevel);"
+            + f" x86 ${x86['total_usd']:.2f}; list prices of {cost.PRICES_DATE}", unit="$")
         row(f"5 cost per 1M bot creates ({arch}), issue 17's goal", model["total_usd"], 10.0, f"at volume (receives of 5, stream batches of 50) ${volume['total_usd']:.2f}", unit="$", goal=True)
         if not args.skip_local:
             code = f"import json; from pathlib import Path; from parity_dev.bench.cost import inbound_counts; print(json.dumps(inbound_counts(Path({str(root)!r}))))"
             done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=900, env=clean_env)
             if done.returncode == 0:
                 counts = json.loads(done.stdout.strip().splitlines()[-1])
-                inbound = {"counts": counts, "model": cost.model_inbound(counts, memory, arch=arch)}
+                inbound = {"counts": counts, "model": cost.model_inbound(counts, memory, arch=arch, platform_bytes=platform)}
                 m = inbound["model"]
                 row(f"5 cost per 1M inbound messages ({arch})", m["total_usd"], 8.0, ", ".join(f"{k} ${v:.2f}" for k, v in m["per_million_usd"].items()), unit="$", goal=True)
             else:

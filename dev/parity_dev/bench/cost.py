@@ -36,7 +36,8 @@ SOURCES = {
     "apigateway": "aws.amazon.com/api-gateway/pricing (HTTP APIs $1.00/M for the first 300 M)",
     "logs": "aws.amazon.com/cloudwatch/pricing (Standard log ingestion $0.50/GB)",
 }
-#: Lambda's own START/END/REPORT lines per invocation (not our output, still ingested).
+#: Lambda's own START/END/REPORT lines per invocation (not our output, ingested when the functions'
+#: SystemLogLevel is INFO or DEBUG: ``platform_log_bytes``).
 PLATFORM_LOG_BYTES = 350
 #: Assumed network wait per AWS request and per outbound HTTP call, added to the measured (stubbed)
 #: durations: the bench does not wait on a real network.
@@ -45,7 +46,7 @@ HTTP_CALL_MS = 50.0
 
 
 def model(ops: dict[str, dict[str, Any]], memory_mb: dict[str, int], *, sender_ms: float, sender_log_bytes: float, queued_bytes: float, arch: str = "x86_64",
-          receive_batch: int = 1, stream_batch: int = 1) -> dict[str, Any]:
+          receive_batch: int = 1, stream_batch: int = 1, platform_bytes: float = PLATFORM_LOG_BYTES) -> dict[str, Any]:
     """Dollars per million creates. ``ops``: per operation ``requests``, ``ms``, ``log_bytes`` and
     ``write_units`` (wru/rru) per invocation; ``memory_mb``: the function's configured MemorySize;
     ``sender_ms`` and ``sender_log_bytes``: per message, measured by figure 7.
@@ -58,6 +59,7 @@ def model(ops: dict[str, dict[str, Any]], memory_mb: dict[str, int], *, sender_m
     ``receive_batch``: messages per SQS receive for the sender and the note (their BatchSize is 5:
     at volume a receive and a delete serve 5 messages, and one invocation does); ``stream_batch``:
     stream records per router invocation. Both 1 by default (the conservative case).
+    ``platform_bytes``: Lambda's own log bytes per invocation (``platform_log_bytes`` of the template).
     """
     invocations = {
         "authorizer": ("authorizer_cached", "authorizer"),
@@ -75,13 +77,13 @@ def model(ops: dict[str, dict[str, Any]], memory_mb: dict[str, int], *, sender_m
         o = ops[op]
         ms = o["ms"] + AWS_REQUEST_MS * o["requests"] + (HTTP_CALL_MS if op == "timeline_note" else 0)
         gb_s += memory_mb[fn] / 1024 * max(1.0, round(ms)) / 1000
-        log_bytes += o["log_bytes"] + PLATFORM_LOG_BYTES * per_invocation.get(label, 1)
+        log_bytes += o["log_bytes"] + platform_bytes * per_invocation.get(label, 1)
         wru += o["write_units"]["wru"]
         rru += o["write_units"]["rru"]
         sqs += o["calls"].get("sqs:SendMessageBatch", 0) + o["calls"].get("sqs:SendMessage", 0)
     # The sender: its measured wall time against the delayed receiver already includes the HTTP wait.
     gb_s += memory_mb["webhook_sender"] / 1024 * sender_ms / 1000
-    log_bytes += sender_log_bytes + PLATFORM_LOG_BYTES / receive_batch
+    log_bytes += sender_log_bytes + platform_bytes / receive_batch
     queues = 2  # webhook + timeline queue
     sqs += queues * 2 * max(1, -(-int(queued_bytes / queues) // 65536)) / receive_batch  # receive + delete per message (per batch)
     invocations_per_create = 3 + 1 / stream_batch + 2 / receive_batch
@@ -114,6 +116,15 @@ def memory_sizes(template: dict[str, Any]) -> dict[str, int]:
     return sizes
 
 
+def platform_log_bytes(template: dict[str, Any]) -> float:
+    """Lambda's own log bytes per invocation the deployed functions ingest: its START, END and REPORT
+    lines are INFO, so none when the template's SystemLogLevel (Globals; a parameter's default) is WARN."""
+    level = (template.get("Globals", {}).get("Function", {}).get("LoggingConfig") or {}).get("SystemLogLevel", "INFO")
+    if isinstance(level, dict) and "Ref" in level:
+        level = template.get("Parameters", {}).get(level["Ref"], {}).get("Default", "INFO")
+    return PLATFORM_LOG_BYTES if level in ("DEBUG", "INFO") else 0.0
+
+
 def gb_second_price(arch: str) -> float:
     return PRICES["lambda_gb_second_arm64"] if arch == "arm64" else PRICES["lambda_gb_second"]
 
@@ -131,7 +142,7 @@ def architecture(template: dict[str, Any]) -> str:
 SSM_READS_PER_MESSAGE = 0.01
 
 
-def model_inbound(counts: dict[str, Any], memory_mb: dict[str, int], *, arch: str) -> dict[str, Any]:
+def model_inbound(counts: dict[str, Any], memory_mb: dict[str, int], *, arch: str, platform_bytes: float = PLATFORM_LOG_BYTES) -> dict[str, Any]:
     """Dollars per million inbound messages from ``counts`` (``inbound_counts``): per message, the
     AWS requests each function made, its invocations (batches of one: the conservative case), its
     measured duration per invocation on the local stack (moto round trips included) and its log
@@ -139,7 +150,7 @@ def model_inbound(counts: dict[str, Any], memory_mb: dict[str, int], *, arch: st
     per = counts["per_message"]
     gb_s = sum(memory_mb[fn] / 1024 * max(1.0, f["ms_per_invocation"]) / 1000 * f["invocations"] for fn, f in per["functions"].items())
     invocations = sum(f["invocations"] for f in per["functions"].values())
-    log_bytes = sum((f["log_bytes_per_invocation"] + PLATFORM_LOG_BYTES) * f["invocations"] for f in per["functions"].values())
+    log_bytes = sum((f["log_bytes_per_invocation"] + platform_bytes) * f["invocations"] for f in per["functions"].values())
     sqs_sends = per["calls"].get("sqs:SendMessage", 0) + per["calls"].get("sqs:SendMessageBatch", 0)
     sqs = sqs_sends * 3  # send, then the poller's receive and delete (batches of one)
     lines = {
