@@ -240,12 +240,19 @@ def _moto_template(translated: dict[str, Any]) -> tuple[dict[str, Any], dict[str
     Event source mappings are left out: moto would "invoke" the function itself (through Docker) on
     every stream record or queue message and consume them. We keep them to our pollers instead,
     and ask moto to resolve their ARNs (``!GetAtt Table.StreamArn`` …) through stack outputs rather
-    than re-implementing intrinsic functions.
+    than re-implementing intrinsic functions. The functions' LoggingConfig levels (``!Ref LogLevel``)
+    are resolved the same way: moto keeps no LoggingConfig.
     """
     template = copy.deepcopy(translated)
     resources = template["Resources"]
     outputs = template.setdefault("Outputs", {})
     resolved: dict[str, tuple[str, str]] = {}
+
+    def resolve_later(logical_id: str, prop: str, expression: Any) -> None:
+        key = f"{_OUTPUT_PREFIX}{len(resolved)}"
+        outputs[key] = {"Value": expression}
+        resolved[key] = (logical_id, prop)
+
     for logical_id in [k for k, v in resources.items() if v["Type"] == "AWS::Lambda::EventSourceMapping"]:
         properties = resources.pop(logical_id).get("Properties", {})
         expressions = {
@@ -254,17 +261,12 @@ def _moto_template(translated: dict[str, Any]) -> tuple[dict[str, Any], dict[str
         }
         for prop, expression in expressions.items():
             if expression is not None:
-                key = f"{_OUTPUT_PREFIX}{len(resolved)}"
-                outputs[key] = {"Value": expression}
-                resolved[key] = (logical_id, prop)
+                resolve_later(logical_id, prop, expression)
     for logical_id, resource in resources.items():
-        if resource["Type"] != "AWS::Lambda::Function":
-            continue
-        for prop, expression in (resource.get("Properties", {}).get("LoggingConfig") or {}).items():
-            if prop in LOGGING_LEVELS:
-                key = f"{_OUTPUT_PREFIX}{len(resolved)}"
-                outputs[key] = {"Value": expression}
-                resolved[key] = (logical_id, prop)
+        if resource["Type"] == "AWS::Lambda::Function":
+            for prop, expression in (resource.get("Properties", {}).get("LoggingConfig") or {}).items():
+                if prop in LOGGING_LEVELS:
+                    resolve_later(logical_id, prop, expression)
     for resource in resources.values():  # nothing may depend on what we removed
         depends = resource.get("DependsOn")
         if isinstance(depends, list):

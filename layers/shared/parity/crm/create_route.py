@@ -1,7 +1,7 @@
 """The two create routes (``POST /api/v3.1/deals`` and ``/tickets``): two functions, one route
-declaration (``router``) and one behaviour (``create``). The record is created through the CRM's use case behind the company's approval gate (a
-held create answers 202); a refused bot/AI create is a line of the activity log (the failure path
-only); each outcome is one log line."""
+declaration (``router``) and one behaviour (``create``). The record is created through the CRM's
+use case behind the company's approval gate (a held create answers 202); a refused bot/AI create
+is a line of the activity log (the failure path only); each outcome is one log line."""
 
 from __future__ import annotations
 
