@@ -1,5 +1,6 @@
 """Bad input is rejected with every offending field named; good input is kept exactly."""
 
+import unicodedata
 from decimal import Decimal
 
 import pytest
@@ -91,10 +92,21 @@ def test_update_tracks_only_sent_fields_and_null_clears():
     assert update.stage is None
 
 
-@given(st.text(min_size=1, max_size=255).filter(lambda s: s.strip() and s.isprintable()))
+_SHOWS_NOTHING = {"Cf", "Zs", "Zl", "Zp", "Mn", "Me"}  # format, spaces, combining marks
+
+
+@given(st.text(min_size=1, max_size=255).filter(lambda s: s.isprintable() and any(unicodedata.category(c) not in _SHOWS_NOTHING for c in s)))
 def test_any_printable_name_is_kept_exactly_after_trimming(name):
-    # GIVEN any printable name / WHEN validated / THEN it comes back trimmed, otherwise unchanged
+    # GIVEN any printable name with something visible / WHEN validated / THEN it comes back trimmed, otherwise unchanged
     assert validate(DealCreate, {"name": name}).name == name.strip()
+
+
+@pytest.mark.parametrize("name", ["\u0951", "\u200b\u0301", "\u202e"])
+def test_a_name_of_only_marks_or_format_characters_is_refused_naming_the_field(name):
+    # GIVEN a name that shows nothing: a lone combining mark (hypothesis found U+0951), marks on a zero-width space, a direction override
+    with pytest.raises(ValidationFailed) as refused:
+        validate(DealCreate, {"name": name})
+    assert [d["field"] for d in refused.value.details] == ["name"]
 
 
 @pytest.mark.parametrize(
