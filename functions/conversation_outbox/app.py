@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from parity.conversations import outbox
 from parity.core.bus import event_bus
 from parity.core.clock import iso_ms
-from parity.core.observability import bound, instrumented, logger
+from parity.core.observability import bound, instrumented
 from parity.core.queues import queues
 from parity.core.settings import settings
 
@@ -27,16 +27,9 @@ def record_handler(record: DynamoDBRecord) -> None:
     new = stream.new_image if stream else None
     image = new or old or {}
     with bound(correlation_id=f"stream-{record.event_id}", company_id=image.get("company_id"), room_id=image.get("room_id")):
-        decided = outbox.decide(record.event_id or "", old or None, new or None, now_iso=iso_ms(datetime.now(timezone.utc)))
         config = settings()
-        if decided.events:
-            event_bus().put([outbox.bus_entry(e, config.require("event_bus_name")) for e in decided.events])
-        for delivery in decided.deliveries:
-            queues().send(config.require("delivery_queue_url"), delivery)
-        for event in decided.events:
-            logger.info("event published", extra={"event": event["event"], "event_id": event["event_id"]})
-        if decided.deliveries:
-            logger.info("reply queued for delivery", extra={"message_id": decided.deliveries[0]["message_id"]})
+        outbox.publish(record.event_id or "", old or None, new or None, bus=event_bus(), queue=queues(), bus_name=config.require("event_bus_name"),
+                       delivery_queue_url=config.require("delivery_queue_url"), now_iso=iso_ms(datetime.now(timezone.utc)))
 
 
 @instrumented

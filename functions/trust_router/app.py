@@ -18,22 +18,10 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 
 from parity.approvals import service
 from parity.approvals.store import trust_store
-from parity.core import jsonio
 from parity.core.bus import event_bus
 from parity.core.observability import bound, instrumented, logger
 from parity.core.queues import queues
 from parity.core.settings import settings
-
-SOURCE = "parity.approvals"
-
-
-def _notify(message: dict[str, Any]) -> None:
-    queues().send(settings().require("notify_queue_url"), message)
-
-
-def _publish(event: dict[str, Any]) -> None:
-    detail = {k: v for k, v in event.items() if k != "type"}
-    event_bus().put([{"Source": SOURCE, "DetailType": event["type"], "Detail": jsonio.dumps(detail), "EventBusName": settings().require("event_bus_name")}])
 
 
 def record_handler(record: DynamoDBRecord) -> None:
@@ -42,7 +30,9 @@ def record_handler(record: DynamoDBRecord) -> None:
     new = (stream.new_image if stream else None) or None
     image = new or old or {}
     with bound(correlation_id=str(image.get("resolved_correlation_id") or image.get("correlation_id") or record.event_id), company_id=image.get("company_id")):
-        done = service.on_trust_change(trust_store(), old, new, notify=_notify, publish=_publish)
+        config = settings()
+        done = service.route_trust_change(trust_store(), old, new, bus=event_bus(), queue=queues(), bus_name=config.require("event_bus_name"),
+                                          notify_queue_url=config.require("notify_queue_url"))
         logger.info("trust change", extra={"entity": image.get("entity"), "id": image.get("id"), "status": image.get("status"), **done})
 
 

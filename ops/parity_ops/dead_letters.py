@@ -2,10 +2,12 @@
 
 ``list_dead_letters`` peeks (and leaves them visible); ``redrive`` sends webhook and timeline
 messages back to the queue they came from, where they are processed afresh under their own event
-ids (the receiver and the note writer dedupe them). The router's dead letters are not events but
-descriptions of stream batches Lambda gave up on: redriving one re-reads those stream records (the
-stream keeps 24 h) and routes them through the router itself (``parity.outbox.router``), under the
-same derived event ids; past 24 h it is left in place and ``reconcile`` heals the rooms instead.
+ids (the receiver and the note writer dedupe them). The stream consumers' dead letters (``router``,
+``conversation-outbox``, ``trust-router``) are not events but descriptions of stream batches Lambda
+gave up on: redriving one re-reads those stream records (the stream keeps 24 h) and hands them to
+the same library code the consumer runs (``STREAM_REPLAYS``), so they make the same derived ids
+(the events' ids, the activity lines' ids) and what was done before is a duplicate; past 24 h it is
+left in place (the router's rooms are healed by ``reconcile`` instead).
 """
 
 from __future__ import annotations
@@ -39,6 +41,9 @@ DLQS = {
     "delivery": ("DeliveryDLQUrl", "DeliveryQueueUrl"),
     "feedback": ("FeedbackDLQUrl", "FeedbackQueueUrl"),
     "reply-request": ("ReplyRequestDLQUrl", "ReplyRequestQueueUrl"),
+    # The other stream consumers: conversations' outbox and the trust table's router.
+    "conversation-outbox": ("ConversationOutboxDLQUrl", None),
+    "trust-router": ("TrustRouterDLQUrl", None),
 }
 
 
@@ -158,7 +163,7 @@ def _summary(which: str, letter: DeadLetter) -> dict[str, Any]:
         body = json.loads(letter.body)
     except ValueError:
         return {**row, "about": "(not JSON)", "reason": letter.reason}
-    if which == "router":
+    if which in STREAM_REPLAYS:
         info = body.get("DDBStreamBatchInfo", {}) if isinstance(body, dict) else {}
         condition = (body.get("requestContext") or {}).get("condition") if isinstance(body, dict) else None
         about = f"stream batch of {info.get('batchSize')} from {info.get('startSequenceNumber')} to {info.get('endSequenceNumber')}"
@@ -205,11 +210,12 @@ def dlq_redrive(target: Target, which: str, *, message_ids: Sequence[str] | None
         moved = redrive(sqs, dlq_url, queue_url, limit=limit, message_ids=message_ids or None)
         return {"queue": which, "redriven": moved, "to": queue_url}
     routed: list[dict[str, Any]] = []
-    moved = redrive(sqs, dlq_url, "", limit=limit, message_ids=message_ids or None, send=lambda message: routed.extend(replay_stream_batch(target, message["Body"])))
+    replay = STREAM_REPLAYS[which]
+    moved = redrive(sqs, dlq_url, "", limit=limit, message_ids=message_ids or None, send=lambda message: routed.extend(replay(target, _stream_records(target, message["Body"], which))))
     return {"queue": which, "redriven": moved, "events": routed}
 
 
-def replay_stream_batch(target: Target, body: str) -> list[dict[str, Any]]:
+def replay_stream_batch(target: Target, records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Route the stream records a router dead letter describes, through the router itself.
 
     The events get the ids the router derives from the stream records, so whatever was delivered
@@ -230,8 +236,8 @@ def replay_stream_batch(target: Target, body: str) -> list[dict[str, Any]]:
         url_template=target.url_template(),
     )
     events: list[dict[str, Any]] = []
-    for record in _stream_records(target, body):
-        change = router.change_of(DynamoDBRecord(record))
+    for record in records:
+        change = router.change_of(DynamoDBRecord(dict(record)))
         events += [
             {"event_id": e["event_id"], "event_type": e["eventType"], "record_id": e["data"]["id"], "correlation_id": change.correlation_id}
             for e in routing.route(change).events
@@ -239,23 +245,81 @@ def replay_stream_batch(target: Target, body: str) -> list[dict[str, Any]]:
     return events
 
 
-def _stream_records(target: Target, body: str) -> list[dict[str, Any]]:
-    """The stream records a router dead letter describes (Lambda's ``DDBStreamBatchInfo``), read again."""
+def replay_conversation_batch(target: Target, records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Publish what the conversations' stream records decide, as their consumer does
+    (``parity.conversations.outbox.publish``): the same events, under the same ids."""
+    from datetime import datetime, timezone
+
+    from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+
+    from parity.conversations import outbox
+    from parity.core.bus import EventBus
+    from parity.core.clock import iso_ms
+    from parity.core.queues import Queues
+
+    bus, queue = EventBus(client=target.client("events")), Queues(client=target.client("sqs"))
+    published: list[dict[str, Any]] = []
+    for raw in records:
+        record = DynamoDBRecord(dict(raw))
+        stream = record.dynamodb
+        decided = outbox.publish(record.event_id or "", (stream.old_image if stream else None) or None, (stream.new_image if stream else None) or None,
+                                 bus=bus, queue=queue, bus_name=target.output("EventBusName"), delivery_queue_url=target.output("DeliveryQueueUrl"),
+                                 now_iso=iso_ms(datetime.now(timezone.utc)))
+        published += [{"event_id": e["event_id"], "event_type": e["event"], "record_id": e.get("message_id") or e.get("room_id") or e.get("contact_id")}
+                      for e in decided.events]
+        published += [{"event_id": None, "event_type": "reply queued", "record_id": d["message_id"]} for d in decided.deliveries]
+    return published
+
+
+def replay_trust_batch(target: Target, records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Route the trust table's stream records as their consumer does (``parity.approvals.service
+    .route_trust_change``): activity lines (written once: their ids come from the approval), the
+    approvers' notifications, the decisions on the bus."""
+    from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+
+    from parity.approvals import service
+    from parity.approvals.store import TrustStore
+    from parity.core.bus import EventBus
+    from parity.core.queues import Queues
+
+    store = TrustStore(target.output("TrustTableName"), client=target.client("dynamodb"))
+    bus, queue = EventBus(client=target.client("events")), Queues(client=target.client("sqs"))
+    routed: list[dict[str, Any]] = []
+    for raw in records:
+        stream = DynamoDBRecord(dict(raw)).dynamodb
+        old, new = (stream.old_image if stream else None) or None, (stream.new_image if stream else None) or None
+        done = service.route_trust_change(store, old, new, bus=bus, queue=queue, bus_name=target.output("EventBusName"),
+                                          notify_queue_url=target.output("NotifyQueueUrl"))
+        image = new or old or {}
+        routed.append({"event_id": None, "event_type": f"{image.get('entity')} {image.get('status') or ''}".strip(), "record_id": image.get("id"), **done})
+    return routed
+
+
+#: The stream consumers' dead-letter queues, and how a described batch is replayed.
+STREAM_REPLAYS: dict[str, Callable[[Target, Sequence[Mapping[str, Any]]], list[dict[str, Any]]]] = {
+    "router": replay_stream_batch,
+    "conversation-outbox": replay_conversation_batch,
+    "trust-router": replay_trust_batch,
+}
+
+
+def _stream_records(target: Target, body: str, which: str = "router") -> list[dict[str, Any]]:
+    """The stream records a stream consumer's dead letter describes (Lambda's ``DDBStreamBatchInfo``), read again."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
         info = json.loads(body)["DDBStreamBatchInfo"]
         shard, start, end, stream = info["shardId"], int(info["startSequenceNumber"]), int(info["endSequenceNumber"]), info["streamArn"]
     except (ValueError, KeyError, TypeError) as exc:
-        raise OpsError("not a stream-batch failure description; inspect it with `dlq show router`") from exc
+        raise OpsError(f"not a stream-batch failure description; inspect it with `dlq show {which}`") from exc
     streams = target.client("dynamodbstreams")
     try:
         iterator = streams.get_shard_iterator(StreamArn=stream, ShardId=shard, ShardIteratorType="AT_SEQUENCE_NUMBER", SequenceNumber=str(start))["ShardIterator"]
     except (ClientError, BotoCoreError) as exc:
         code = exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else type(exc).__name__
         raise OpsError(
-            f"the stream no longer holds records {start}..{end} ({code}; it keeps 24 h): "
-            "left in the queue; heal the affected rooms with `parity ops reconcile`"
+            f"the stream no longer holds records {start}..{end} ({code}; it keeps 24 h): left in the queue"
+            + ("; heal the affected rooms with `parity ops reconcile`" if which == "router" else "")
         ) from exc
     records: list[dict[str, Any]] = []
     while iterator:

@@ -210,6 +210,30 @@ def test_every_queues_dead_letters_can_be_listed_and_redriven_by_the_operator(re
     assert set(sources.values()) <= granted["DeadLetters"] and set(sources) <= granted["Redrive"]
 
 
+def test_every_stream_consumers_dead_letters_can_be_listed_and_replayed_by_the_operator(resources):
+    from parity_dev.stack import load_template
+    from parity_ops.dead_letters import DLQS, STREAM_REPLAYS
+
+    from .conftest import TEMPLATE
+
+    # GIVEN every stream event source mapping of the template and the DLQ it describes failed batches on
+    described = {}
+    for r in resources.values():
+        props = r["Properties"]
+        if r["Type"] == "AWS::Lambda::EventSourceMapping" and "StreamArn" in json.dumps(props["EventSourceArn"]):
+            described.setdefault(props["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0], set()).add(props["EventSourceArn"]["Fn::GetAtt"][0])
+    outputs = load_template(TEMPLATE)["Outputs"]
+    # THEN `parity ops dlq` knows each as a stream DLQ it can replay ...
+    replayable = {outputs[DLQS[name][0]]["Value"]["Ref"] for name in STREAM_REPLAYS}
+    assert set(described) == replayable and all(DLQS[name][1] is None for name in STREAM_REPLAYS)
+    # ... and the operator's policy may read each DLQ and re-read each stream
+    granted = {s.get("Sid"): json.dumps(s["Resource"]) for owner, s in _statements(resources) if owner == "OperatorPolicy"}
+    assert len(described) == 3, described
+    for dlq, tables in described.items():
+        assert f'"{dlq}"' in granted["DeadLetters"], dlq
+        assert all(f'["{table}", "StreamArn"]' in granted["ReReadTheOutbox"] for table in tables), (dlq, tables)
+
+
 def test_the_room_index_and_the_secret_parameter_are_granted_only_where_needed(resources):
     index_queries = [(owner, s) for owner, s in _statements(resources) if "index/RoomRecords" in json.dumps(s["Resource"])]
     assert [(owner, _listed(s["Action"])) for owner, s in index_queries] == [("OperatorPolicy", ["dynamodb:Query"])]

@@ -310,3 +310,70 @@ def test_parity_ops_is_also_a_command_of_its_own(wired, company, capsys):
     assert main(["flag", "show", made.id, "--stack", "parity", "--json"]) == 0
     shown = json.loads(capsys.readouterr().out)
     assert (shown["company_id"], shown["effective"]) == (made.id, True)
+
+
+def _failing_stream_poller(wired, runtime, function: str, table: str) -> DynamoDbStreamPoller:
+    """``function``'s poller of ``table``'s stream with retries cut to 0: a batch that fails once is
+    described on its DLQ at once, as Lambda does when the retries are exhausted."""
+    mapping = next(m for m in wired.stack.event_source_mappings
+                   if m.source_kind == "dynamodb" and m.function == function and f"table/{wired.stack.tables[table]}/" in m.source_arn)
+    return DynamoDbStreamPoller(dataclasses.replace(mapping, maximum_retry_attempts=0), runtime, wired.aws, starting_position="LATEST")
+
+
+def test_a_conversation_outbox_dead_letter_is_replayed_from_the_stream(wired, company, ops, runtime):
+    from .test_conversations import channel, post, whatsapp_message
+    from .test_feedback import bus_tap
+
+    made = company()
+    auth = wired.login(made.api_key)
+    tap = bus_tap(wired.aws, wired.stack, made.id, "parity.conversations")
+    # GIVEN a customer's first message, whose stream records the outbox cannot publish (the bus is
+    # misnamed) until Lambda gives up and describes the batch on ConversationOutboxDLQ
+    outbox = _failing_stream_poller(wired, runtime, "ConversationOutboxFunction", "ConversationTable")
+    wired.only_queues()
+    whatsapp = channel(wired, auth)
+    with wired.setting(EVENT_BUS_NAME="no-such-bus"):
+        assert post(wired, whatsapp, whatsapp_message("halo, pesanan saya belum sampai")).status == 200
+        wired.drain()
+        while outbox.poll_once():
+            pass
+    assert tap() == []
+    code, listed, _ = ops("dlq", "list", "conversation-outbox")
+    assert code == 0 and any("stream batch" in m["about"] for m in listed["messages"])
+    # WHEN the operator redrives it
+    code, redriven, _ = ops("dlq", "redrive", "conversation-outbox")
+    # THEN the conversation's events are published, under the ids the outbox derives from the records
+    assert code == 0 and redriven["redriven"] >= 1
+    published = {e["detail"]["event_id"]: e["detail-type"] for e in tap()}
+    assert sorted(published.values()) == ["conversation.created", "message.received"]
+    assert set(published) <= {e["event_id"] for e in redriven["events"]}
+    # AND the queue is empty of it
+    assert ops("dlq", "list", "conversation-outbox")[1]["count"] == 0
+
+
+def test_a_trust_router_dead_letter_is_replayed_and_its_activity_line_is_written_once(wired, company, ops, runtime):
+    from .test_approvals import Trust
+    from .test_feedback import bus_tap
+
+    trust = Trust(wired, company())
+    trust.policy({"agentic_ai": {"min_confidence": 0.8}})
+    held = trust.hold()
+    wired.drain()
+    tap = bus_tap(wired.aws, wired.stack, trust.company.id, "parity.approvals")
+    # GIVEN an approval decided while its stream record cannot be published (the bus is misnamed),
+    # until Lambda gives up and describes the batch on TrustRouterDLQ
+    router = _failing_stream_poller(wired, runtime, "TrustRouterFunction", "TrustTable")
+    wired.only_queues()
+    with wired.setting(EVENT_BUS_NAME="no-such-bus"):
+        assert trust.call("POST", f"/approvals/{held['id']}/approve").status == 200
+        while router.poll_once():
+            pass
+    assert tap() == []
+    # WHEN the operator redrives it
+    code, redriven, _ = ops("dlq", "redrive", "trust-router")
+    # THEN the decision is on the bus once, and the activity log holds its line once
+    assert code == 0 and redriven["redriven"] >= 1 and any(r["record_id"] == held["id"] and r["published"] == 1 for r in redriven["events"])
+    assert [(e["detail-type"], e["detail"]["approval_id"]) for e in tap()] == [("approval.approved", held["id"])]
+    decided = [line for line in trust.activity() if line.get("approval_id") == held["id"] and line["action"] == "approved"]
+    assert len(decided) == 1, trust.activity()
+    assert ops("dlq", "list", "trust-router")[1]["count"] == 0

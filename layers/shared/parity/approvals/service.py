@@ -16,6 +16,7 @@ from parity.approvals import activity, anomalies, notifications, policy
 from parity.approvals import approval as ap
 from parity.approvals.roles import Caller
 from parity.approvals.store import ApprovalGone, TrustStore, hour_of
+from parity.core import jsonio
 from parity.core.clock import Clock, iso_ms, new_id
 from parity.core.errors import Conflict, NotFound, ParityError, ValidationFailed
 from parity.core.ids import valid_id
@@ -317,6 +318,23 @@ def on_trust_change(store: TrustStore, old: Mapping[str, Any] | None, new: Mappi
     elif image.get("entity") == "anomaly" and old is None and new is not None:
         done["notified"] += _notify(store, str(new["company_id"]), "anomaly", str(new["id"]), notify)
     return done
+
+
+#: The bus source of the approvals' events.
+SOURCE = "parity.approvals"
+
+
+def route_trust_change(store: TrustStore, old: Mapping[str, Any] | None, new: Mapping[str, Any] | None, *, bus: Any, queue: Any, bus_name: str,
+                       notify_queue_url: str) -> dict[str, int]:
+    """``on_trust_change`` with its notifications queued (``queue.send``) and its events put on the
+    bus (``bus.put``): what the trust table's stream consumer and ``parity ops``' replay of a
+    dead-lettered batch both do."""
+
+    def publish(event: dict[str, Any]) -> None:
+        detail = {k: v for k, v in event.items() if k != "type"}
+        bus.put([{"Source": SOURCE, "DetailType": event["type"], "Detail": jsonio.dumps(detail), "EventBusName": bus_name}])
+
+    return on_trust_change(store, old, new, notify=lambda message: queue.send(notify_queue_url, message), publish=publish)
 
 
 def _notify(store: TrustStore, company_id: str, topic: str, ref: str, notify: Callable[[dict[str, Any]], None]) -> int:

@@ -88,6 +88,25 @@ def _error(message: Mapping[str, Any]) -> str:
     return truncate(mask(clean(str(message.get("last_error") or ""))), MAX_ERROR_CHARS) or "error"
 
 
+def publish(stream_event_id: str, old: Mapping[str, Any] | None, new: Mapping[str, Any] | None, *, bus: Any, queue: Any, bus_name: str,
+            delivery_queue_url: str, now_iso: str) -> Decided:
+    """Carry out what one stream record decides: its events on the bus (``bus.put``), its replies on
+    the delivery queue (``queue.send``); one log line each. The stream consumer and ``parity ops``'
+    replay of a dead-lettered batch both come here, so a replay makes the same events, ids included."""
+    from parity.core.observability import logger
+
+    decided = decide(stream_event_id, old, new, now_iso=now_iso)
+    if decided.events:
+        bus.put([bus_entry(e, bus_name) for e in decided.events])
+    for delivery in decided.deliveries:
+        queue.send(delivery_queue_url, delivery)
+    for event in decided.events:
+        logger.info("event published", extra={"event": event["event"], "event_id": event["event_id"]})
+    if decided.deliveries:
+        logger.info("reply queued for delivery", extra={"message_id": decided.deliveries[0]["message_id"]})
+    return decided
+
+
 def bus_entry(event: Mapping[str, Any], bus_name: str) -> dict[str, Any]:
     """An EventBridge ``PutEvents`` entry for one event."""
     from parity.core.bus import entry
