@@ -16,19 +16,18 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from parity.conversations import outbox
 from parity.core.bus import event_bus
 from parity.core.clock import iso_ms
+from parity.core.dynamodb import images
 from parity.core.observability import bound, instrumented
 from parity.core.queues import queues
 from parity.core.settings import settings
 
 
 def record_handler(record: DynamoDBRecord) -> None:
-    stream = record.dynamodb
-    old = stream.old_image if stream else None
-    new = stream.new_image if stream else None
+    old, new = images(record)
     image = new or old or {}
     with bound(correlation_id=f"stream-{record.event_id}", company_id=image.get("company_id"), room_id=image.get("room_id")):
         config = settings()
-        outbox.publish(record.event_id or "", old or None, new or None, bus=event_bus(), queue=queues(), bus_name=config.require("event_bus_name"),
+        outbox.publish(record.event_id or "", old, new, bus=event_bus(), queue=queues(), bus_name=config.require("event_bus_name"),
                        delivery_queue_url=config.require("delivery_queue_url"), now_iso=iso_ms(datetime.now(timezone.utc)))
 
 

@@ -19,15 +19,14 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from parity.approvals import service
 from parity.approvals.store import trust_store
 from parity.core.bus import event_bus
+from parity.core.dynamodb import images
 from parity.core.observability import bound, instrumented, logger
 from parity.core.queues import queues
 from parity.core.settings import settings
 
 
 def record_handler(record: DynamoDBRecord) -> None:
-    stream = record.dynamodb
-    old = (stream.old_image if stream else None) or None
-    new = (stream.new_image if stream else None) or None
+    old, new = images(record)
     image = new or old or {}
     with bound(correlation_id=str(image.get("resolved_correlation_id") or image.get("correlation_id") or record.event_id), company_id=image.get("company_id")):
         config = settings()

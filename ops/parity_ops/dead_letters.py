@@ -255,15 +255,14 @@ def replay_conversation_batch(target: Target, records: Sequence[Mapping[str, Any
     from parity.conversations import outbox
     from parity.core.bus import EventBus
     from parity.core.clock import iso_ms
+    from parity.core.dynamodb import images
     from parity.core.queues import Queues
 
     bus, queue = EventBus(client=target.client("events")), Queues(client=target.client("sqs"))
     published: list[dict[str, Any]] = []
     for raw in records:
         record = DynamoDBRecord(dict(raw))
-        stream = record.dynamodb
-        decided = outbox.publish(record.event_id or "", (stream.old_image if stream else None) or None, (stream.new_image if stream else None) or None,
-                                 bus=bus, queue=queue, bus_name=target.output("EventBusName"), delivery_queue_url=target.output("DeliveryQueueUrl"),
+        decided = outbox.publish(record.event_id or "", *images(record), bus=bus, queue=queue, bus_name=target.output("EventBusName"), delivery_queue_url=target.output("DeliveryQueueUrl"),
                                  now_iso=iso_ms(datetime.now(timezone.utc)))
         published += [{"event_id": e["event_id"], "event_type": e["event"], "record_id": e.get("message_id") or e.get("room_id") or e.get("contact_id")}
                       for e in decided.events]
@@ -280,14 +279,14 @@ def replay_trust_batch(target: Target, records: Sequence[Mapping[str, Any]]) -> 
     from parity.approvals import service
     from parity.approvals.store import TrustStore
     from parity.core.bus import EventBus
+    from parity.core.dynamodb import images
     from parity.core.queues import Queues
 
     store = TrustStore(target.output("TrustTableName"), client=target.client("dynamodb"))
     bus, queue = EventBus(client=target.client("events")), Queues(client=target.client("sqs"))
     routed: list[dict[str, Any]] = []
     for raw in records:
-        stream = DynamoDBRecord(dict(raw)).dynamodb
-        old, new = (stream.old_image if stream else None) or None, (stream.new_image if stream else None) or None
+        old, new = images(DynamoDBRecord(dict(raw)))
         done = service.route_trust_change(store, old, new, bus=bus, queue=queue, bus_name=target.output("EventBusName"),
                                           notify_queue_url=target.output("NotifyQueueUrl"))
         image = new or old or {}

@@ -51,6 +51,13 @@ def key(*parts: str) -> str:
     return "#".join(part.replace("%", "%25").replace("#", "%23") for part in parts)
 
 
+def images(record: Any) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """A stream record's (powertools' ``DynamoDBRecord``) old and new images, None where it has none
+    (an insert has no old image, a removal no new one)."""
+    stream = record.dynamodb
+    return (stream.old_image if stream else None) or None, (stream.new_image if stream else None) or None
+
+
 def keyed(prefix: str) -> Callable[..., str]:
     """The key builder of one kind of item: ``keyed("APR")("apr_1")`` is ``key("APR", "apr_1")``."""
     return functools.partial(key, prefix)

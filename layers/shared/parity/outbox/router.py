@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Protocol
 
 from parity.core.clock import iso_ms, utc_now
+from parity.core.dynamodb import images
 from parity.core.observability import CORRELATION_ATTRIBUTE, created_metric
 from parity.outbox import events
 
@@ -80,9 +81,8 @@ def change_of(record: DynamoDBRecord) -> Change:
     """A stream record (the Lambda event's, or one read back from the stream by ``parity ops``)
     as a ``Change``; powertools deserializes its images."""
     stream = record.dynamodb
-    old = stream.old_image if stream else None
-    new = stream.new_image if stream else None
-    return Change(record.event_id or "", old or None, new or None, _when(stream.get("ApproximateCreationDateTime") if stream else None))
+    old, new = images(record)
+    return Change(record.event_id or "", old, new, _when(stream.get("ApproximateCreationDateTime") if stream else None))
 
 
 def _when(value: Any) -> str:
