@@ -240,6 +240,16 @@ def test_a_near_identical_report_on_another_channel_within_7_days_joins_the_prim
         assert result.ticket[name] == primary[name]
 
 
+@pytest.mark.parametrize(("text", "joins"), [("hi", False), ("Help!", False), ("still not working", False), ("the export still crashes", True)])
+def test_only_a_report_of_four_words_or_more_joins_another_conversations_ticket_by_its_text(text, joins):
+    # GIVEN a customer's report on WhatsApp, and another customer writing the same words on Slack an hour later
+    primary = made(report(1, text))
+    other = report(2, text, channel="slack", contact="c2", room="room_sl", channel_id="ch_sl", at=T0 + timedelta(hours=1))
+    # WHEN it is grouped THEN a text of four words or more joins; a shorter one ("hi", "help") makes its own ticket
+    assert similarity(text, text) == 1.0
+    assert decide(other, [primary]) == (Decision("near_duplicate", primary["id"], 1.0) if joins else Decision("new"))
+
+
 @pytest.mark.parametrize(
     ("change", "why"),
     [(lambda t: t, "older than 7 days"), (resolved, "resolved")],

@@ -33,7 +33,10 @@ The decision (``decide``), in this order
        After it is resolved, or later, a new message is a new report.
     3. Across channels (and across conversations of one channel): the unresolved ticket of the
        last ``ACROSS_CHANNELS`` (7 days) whose first report is most similar to this one, when near-
-       identical, takes it (ties: the older ticket, the primary).
+       identical, takes it (ties: the older ticket, the primary). Only a report of at least
+       ``MIN_WORDS_TO_JOIN`` words is matched this way: "hi", "help" or "still broken" from two
+       customers are alike as texts but say nothing about being one problem, so each makes its
+       own ticket (a person can still see them side by side).
     4. Otherwise the report makes a new ticket.
     ``group`` applies the decision: joining (2 or 3) is ``parity.feedback.ticket.add_report``, a
     new ticket ``new_ticket`` with the triage's suggestion. The store writes the ticket it returns
@@ -57,6 +60,8 @@ SAME_CONVERSATION = timedelta(hours=24)
 ACROSS_CHANNELS = timedelta(days=7)
 #: Words of a report read for similarity (a report is at most 10,000 characters).
 MAX_WORDS = 2_000
+#: A report shorter than this joins another conversation's ticket by similarity never (rule 3).
+MIN_WORDS_TO_JOIN = 4
 
 
 def shingles(text: str, size: int = SHINGLE_SIZE) -> frozenset[tuple[str, ...]]:
@@ -115,6 +120,8 @@ def decide(report: Report, tickets: Iterable[Mapping[str, Any]], *, seen_ticket_
             start, ticket = max(started, key=lambda pair: (moment_of(pair[1]["created_at"]), pair[1]["id"]))
             if not is_resolved(ticket) and report.reported_at - start < SAME_CONVERSATION:
                 return Decision("same_conversation", ticket["id"])
+    if len(words(report.text)[:MIN_WORDS_TO_JOIN]) < MIN_WORDS_TO_JOIN:
+        return Decision("new")
     report_shingles = shingles(report.text)
     alike = []
     for ticket in candidates:
