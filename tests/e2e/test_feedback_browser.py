@@ -74,7 +74,10 @@ def test_the_feedback_page_charts_the_summary_lists_the_tickets_and_resolves_one
     words = f"Good news: the invoice page no longer crashes ({marker})."
     card.get_by_label("Proposed text").fill(words)
     card.get_by_role("button", name="Approve", exact=True).click()
-    expect(approver.get_by_label("Decided approvals").locator("article").filter(has_text=crash_id)).to_contain_text("approved")
+    decided = approver.get_by_label("Decided approvals").locator("article").filter(has_text=crash_id)
+    expect(decided).to_contain_text("approved")
+    # AND the decided card says what the reporters were told: the approver's words
+    expect(decided).to_contain_text(f"Told the reporters: {words}")
     approver.close()
 
     # THEN the manager's Feedback page shows the reporter's notification sent, on its own (in-app:

@@ -443,6 +443,8 @@ def test_a_resolved_tickets_changelog_waits_in_the_approval_inbox_and_its_approv
     text = "Good news: the checkout crash you reported is fixed."
     approved = wired.gateway.invoke("POST", f"/api/v3.1/approvals/{held['id']}/approve", headers=auth, json={"changes": {"text": text}})
     assert approved.status == 200, approved.text
+    # AND the decided approval says what the reporters are told (the edit), its proposal as it was
+    assert approved.json()["data"]["record"] == {"text": text} and approved.json()["data"]["proposed"] == held["proposed"]
     # THEN the reporter is told once, on WhatsApp, with the approved words
     (sent,) = until(wired, lambda: providers.sent("whatsapp"))
     assert sent["body"]["text"]["body"] == text
@@ -480,7 +482,7 @@ def test_a_changelog_edit_that_is_not_a_proper_text_is_a_422_and_approving_twice
     assert first.status == 200, first.text
     assert second.status == 409 and second.json()["error"]["code"] == "approval_not_pending"
     (told,) = until(wired, lambda: [n for n in notifications(wired, auth, ticket_id=ticket["id"]) if n["status"] == "sent"])
-    assert told["text"] == held["proposed"]["text"]
+    assert told["text"] == held["proposed"]["text"] == first.json()["data"]["record"]["text"]
 
 
 def test_a_changelog_rejected_in_the_inbox_tells_nobody(wired, company, providers):  # noqa: F811

@@ -219,8 +219,9 @@ def approved(
     changes: Mapping[str, Any] | None = None,
     correlation_id: str | None = None,
 ) -> dict[str, Any]:
-    """The approval once approved by ``by`` (an sso_id), with ``record`` the written record as the
-    API shows it (None for a changelog) and the approver's ``changes`` kept for the audit."""
+    """The approval once approved by ``by`` (an sso_id), with ``record`` what the approval made: the
+    written record as the API shows it, or for a changelog ``{"text"}``, the words the reporters are
+    told (the approver's edit, else the proposal); the approver's ``changes`` are kept for the audit."""
     check_pending(approval, now)
     out = dict(approval)
     out.update(

@@ -153,7 +153,9 @@ class Decider:
         ap.check_pending(found, now)
         stamp = iso_ms(now)
         if found["kind"] == "changelog":
-            decided = ap.approved(found, by=by, now=now, record=None, changes=ap.changelog_changes(changes), correlation_id=correlation_id)
+            edits = ap.changelog_changes(changes)
+            sent = {"text": {**(found.get("proposed") or {}), **edits}.get("text")}  # what the reporters are told
+            decided = ap.approved(found, by=by, now=now, record=sent, changes=edits, correlation_id=correlation_id)
             self._write(decided, now)
             return decided
         made: dict[str, Any] = {}
