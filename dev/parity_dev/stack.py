@@ -54,7 +54,7 @@ _ARTIFACT_URI = f"s3://{ARTIFACT_BUCKET}/{ARTIFACT_KEY}"
 # Outputs we add to resolve intrinsic functions through moto; removed again from DeployedStack.outputs.
 _OUTPUT_PREFIX = "ParityDevResolved"
 #: The LoggingConfig properties the runtime acts on (as Lambda: the variables a worker sees).
-LOGGING_LEVELS = ("LogFormat", "ApplicationLogLevel", "SystemLogLevel")
+LOGGING_PROPERTIES = ("LogFormat", "ApplicationLogLevel", "SystemLogLevel")
 
 
 @dataclass(frozen=True)
@@ -265,7 +265,7 @@ def _moto_template(translated: dict[str, Any]) -> tuple[dict[str, Any], dict[str
     for logical_id, resource in resources.items():
         if resource["Type"] == "AWS::Lambda::Function":
             for prop, expression in (resource.get("Properties", {}).get("LoggingConfig") or {}).items():
-                if prop in LOGGING_LEVELS:
+                if prop in LOGGING_PROPERTIES:
                     resolve_later(logical_id, prop, expression)
     for resource in resources.values():  # nothing may depend on what we removed
         depends = resource.get("DependsOn")
@@ -375,7 +375,7 @@ def _functions(
             timeout=int(config.get("Timeout", 3)),
             memory_size=int(config.get("MemorySize", 128)),
             runtime=config.get("Runtime"),
-            logging={k: v for k, v in resolved.get(logical_id, {}).items() if k in LOGGING_LEVELS},
+            logging={k: v for k, v in resolved.get(logical_id, {}).items() if k in LOGGING_PROPERTIES},
         )
     return functions
 

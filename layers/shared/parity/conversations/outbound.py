@@ -97,8 +97,9 @@ def request_for(
 
 
 def answer_of(channel_type: str, answered: Exchange) -> Answer:
-    """A provider's answer to a send (``parity.core.outbound.post``'s exchange), read as ``read_answer``
-    reads it: a refused target is final, the body parsed as JSON when it is, ``Retry-After`` in seconds."""
+    """A provider's answer to a send (the ``Exchange`` of ``parity.core.outbound.Poster``), read as
+    ``read_answer`` reads it: a refused target is final, the body parsed as JSON when it is,
+    ``Retry-After`` in seconds."""
     if answered.refused:
         return Answer(False, final=True, error=answered.problem)
     try:

@@ -217,10 +217,10 @@ def stream(
     timeout: float | urllib3.Timeout | None = None,
 ) -> Iterator[urllib3.HTTPResponse]:
     """Make the request to the pinned address, presenting the original host name, and leave the
-    answer's body unread: the caller reads it in chunks (to cap its size
-    and its time; ``response.stream(n, decode_content=False)`` gives the raw bytes) inside the
-    ``with`` block. Leaving the block returns the connection to the pool when the body was read
-    to its end, and closes it otherwise."""
+    answer's body unread: the caller reads it in chunks (to cap its size and its time;
+    ``response.stream(n, decode_content=False)`` gives the raw bytes) inside the ``with`` block.
+    Leaving the block returns the connection to the pool when the body was read to its end, and
+    closes it otherwise."""
     if isinstance(timeout, (int, float)):
         timeout = urllib3.Timeout(connect=timeout, read=timeout)
     if target.scheme == "https":
