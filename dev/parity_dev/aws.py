@@ -7,9 +7,13 @@ a stray call cannot reach AWS.
 
 from __future__ import annotations
 
+import collections
+import heapq
 import logging
 import os
 import threading
+import time
+import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -184,6 +188,64 @@ def _untracked_dynamodb_models() -> None:
     BaseModel.__new__ = staticmethod(__new__)  # type: ignore[method-assign,assignment]
 
 
+def _queue_counts_when_read() -> None:
+    """Make moto count an SQS queue's messages only when a count is read (idempotent).
+
+    moto builds all of a queue's attributes whenever one is read, three counts over every message
+    of the queue included: on each SendMessage (for ``ContentBasedDeduplication``) and three times
+    per message received (for ``MessageRetentionPeriod``). With n messages waiting, a send cost
+    O(n) and a receive O(n²): a third of the local AWS's time in a webhook burst, growing with the
+    backlog. The attributes are still moto's own, built by its code; the counts are taken when read.
+    """
+    from collections.abc import Iterator, Mapping
+
+    from moto.sqs.models import Queue
+
+    build = Queue.attributes.fget
+    if getattr(build, "_parity_counted_when_read", False):
+        return
+    counts = {
+        "ApproximateNumberOfMessages": "approximate_number_of_messages",
+        "ApproximateNumberOfMessagesDelayed": "approximate_number_of_messages_delayed",
+        "ApproximateNumberOfMessagesNotVisible": "approximate_number_of_messages_not_visible",
+    }
+
+    class Uncounted:
+        """The queue as moto's ``attributes`` sees it, without counting its messages."""
+
+        def __init__(self, queue: Any) -> None:
+            self.queue = queue
+
+        def __getattr__(self, name: str) -> Any:
+            return None if name in counts.values() else getattr(self.queue, name)
+
+    class Attributes(Mapping[str, Any]):
+        def __init__(self, queue: Any) -> None:
+            self.queue = queue
+            self.values = build(Uncounted(queue))
+
+        def __getitem__(self, key: str) -> Any:
+            if key in counts and key in self.values:
+                return getattr(self.queue, counts[key])
+            return self.values[key]
+
+        def __contains__(self, key: object) -> bool:
+            return key in self.values
+
+        def __iter__(self) -> Iterator[str]:
+            return iter(self.values)
+
+        def __len__(self) -> int:
+            return len(self.values)
+
+    def attributes(self: Any) -> Attributes:
+        return Attributes(self)
+
+    attributes._parity_counted_when_read = True  # type: ignore[attr-defined]
+    attributes.__wrapped__ = build  # type: ignore[attr-defined]
+    Queue.attributes = property(attributes)  # type: ignore[assignment,method-assign]
+
+
 def _locked(method: Callable[..., Any], lock: Any) -> Callable[..., Any]:
     def call(*args: Any, **kwargs: Any) -> Any:
         with lock:
@@ -193,44 +255,135 @@ def _locked(method: Callable[..., Any], lock: Any) -> Callable[..., Any]:
     return call
 
 
-class WriteSignal:
-    """Tells the local pollers that something was written to a DynamoDB table or an SQS queue.
+class WorkSignal:
+    """Tells a local poller when its own queue or stream has work: at once, or when work falls due.
 
     Lambda's pollers long-poll: a message or stream record reaches the function within tens of
-    milliseconds. Sleep-polling every 100 ms added 50–100 ms per hop on average (two hops before a
-    room's preview shows) and polling faster starved the 2-core machine; a poller now waits for
-    the next write of its service, or its interval at most.
+    milliseconds, and an idle queue costs nothing. Here a poller waits on its source
+    (``sqs:<queue name>``, ``dynamodb:<table name>``) and moto says when that source has work
+    (``signal_work``): a message added to a queue (SendMessage, an EventBridge rule's target, a
+    redrive) at once, or when its delay ends; a received or hidden message when its visibility
+    timeout ends; a record added to a table's stream (a write that changed nothing adds none).
+    Per source, not per service, and not on a clock: with one signal per service and a 100 ms
+    poll when idle, each message sent woke all fourteen queue pollers (thirteen to an empty queue)
+    and the idle pollers alone sent some 180 requests a second; together most of the local AWS's
+    work during a webhook burst.
     """
-
-    #: Per service, the ``X-Amz-Target`` prefix and the operations that can give a poller work.
-    WRITES = {
-        "dynamodb": ("DynamoDB_20120810.", {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}),
-        "sqs": ("AmazonSQS.", {"SendMessage", "SendMessageBatch"}),
-    }
 
     def __init__(self) -> None:
         self._changed = threading.Condition()
-        self._generation = {service: 0 for service in self.WRITES}
+        self._generation: collections.Counter[str] = collections.Counter()
+        self._due: dict[str, list[float]] = collections.defaultdict(list)  # per source, a heap of monotonic times
 
-    def seen(self, service: str) -> int:
-        """The write count of ``service`` now; pass it to ``wait`` after polling."""
+    def seen(self, source: str) -> int:
+        """The work count of ``source`` now; pass it to ``wait`` after polling."""
         with self._changed:
-            return self._generation[service]
+            self._fall_due(source)
+            return self._generation[source]
 
-    def wait(self, service: str, seen: int, timeout: float) -> bool:
-        """Until ``service`` was written to after ``seen`` was read (True), or ``timeout`` seconds (False)."""
+    def wait(self, source: str, seen: int, timeout: float) -> bool:
+        """Until ``source`` had work after ``seen`` was read (True), or ``timeout`` seconds passed (False)."""
+        deadline = time.monotonic() + timeout
         with self._changed:
-            return self._changed.wait_for(lambda: self._generation[service] != seen, timeout)
+            while True:
+                self._fall_due(source)
+                if self._generation[source] != seen:
+                    return True
+                now = time.monotonic()
+                if now >= deadline:
+                    return False
+                due = self._due.get(source)
+                self._changed.wait(min(deadline, due[0] if due else deadline) - now)
 
-    def observe(self, environ: dict[str, Any]) -> None:
-        """Count the request in ``environ`` if it is a write (JSON protocol: ``X-Amz-Target``)."""
-        target = environ.get("HTTP_X_AMZ_TARGET", "")
-        for service, (prefix, writes) in self.WRITES.items():
-            if target.startswith(prefix) and target[len(prefix):] in writes:
-                with self._changed:
-                    self._generation[service] += 1
-                    self._changed.notify_all()
-                return
+    def added(self, source: str, *, after: float = 0.0) -> None:
+        """``source`` has work now, or in ``after`` seconds."""
+        with self._changed:
+            if after > 0:
+                heapq.heappush(self._due[source], time.monotonic() + after)
+            else:
+                self._generation[source] += 1
+            self._changed.notify_all()
+
+    def _fall_due(self, source: str) -> None:
+        due, now = self._due.get(source), time.monotonic()
+        while due and due[0] <= now:
+            heapq.heappop(due)
+            self._generation[source] += 1
+
+
+#: The signals of this process's moto servers; moto's backends are per process, so each hears of all work.
+_signals: weakref.WeakSet[WorkSignal] = weakref.WeakSet()
+#: moto compares times in whole milliseconds and a message is visible only strictly after its time.
+_MOTO_CLOCK_SECONDS = 0.002
+
+
+def signal_work(signal: WorkSignal) -> None:
+    """Have moto tell ``signal`` when a queue or a stream has work (``WorkSignal``; idempotent per signal).
+
+    moto calls these inside the request that makes the work, while the edge's lock is held, so a
+    poller woken now polls once that request has been served, and sees it.
+    """
+    from moto.dynamodb.models.table import StreamShard
+    from moto.sqs.models import Queue, SQSBackend
+
+    _signals.add(signal)
+    if getattr(Queue.add_message, "_parity_signals", False):
+        return
+    add_message, add_record = Queue.add_message, StreamShard.add
+    receive, change_visibility = SQSBackend.receive_message, SQSBackend.change_message_visibility
+
+    def tell(source: str, at_ms: float = 0.0) -> None:
+        """``source`` has work now, or at ``at_ms`` (moto's clock: epoch milliseconds)."""
+        after = at_ms / 1000 - time.time() + _MOTO_CLOCK_SECONDS if at_ms else 0.0
+        for each in list(_signals):
+            each.added(source, after=after)
+
+    def queue_add_message(self: Any, message: Any) -> None:
+        add_message(self, message)
+        tell(f"sqs:{self.name}", message.delayed_until)
+
+    def receive_message(self: Any, queue_name: str, *args: Any, **kwargs: Any) -> Any:
+        received = receive(self, queue_name, *args, **kwargs)
+        if received:
+            tell(f"sqs:{queue_name}", min(m.visible_at for m in received))
+        return received
+
+    def change_message_visibility(self: Any, queue_name: str, receipt_handle: str, visibility_timeout: int) -> None:
+        change_visibility(self, queue_name, receipt_handle, visibility_timeout)
+        tell(f"sqs:{queue_name}", time.time() * 1000 + int(visibility_timeout) * 1000)
+
+    def shard_add(self: Any, old: Any, new: Any) -> None:
+        add_record(self, old, new)
+        tell(f"dynamodb:{self.table.name}")
+
+    for patched in (queue_add_message, receive_message, change_message_visibility, shard_add):
+        patched._parity_signals = True  # type: ignore[attr-defined]
+    Queue.add_message = queue_add_message  # type: ignore[method-assign]
+    SQSBackend.receive_message = receive_message  # type: ignore[method-assign]
+    SQSBackend.change_message_visibility = change_message_visibility  # type: ignore[method-assign]
+    StreamShard.add = shard_add  # type: ignore[method-assign]
+
+
+def _moto_app() -> Any:
+    """moto's server application, with its host → backend lookup remembered.
+
+    moto finds the backend for a request's host by listing its own package directory (some 150
+    ``isdir`` calls) on every request, under its dispatcher's lock: about a fifth of the local AWS's
+    time during a webhook burst. The answer does not change while the server runs.
+    """
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    class Dispatcher(DomainDispatcherApplication):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__(create_backend_app)
+            self.backend_of_host: dict[str | None, Any] = {}
+
+        def get_backend_for_host(self, host: str | None) -> Any:
+            if host not in self.backend_of_host:
+                self.backend_of_host[host] = super().get_backend_for_host(host)
+            return self.backend_of_host[host]
+
+    return Dispatcher()
 
 
 class MotoServer:
@@ -241,8 +394,8 @@ class MotoServer:
         self.port = port
         self._server: Any = None
         self._thread: threading.Thread | None = None
-        #: Writes served, for pollers that wait for work instead of sleeping (``Pollers(writes=…)``).
-        self.writes = WriteSignal()
+        #: When each queue and stream has work, for pollers that wait for it instead of polling (``Pollers(work=…)``).
+        self.work = WorkSignal()
         #: What the functions' SDKs talk to: faults and recordings are scripted here.
         self.edge: AwsEdge | None = None
 
@@ -254,11 +407,7 @@ class MotoServer:
     def start(self) -> MotoServer:
         """Bind and start serving; returns self once the socket accepts connections."""
         # Imported here: moto's server pulls in flask, which the in-process mock never needs.
-        from moto.moto_server.werkzeug_app import (
-            DomainDispatcherApplication,
-            MotoRequestHandler,
-            create_backend_app,
-        )
+        from moto.moto_server.werkzeug_app import MotoRequestHandler
         from werkzeug.serving import make_server
 
         from parity_dev.aws_edge import AwsEdge
@@ -266,7 +415,9 @@ class MotoServer:
         # werkzeug logs every request at INFO; AWS calls are not what a developer wants to read.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         atomic_moto_transactions()
-        self.edge = AwsEdge(DomainDispatcherApplication(create_backend_app), self.writes)
+        _queue_counts_when_read()
+        signal_work(self.work)
+        self.edge = AwsEdge(_moto_app())
         self._server = make_server(
             self.host, self.port, self.edge, threaded=True, request_handler=MotoRequestHandler
         )

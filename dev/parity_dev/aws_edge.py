@@ -1,10 +1,10 @@
 """The edge of the local stack's embedded AWS: WSGI middleware in front of moto, which every AWS
 request of the functions (and of the local stack itself) passes through.
 
-It serves one request at a time (moto's backends are not thread-safe), tells the pollers about
-writes, and is where tests script AWS's behaviour: ``AwsEdge.fail`` answers matching requests with an
-AWS error in the service's own JSON shape, ``AwsEdge.after`` runs an action once a request was
-served, ``AwsEdge.recording`` lists the requests with the function and worker that signed each.
+It serves one request at a time (moto's backends are not thread-safe) and is where tests script
+AWS's behaviour: ``AwsEdge.fail`` answers matching requests with an AWS error in the service's own
+JSON shape, ``AwsEdge.after`` runs an action once a request was served, ``AwsEdge.recording`` lists
+the requests with the function and worker that signed each.
 """
 
 from __future__ import annotations
@@ -17,10 +17,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:  # pragma: no cover
-    from parity_dev.aws import WriteSignal
+from typing import Any
 
 #: ``X-Amz-Target`` prefixes of the JSON-protocol services the functions use, and the service each names.
 _TARGET_SERVICES = {
@@ -123,17 +120,15 @@ class AwsEdge:
     * One AWS request at a time: moto's backends are not thread-safe (two conditional writes
       handled by two server threads could both pass their condition); one lock makes each request
       atomic, as AWS makes each single-item or transactional write atomic.
-    * Writes to DynamoDB and SQS are signalled to the pollers (``WriteSignal``).
     * Tests script it: ``fail`` answers matching requests with an AWS error in the service's own
       JSON shape (so botocore raises the same ``ClientError`` as against AWS), ``after`` runs an
       action once a matching request was served; ``recording`` lists every request (service,
       operation, parameters, and which function's worker sent it).
     """
 
-    def __init__(self, app: Callable[..., Iterable[bytes]], writes: WriteSignal | None = None) -> None:
+    def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
         self.app = app
         self.lock = threading.Lock()
-        self.writes = writes
         #: Who signed a request, by access key id: each returns (function, worker) or None.
         self.identifiers: list[Callable[[str], Any]] = []
         self._faults: list[Fault] = []
@@ -202,8 +197,8 @@ class AwsEdge:
         try:
             yield calls
         finally:
-            with self._scripted:
-                self._recordings.remove(calls)
+            with self._scripted:  # by identity: two recordings that saw the same calls are equal lists
+                self._recordings[:] = [other for other in self._recordings if other is not calls]
 
     # ---- serving ----
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
@@ -222,8 +217,6 @@ class AwsEdge:
             self._record(call)
         if fault is not None and fault.action is not None:
             fault.action(call)  # type: ignore[arg-type]
-        if self.writes is not None:
-            self.writes.observe(environ)  # after the write is visible to the next request
         return body
 
     def _call(self, environ: dict[str, Any]) -> AwsCall:

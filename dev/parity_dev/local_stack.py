@@ -246,7 +246,7 @@ class LocalStack:
             from parity_dev.pollers import Pollers
 
             # Before seeding: mappings exist from deploy on, so seeding writes are stream records too.
-            self.pollers = Pollers(self.deployed, self.runtime, self.clients, writes=self.moto.writes).start()
+            self.pollers = Pollers(self.deployed, self.runtime, self.clients, work=self.moto.work).start()
         if companies:
             self.seed(companies)
             self.seed_channels(companies[0][0])

@@ -1,10 +1,11 @@
 """Event source mappings, emulated: what Lambda's pollers do for SQS queues and DynamoDB streams.
 
 One background thread per mapping of the deployed template invokes the function through the
-runtime (``LambdaRuntime.invoke``: a worker process of that function) with the event Lambda would send. It polls again at once after work, and after an empty poll waits for
-the next write to its service signalled by the moto server (``parity_dev.aws.WriteSignal``), or
-~100 ms at most (messages that become visible later, retries): a hop costs milliseconds, as with
-Lambda's long-polling pollers, without busy polling. Delivery semantics follow Lambda:
+runtime (``LambdaRuntime.invoke``: a worker process of that function) with the event Lambda would
+send. It polls again at once after work, and after an empty poll waits until the local AWS says
+its queue or stream has work (``parity_dev.aws.WorkSignal``: a message sent, or visible again, a
+stream record), its own retry falls due, or a second at most: a hop costs milliseconds, as with
+Lambda's long-polling pollers, and an idle source costs nothing. Delivery semantics follow Lambda:
 
 * SQS: a batch is received with the queue's visibility timeout; success deletes it; with
   ``ReportBatchItemFailures`` only the messages not listed in ``batchItemFailures`` are deleted; an
@@ -30,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from parity_dev.lambdas import FunctionError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from parity_dev.aws import Clients, WriteSignal
+    from parity_dev.aws import Clients, WorkSignal
     from parity_dev.declared import EventSourceMapping
     from parity_dev.lambdas import LambdaRuntime
     from parity_dev.stack import DeployedStack
@@ -38,6 +39,8 @@ if TYPE_CHECKING:  # pragma: no cover
 log = logging.getLogger("parity_dev.pollers")
 
 POLL_INTERVAL_SECONDS = 0.1
+#: The longest an idle poller waits without being told of work: a safety net for work moto does not report.
+IDLE_WAIT_SECONDS = 1.0
 _MAX_BACKOFF_SECONDS = 5.0
 
 
@@ -80,6 +83,8 @@ class SqsPoller:
         self.sqs = clients.client("sqs")
         self.region = clients.region
         _, _, _, _, account, name = mapping.source_arn.split(":", 5)
+        #: What it waits for a write to (``WriteSignal``).
+        self.source = f"sqs:{name}"
         self.queue_url = self.sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
         attributes = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["VisibilityTimeout"])
         self.visibility_timeout = int(attributes["Attributes"]["VisibilityTimeout"])
@@ -197,6 +202,8 @@ class DynamoDbStreamPoller:
         self.mapping = mapping
         self.runtime = runtime
         self.starting_position = starting_position or mapping.starting_position or "LATEST"
+        #: What it waits for a write to (``WriteSignal``): its table (``arn:…:table/<name>/stream/<label>``).
+        self.source = f"dynamodb:{mapping.source_arn.split(':table/', 1)[1].split('/', 1)[0]}"
         self.streams = clients.client("dynamodbstreams")
         self.sqs = clients.client("sqs")
         self.matches = _filter(mapping)
@@ -244,6 +251,12 @@ class DynamoDbStreamPoller:
     def pending(self) -> bool:
         """Whether a failed batch waits for its retry."""
         return any(shard.not_before > time.monotonic() for shard in self.shards.values())
+
+    def retry_in(self) -> float | None:
+        """Seconds until the next failed batch is due for its retry, None when none waits."""
+        now = time.monotonic()
+        waiting = [shard.not_before - now for shard in self.shards.values() if shard.not_before > now]
+        return min(waiting) if waiting else None
 
     def _deliver(self, shard: _Shard, records: list[dict[str, Any]], next_iterator: str | None) -> None:
         kept = [r for r in records if self.matches(r)]
@@ -323,13 +336,13 @@ class Pollers:
         *,
         interval: float = POLL_INTERVAL_SECONDS,
         stream_starting_position: str | None = None,
-        writes: WriteSignal | None = None,
+        work: WorkSignal | None = None,
     ) -> None:
         """``stream_starting_position`` ("LATEST" / "TRIM_HORIZON") overrides the mappings' own, e.g.
         so a test on a shared stack reads only the stream records written after it began.
-        ``writes``: the moto server's write signal; without it an idle poller sleeps ``interval``."""
+        ``work``: the moto server's work signal; without it an idle poller polls every ``interval``."""
         self.interval = interval
-        self.writes = writes
+        self.work = work
         self.pollers: list[SqsPoller | DynamoDbStreamPoller] = []
         for mapping in stack.event_source_mappings:
             if not mapping.enabled:
@@ -350,21 +363,21 @@ class Pollers:
         return self
 
     def _run(self, poller: SqsPoller | DynamoDbStreamPoller) -> None:
-        service = "sqs" if isinstance(poller, SqsPoller) else "dynamodb"
         while not self._stop.is_set():
-            # Read before polling: a write landing during the poll then ends the wait at once.
-            seen = self.writes.seen(service) if self.writes is not None else 0
+            # Read before polling: work arriving during the poll then ends the wait at once.
+            seen = self.work.seen(poller.source) if self.work is not None else 0
             try:
                 busy = poller.poll_once()
             except Exception:  # the poller itself must survive anything (e.g. moto restarting)
                 log.exception("%s: poll failed", poller.mapping.logical_id)
                 busy = 0
-            if busy:
+            if busy or self._stop.is_set():
                 continue
-            if self.writes is not None:
-                self.writes.wait(service, seen, self.interval)
-            else:
+            if self.work is None:
                 self._stop.wait(self.interval)
+                continue
+            retry = poller.retry_in() if isinstance(poller, DynamoDbStreamPoller) else None
+            self.work.wait(poller.source, seen, IDLE_WAIT_SECONDS if retry is None else min(retry, IDLE_WAIT_SECONDS))
 
     def drain(self, *, timeout: float = 10.0) -> None:
         """Poll in the calling thread until every source is empty and nothing waits for a retry.
@@ -387,6 +400,9 @@ class Pollers:
     def halt(self) -> None:
         """Poll no more: each thread ends after the batch it is handling (``stop`` waits for that)."""
         self._stop.set()
+        if self.work is not None:  # wake the idle ones
+            for poller in self.pollers:
+                self.work.added(poller.source)
 
     def stop(self) -> None:
         """Stop polling and wait for the threads (a batch being processed is finished first)."""

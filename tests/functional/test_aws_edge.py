@@ -82,6 +82,17 @@ def test_a_recording_names_the_service_operation_and_parameters_and_who_sent_it(
     assert call.function is None and call.access_key == "testing"  # this process, not a function's worker
 
 
+def test_recordings_nest_and_each_ends_as_its_own(edge, dynamodb, table) -> None:
+    # GIVEN a recording, and inside it another begun before any request (the two lists are equal)
+    with edge.recording() as outer:
+        with edge.recording() as inner:
+            dynamodb.get_item(TableName=table, Key=_key())
+        # WHEN the inner one ends, THEN the outer one still records
+        dynamodb.get_item(TableName=table, Key=_key())
+    # THEN each saw its own requests, and both ended without error
+    assert (len(inner), len(outer)) == (1, 2)
+
+
 def test_a_fault_on_one_table_leaves_the_others_and_transactions_elsewhere_alone(edge, dynamodb, stack) -> None:
     # GIVEN reads of one table failing (as the demo takes the conversation table down for one function)
     down, up = stack.outputs["ConversationTableName"], stack.outputs["PreviewTableName"]
