@@ -8,6 +8,7 @@ a stray call cannot reach AWS.
 from __future__ import annotations
 
 import collections
+import functools
 import heapq
 import logging
 import os
@@ -271,20 +272,22 @@ class WorkSignal:
     """
 
     def __init__(self) -> None:
-        self._changed = threading.Condition()
+        self._lock = threading.Lock()
+        #: One condition per source, so work on one wakes its own poller only (18 threads waited on one).
+        self._changed: dict[str, threading.Condition] = {}
         self._generation: collections.Counter[str] = collections.Counter()
         self._due: dict[str, list[float]] = collections.defaultdict(list)  # per source, a heap of monotonic times
 
     def seen(self, source: str) -> int:
         """The work count of ``source`` now; pass it to ``wait`` after polling."""
-        with self._changed:
+        with self._lock:
             self._fall_due(source)
             return self._generation[source]
 
     def wait(self, source: str, seen: int, timeout: float) -> bool:
         """Until ``source`` had work after ``seen`` was read (True), or ``timeout`` seconds passed (False)."""
         deadline = time.monotonic() + timeout
-        with self._changed:
+        with self._lock:
             while True:
                 self._fall_due(source)
                 if self._generation[source] != seen:
@@ -293,16 +296,21 @@ class WorkSignal:
                 if now >= deadline:
                     return False
                 due = self._due.get(source)
-                self._changed.wait(min(deadline, due[0] if due else deadline) - now)
+                self._condition(source).wait(min(deadline, due[0] if due else deadline) - now)
 
     def added(self, source: str, *, after: float = 0.0) -> None:
         """``source`` has work now, or in ``after`` seconds."""
-        with self._changed:
+        with self._lock:
             if after > 0:
                 heapq.heappush(self._due[source], time.monotonic() + after)
             else:
                 self._generation[source] += 1
-            self._changed.notify_all()
+            self._condition(source).notify_all()
+
+    def _condition(self, source: str) -> threading.Condition:
+        if source not in self._changed:
+            self._changed[source] = threading.Condition(self._lock)
+        return self._changed[source]
 
     def _fall_due(self, source: str) -> None:
         due, now = self._due.get(source), time.monotonic()
@@ -312,13 +320,14 @@ class WorkSignal:
 
 
 #: The signals of this process's moto servers; moto's backends are per process, so each hears of all work.
-_signals: weakref.WeakSet[WorkSignal] = weakref.WeakSet()
+_signals: weakref.WeakSet[Any] = weakref.WeakSet()
 #: moto compares times in whole milliseconds and a message is visible only strictly after its time.
 _MOTO_CLOCK_SECONDS = 0.002
 
 
-def signal_work(signal: WorkSignal) -> None:
-    """Have moto tell ``signal`` when a queue or a stream has work (``WorkSignal``; idempotent per signal).
+def signal_work(signal: Any) -> None:
+    """Have moto tell ``signal`` when a queue or a stream has work (``signal.added(source, after=)``, as
+    ``WorkSignal``; idempotent per signal).
 
     moto calls these inside the request that makes the work, while the edge's lock is held, so a
     poller woken now polls once that request has been served, and sees it.
@@ -365,13 +374,19 @@ def signal_work(signal: WorkSignal) -> None:
 
 
 def _moto_app() -> Any:
-    """moto's server application, with its host → backend lookup remembered.
+    """moto's server application, with what it looks up per request and never changes remembered.
 
     moto finds the backend for a request's host by listing its own package directory (some 150
     ``isdir`` calls) on every request, under its dispatcher's lock: about a fifth of the local AWS's
-    time during a webhook burst. The answer does not change while the server runs.
+    time during a webhook burst. And it lists the response class's methods (``inspect.getmembers``)
+    to check the action exists: 5 % more. Neither answer changes while the server runs.
     """
+    from moto.core import responses
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    if not hasattr(responses.method_names_from_class, "cache_info"):
+        method_names = responses.method_names_from_class
+        responses.method_names_from_class = functools.cache(lambda cls: frozenset(method_names(cls)))  # type: ignore[assignment]
 
     class Dispatcher(DomainDispatcherApplication):  # type: ignore[misc]
         def __init__(self) -> None:
@@ -387,15 +402,29 @@ def _moto_app() -> Any:
 
 
 class MotoServer:
-    """moto in server mode on ``127.0.0.1:<port>`` (0 = a free port), in a daemon thread of this process."""
+    """moto in server mode on ``127.0.0.1:<port>`` (0 = a free port), in a daemon thread of this process.
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    The local stack runs it in a process of its own (``parity_dev.aws_process``); tests of moto's
+    own behaviour here run one in theirs, to look at its objects."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        work: Any = None,
+        mount: Callable[[Any], Any] | None = None,
+    ) -> None:
+        """``work``: what is told when a queue or stream has work (``added(source, after=)``), by
+        default a ``WorkSignal`` of this process; ``mount(edge)`` returns the WSGI application to
+        serve in front of the edge (``parity_dev.aws_process``: its control requests)."""
         self.host = host
         self.port = port
         self._server: Any = None
         self._thread: threading.Thread | None = None
+        self._mount = mount
         #: When each queue and stream has work, for pollers that wait for it instead of polling (``Pollers(work=…)``).
-        self.work = WorkSignal()
+        self.work = work if work is not None else WorkSignal()
         #: What the functions' SDKs talk to: faults and recordings are scripted here.
         self.edge: AwsEdge | None = None
 
@@ -418,9 +447,8 @@ class MotoServer:
         _queue_counts_when_read()
         signal_work(self.work)
         self.edge = AwsEdge(_moto_app())
-        self._server = make_server(
-            self.host, self.port, self.edge, threaded=True, request_handler=MotoRequestHandler
-        )
+        app = self._mount(self.edge) if self._mount is not None else self.edge
+        self._server = make_server(self.host, self.port, app, threaded=True, request_handler=MotoRequestHandler)
         self.port = self._server.server_port
         self._thread = threading.Thread(target=self._server.serve_forever, name="moto-server", daemon=True)
         self._thread.start()

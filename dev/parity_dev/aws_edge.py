@@ -191,14 +191,22 @@ class AwsEdge:
     @contextmanager
     def recording(self) -> Iterator[AwsCalls]:
         """Every request served during the block, in order."""
-        calls = AwsCalls()
-        with self._scripted:
-            self._recordings.append(calls)
+        calls = self.start_recording()
         try:
             yield calls
         finally:
-            with self._scripted:  # by identity: two recordings that saw the same calls are equal lists
-                self._recordings[:] = [other for other in self._recordings if other is not calls]
+            self.stop_recording(calls)
+
+    def start_recording(self) -> AwsCalls:
+        """A list every request served from now on is appended to, until ``stop_recording``."""
+        calls = AwsCalls()
+        with self._scripted:
+            self._recordings.append(calls)
+        return calls
+
+    def stop_recording(self, calls: AwsCalls) -> None:
+        with self._scripted:  # by identity: two recordings that saw the same calls are equal lists
+            self._recordings[:] = [other for other in self._recordings if other is not calls]
 
     # ---- serving ----
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:

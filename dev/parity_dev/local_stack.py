@@ -2,7 +2,8 @@
 functional and end-to-end tests all run this.
 
 ``LocalStack.start()`` binds the HTTP port (its URL is part of the configuration), starts embedded
-AWS (a moto server behind ``parity_dev.aws_edge.AwsEdge``), deploys template.yaml into it, makes the
+AWS (a moto server behind ``parity_dev.aws_edge.AwsEdge``, in a process of its own:
+``parity_dev.aws_process``), deploys template.yaml into it, makes the
 runtime that runs each function in worker processes of its own (``parity_dev.lambdas``), the HTTP API
 gateway and what is mounted beside it (the providers' fake send APIs, the seeded channels and the
 simulated customer, the schedules, ``/_local/stack``, ``/openapi.json``, the dev console), the
@@ -30,8 +31,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:  # pragma: no cover
-    from parity_dev.aws import Clients, MotoServer
-    from parity_dev.aws_edge import AwsEdge
+    from parity_dev.aws import Clients
+    from parity_dev.aws_process import AwsProcess, RemoteEdge
     from parity_dev.fake_providers import FakeProviders
     from parity_dev.gateway import Gateway
     from parity_dev.lambdas import LambdaRuntime
@@ -168,7 +169,7 @@ class LocalStack:
         self.max_workers = max_workers
         self.base_url = ""
         self.variables: dict[str, str] = {}
-        self.moto: MotoServer | None = None
+        self.moto: AwsProcess | None = None
         self.clients: Clients | None = None
         self.deployed: DeployedStack | None = None
         self.runtime: LambdaRuntime | None = None
@@ -182,7 +183,7 @@ class LocalStack:
         self._previous_environment: dict[str, str | None] | None = None
 
     @property
-    def edge(self) -> AwsEdge:
+    def edge(self) -> RemoteEdge:
         """The embedded AWS's edge, where tests script faults and record requests."""
         assert self.moto is not None and self.moto.edge is not None, "the local stack is not started"
         return self.moto.edge
@@ -195,12 +196,8 @@ class LocalStack:
 
     def start(self, companies: Sequence[tuple[str, str]] = ()) -> LocalStack:
         """Bring everything up and seed ``companies`` (id, API key); returns once HTTP requests are served."""
-        from parity_dev.aws import (
-            Clients,
-            MotoServer,
-            apply_environment,
-            fake_aws_environment,
-        )
+        from parity_dev.aws import Clients, apply_environment, fake_aws_environment
+        from parity_dev.aws_process import AwsProcess
         from parity_dev.gateway import Gateway
         from parity_dev.gateway_server import make_server
         from parity_dev.lambdas import ALL, LambdaRuntime
@@ -214,7 +211,7 @@ class LocalStack:
         # Bind first: the base URL is part of the configuration the template is deployed with.
         self._httpd = make_server(None, "127.0.0.1", self.port)
         self.base_url = f"http://127.0.0.1:{self._httpd.server_port}"
-        self.moto = MotoServer().start()
+        self.moto = AwsProcess().start()
         # This process's own AWS calls (seeding, the console, a test's clients) go to the embedded AWS
         # with fake credentials; the functions get theirs from the runtime, never from here.
         self._previous_environment = apply_environment(fake_aws_environment(self.moto.endpoint_url))

@@ -103,6 +103,19 @@ def _part(name: str, attribute: str, doc: str) -> Any:
     return pytest.fixture(scope="session", name=name)(part)
 
 
+@pytest.fixture(scope="module")
+def aws_here() -> Iterator[Clients]:
+    """Clients of a moto server in this process (the stack's runs in a process of its own), for tests
+    that look at moto's own objects."""
+    from parity_dev.aws import MotoServer
+
+    server = MotoServer().start()
+    try:
+        yield Clients(endpoint_url=server.endpoint_url)
+    finally:
+        server.stop()
+
+
 stack = _part("stack", "deployed", "What the template made (``DeployedStack``): functions, tables, queues, routes, event sources, outputs.")
 aws = _part("aws", "clients", 'boto3 clients on the stack\'s AWS (fake credentials, region us-east-1): ``aws.client("dynamodb")``.')
 runtime = _part("runtime", "runtime", "Runs the stack's functions in worker processes (``LambdaRuntime``; they stay warm for the session).")

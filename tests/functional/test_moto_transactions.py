@@ -17,7 +17,7 @@ def _stream_keys(streams, arn: str, iterator: str) -> list[str]:
 
 
 def test_a_cancelled_transaction_leaves_no_stream_record_and_later_writes_still_stream(aws):
-    atomic_moto_transactions()
+    # (the stack's AWS, in its own process, made its transactions atomic when it started)
     dynamodb, streams = aws.client("dynamodb"), aws.client("dynamodbstreams")
     name = f"tx-{uuid.uuid4().hex[:8]}"
     table = dynamodb.create_table(
@@ -44,13 +44,13 @@ def test_a_cancelled_transaction_leaves_no_stream_record_and_later_writes_still_
     assert _stream_keys(streams, arn, iterator) == ["DEAL#real"]
 
 
-def test_the_embedded_dynamodb_frees_what_its_transactions_and_queries_copied(aws):
+def test_the_embedded_dynamodb_frees_what_its_transactions_and_queries_copied(aws_here):
     import gc
 
     from moto.dynamodb.models.table import Table
 
     atomic_moto_transactions()
-    dynamodb = aws.client("dynamodb")
+    dynamodb = aws_here.client("dynamodb")
     name = f"tx-{uuid.uuid4().hex[:8]}"
     dynamodb.create_table(
         TableName=name, KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],

@@ -1,12 +1,12 @@
 """The embedded AWS tells the local pollers when a queue or a stream has work
-(``parity_dev.aws.signal_work``), counts a queue's messages only when a count is asked for, and finds
-a request's backend without listing moto's package on every request. Driven with a client of this
-process against the session's moto server; the functions' clients meet the same server."""
+(``parity_dev.aws.signal_work``, heard across ``parity_dev.aws_process``'s pipe), counts a queue's
+messages only when a count is asked for, and finds a request's backend without listing moto's
+package on every request. The signals are heard from the session's stack (its AWS in a process of
+its own); moto's objects are looked at in a server of this process (``aws_here``)."""
 
 from __future__ import annotations
 
 import json
-import time
 import uuid
 
 import pytest
@@ -41,7 +41,7 @@ def test_a_message_sent_is_work_at_once_and_a_delayed_one_when_its_delay_ends(aw
     seen = work.seen(f"sqs:{name}")
     sqs.send_message(QueueUrl=url, MessageBody="now")
     # THEN the poller has work at once
-    assert work.wait(f"sqs:{name}", seen, timeout=0) is True
+    assert work.wait(f"sqs:{name}", seen, timeout=2) is True
     # GIVEN it polled again / WHEN a message delayed by 1 s is sent
     seen = work.seen(f"sqs:{name}")
     sqs.send_message(QueueUrl=url, MessageBody="later", DelaySeconds=1)
@@ -84,7 +84,7 @@ def test_a_message_an_eventbridge_rule_delivers_is_work_for_its_queue(aws, work,
     # WHEN an event matching the rule is put (moto sends to the queue itself, not through the edge)
     events.put_events(Entries=[{"Source": rule, "DetailType": "t", "Detail": "{}", "EventBusName": rule}])
     # THEN the queue's poller has work, and the message is there
-    assert work.wait(f"sqs:{name}", seen, timeout=0) is True
+    assert work.wait(f"sqs:{name}", seen, timeout=2) is True
     assert len(sqs.receive_message(QueueUrl=url)["Messages"]) == 1
 
 
@@ -95,23 +95,24 @@ def test_a_write_is_work_for_its_tables_stream_and_a_failed_condition_is_not(aws
     # WHEN an item is written, THEN the stream has work
     seen = work.seen(source)
     dynamodb.put_item(TableName=name, Item={"pk": {"S": "a"}})
-    assert work.wait(source, seen, timeout=0) is True
+    assert work.wait(source, seen, timeout=2) is True
     # WHEN a write fails its condition (no stream record), THEN there is none, and nor for a read
     seen = work.seen(source)
     with pytest.raises(ClientError):
         dynamodb.put_item(TableName=name, Item={"pk": {"S": "a"}}, ConditionExpression="attribute_not_exists(pk)")
     dynamodb.get_item(TableName=name, Key={"pk": {"S": "a"}})
-    assert work.wait(source, seen, timeout=0) is False
+    assert work.wait(source, seen, timeout=0.3) is False
     # AND a write to another table is no work for this one
     dynamodb.put_item(TableName=_table(aws), Item={"pk": {"S": "b"}})
-    assert work.wait(source, seen, timeout=0) is False
+    assert work.wait(source, seen, timeout=0.3) is False
 
 
-def test_a_queues_counts_are_moto_own_though_taken_only_when_read(aws, queue):
+def test_a_queues_counts_are_moto_own_though_taken_only_when_read(aws_here):
     from moto.sqs.models import sqs_backends
 
-    name, url = queue
-    sqs = aws.client("sqs")
+    sqs = aws_here.client("sqs")
+    name = f"work-{uuid.uuid4().hex[:8]}"
+    url = sqs.create_queue(QueueName=name, Attributes={"VisibilityTimeout": "1"})["QueueUrl"]
     # GIVEN two visible messages, one in flight and one delayed
     for body in ("a", "b", "c"):
         sqs.send_message(QueueUrl=url, MessageBody=body)
@@ -130,19 +131,19 @@ def test_a_queues_counts_are_moto_own_though_taken_only_when_read(aws, queue):
     assert {k: str(v) for k, v in built.items() if v is not None} == every
 
 
-def test_the_backend_of_a_request_is_found_without_listing_motos_package(aws, monkeypatch):
+def test_the_backend_of_a_request_is_found_without_listing_motos_package(aws_here, monkeypatch):
     from moto import backends
 
     listed = []
     real = backends.list_of_moto_modules
     monkeypatch.setattr(backends, "list_of_moto_modules", lambda: listed.append(1) or real())
     # GIVEN the server has served DynamoDB and SQS before (the session has)
-    aws.client("dynamodb").list_tables()
-    aws.client("sqs").list_queues()
+    aws_here.client("dynamodb").list_tables()
+    aws_here.client("sqs").list_queues()
     listed.clear()
     # WHEN it serves them again
     for _ in range(3):
-        aws.client("dynamodb").list_tables()
-        aws.client("sqs").list_queues()
+        aws_here.client("dynamodb").list_tables()
+        aws_here.client("sqs").list_queues()
     # THEN moto's package was not listed again
     assert listed == []
