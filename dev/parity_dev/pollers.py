@@ -83,7 +83,7 @@ class SqsPoller:
         self.sqs = clients.client("sqs")
         self.region = clients.region
         _, _, _, _, account, name = mapping.source_arn.split(":", 5)
-        #: What it waits for a write to (``WriteSignal``).
+        #: Where it waits for work (``WorkSignal``): its queue.
         self.source = f"sqs:{name}"
         self.queue_url = self.sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
         attributes = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["VisibilityTimeout"])
@@ -202,7 +202,7 @@ class DynamoDbStreamPoller:
         self.mapping = mapping
         self.runtime = runtime
         self.starting_position = starting_position or mapping.starting_position or "LATEST"
-        #: What it waits for a write to (``WriteSignal``): its table (``arn:…:table/<name>/stream/<label>``).
+        #: Where it waits for work (``WorkSignal``): its table's stream (``arn:…:table/<name>/stream/<label>``).
         self.source = f"dynamodb:{mapping.source_arn.split(':table/', 1)[1].split('/', 1)[0]}"
         self.streams = clients.client("dynamodbstreams")
         self.sqs = clients.client("sqs")
