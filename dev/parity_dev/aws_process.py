@@ -1,5 +1,6 @@
 """The local stack's embedded AWS in a process of its own: moto behind the edge (``parity_dev.aws``'s
 ``MotoServer``), scripted and heard from the local stack's process as if it were there.
+(A little over 400 lines: both ends of one protocol, read side by side.)
 
 Why a process: moto serves every AWS request of every function, and in the local stack's own
 interpreter it shared one GIL with the HTTP gateway, the runtime's hand-offs to the workers and the

@@ -1,4 +1,5 @@
 """Event source mappings, emulated: what Lambda's pollers do for SQS queues and DynamoDB streams.
+(A little over 400 lines: Lambda's two pollers and the one loop that runs them.)
 
 One background thread per mapping of the deployed template invokes the function through the
 runtime (``LambdaRuntime.invoke``: a worker process of that function) with the event Lambda would

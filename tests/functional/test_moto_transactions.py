@@ -1,5 +1,5 @@
 """The embedded DynamoDB keeps a cancelled TransactWriteItems out of the table's stream, as DynamoDB
-does (``parity_dev.aws.atomic_moto_transactions``): otherwise an idempotent replay, or a create with an
+does (``parity_dev.moto_fixes.atomic_moto_transactions``): otherwise an idempotent replay, or a create with an
 unknown contact, leaks a phantom record into the outbox and silences every later write."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 from botocore.exceptions import ClientError
-from parity_dev.aws import atomic_moto_transactions
+from parity_dev.moto_fixes import atomic_moto_transactions
 
 
 def _stream_keys(streams, arn: str, iterator: str) -> list[str]:

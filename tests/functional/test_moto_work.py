@@ -1,5 +1,5 @@
 """The embedded AWS tells the local pollers when a queue or a stream has work
-(``parity_dev.aws.signal_work``, heard across ``parity_dev.aws_process``'s pipe), counts a queue's
+(``parity_dev.moto_fixes.signal_work``, heard across ``parity_dev.aws_process``'s pipe), counts a queue's
 messages only when a count is asked for, and finds a request's backend without listing moto's
 package on every request. The signals are heard from the session's stack (its AWS in a process of
 its own); moto's objects are looked at in a server of this process (``aws_here``)."""
