@@ -1,5 +1,6 @@
 """Functional-test fixtures: the local stack (``parity_dev.local_stack``), started in this process,
-its functions running in worker processes of their own as on Lambda.
+its functions running in worker processes of their own as on Lambda, its AWS (moto) in one more
+(``parity_dev.aws_process``; ``aws_here`` is a moto server in this process, to look at moto's objects).
 
 Why one stack per test session (per xdist worker), not per test:
 
@@ -19,8 +20,8 @@ A test reaches the functions only as AWS and API Gateway would: through the gate
 events, ``gateway.invoke``), the event sources (``pollers.drain()``), the tables and queues
 (``aws``), their configuration (``runtime.update_environment``: new workers with the new
 environment), their logs (``runtime.captured_logs()``) and the AWS they call (``edge``: scripted
-errors and recorded requests, see ``parity_dev.aws_edge.AwsEdge``). Nothing in this process can patch a
-function's code.
+errors and recorded requests, see ``parity_dev.aws_edge.AwsEdge``, scripted from here through
+``parity_dev.aws_process.RemoteEdge``). Nothing in this process can patch a function's code.
 
 The session's configuration is fixed below, never read from the developer's environment: the webhook
 goes to the stack's own receiver; the chat history of a room Parity does not host (``room-123`` …) is
