@@ -32,6 +32,7 @@ import select
 import subprocess
 import sys
 import threading
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, NamedTuple
@@ -398,6 +399,10 @@ class _Control:
 def main(argv: list[str]) -> None:
     """The AWS process: serve moto behind the edge until the local stack closes our pipe."""
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # moto warns of each template resource its CloudFormation does not make (the HTTP API, read by
+    # ``declared.py``; the alarms): some 90 lines a deploy, none of them news.
+    logging.getLogger("moto").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", message="Tried to parse", category=UserWarning)  # and again, as warnings
     stack = _LocalStack(int(argv[0]), int(argv[1]))
     control = _Control(stack)
     server = MotoServer(work=stack, mount=control.mount).start()
