@@ -118,8 +118,9 @@ class WorkSignal:
     milliseconds, and an idle queue costs nothing. Here a poller waits on its source
     (``sqs:<queue name>``, ``dynamodb:<table name>``) and moto says when that source has work
     (``moto_fixes.signal_work``): a message added to a queue (SendMessage, an EventBridge rule's
-    target, a redrive) at once, or when its delay ends; a received or hidden message when its visibility
-    timeout ends; a record added to a table's stream (a write that changed nothing adds none).
+    target, a redrive) at once, or when its delay ends; a received or hidden message when its
+    visibility timeout ends; a record added to a table's stream (a write that changed nothing adds
+    none).
     Per source, not per service, and not on a clock: with one signal per service and a 100 ms
     poll when idle, each message sent woke all fourteen queue pollers (thirteen to an empty queue)
     and the idle pollers alone sent some 180 requests a second; together most of the local AWS's
@@ -156,6 +157,7 @@ class WorkSignal:
     def added(self, source: str, *, after: float = 0.0) -> None:
         """``source`` has work now, or in ``after`` seconds."""
         with self._lock:
+            self._fall_due(source)  # and so a source nobody polls keeps no past times
             if after > 0:
                 heapq.heappush(self._due[source], time.monotonic() + after)
             else:

@@ -231,7 +231,7 @@ class RemoteEdge:
 class RemoteFault:
     """A scripted fault in the AWS process (``aws_edge.Fault``'s ``remove``, ``hits`` and ``with``)."""
 
-    def __init__(self, edge: RemoteEdge, id: int) -> None:  # noqa: A002 - the fault's id
+    def __init__(self, edge: RemoteEdge, id: int) -> None:
         self.edge, self.id = edge, id
         self._final_hits: int | None = None
 
@@ -255,7 +255,7 @@ class RemoteFault:
 class RemoteCalls(AwsCalls):
     """A recording in the AWS process: brought here each time it is read, and once more when it ends."""
 
-    def __init__(self, edge: RemoteEdge, id: int) -> None:  # noqa: A002 - the recording's id
+    def __init__(self, edge: RemoteEdge, id: int) -> None:
         super().__init__()
         self.edge, self.id = edge, id
         self._open = True
@@ -359,7 +359,7 @@ class _Control:
             request = json.loads(environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0)))
             try:
                 answer = {"value": self.handle(request.pop("op"), **request)}
-            except Exception as error:
+            except Exception as error:  # noqa: BLE001 - the local stack raises it, with its name
                 answer = {"error": f"{type(error).__name__}: {error}"}
             body = json.dumps(answer).encode()
             start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
@@ -367,7 +367,7 @@ class _Control:
 
         return app
 
-    def handle(self, op: str, id: int | None = None, since: int = 0, **arguments: Any) -> Any:  # noqa: A002
+    def handle(self, op: str, id: int | None = None, since: int = 0, **arguments: Any) -> Any:
         edge = self.edge
         if op in ("fail", "fail_conditions", "after"):
             if op == "after":

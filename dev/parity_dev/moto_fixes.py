@@ -228,7 +228,10 @@ def app() -> Any:
     to check the action exists: 5 % more. Neither answer changes while the server runs.
     """
     from moto.core import responses
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        create_backend_app,
+    )
 
     if not hasattr(responses.method_names_from_class, "cache_info"):
         method_names = responses.method_names_from_class
