@@ -7,6 +7,7 @@ queue or a stream has work (``parity_dev.aws.WorkSignal``). ``apply`` does it al
 
 from __future__ import annotations
 
+import copy
 import functools
 import threading
 import time
@@ -23,7 +24,7 @@ def apply(work: Any) -> None:
 
 
 def atomic_moto_transactions() -> None:
-    """Make moto's cancelled ``TransactWriteItems`` leave no trace in DynamoDB Streams (idempotent).
+    """Make moto's cancelled ``TransactWriteItems`` leave no trace, and cost what it writes (idempotent).
 
     moto applies a transaction's writes one by one and, when one fails its condition, puts back a
     deep copy of each table taken beforehand. The writes applied before the failure have already
@@ -31,32 +32,61 @@ def atomic_moto_transactions() -> None:
     keeps reading that old shard: the cancelled writes come out as stream records (a phantom
     record reaches the room preview) and every later write goes to the copy's shard, which no
     iterator reads (the outbox goes silent). In DynamoDB a cancelled transaction writes nothing
-    and emits nothing. So keep the table objects, and their shards, and restore their contents.
-    Any cancelled create shows this: an idempotent replay, or a create with an unknown contact.
+    and emits nothing. Any cancelled create shows this: an idempotent replay, or a create with an
+    unknown contact. And the copy is of the whole table, every item and every stream record it
+    ever had: as a session's tables grew, each transaction cost more (most of the local AWS's time
+    in the functional tests went to copying tables).
+
+    So moto's copy of a table is the table itself, and the transaction keeps its own undo: each item
+    it names, as it was (a copy of that item only). A cancelled transaction puts those items back
+    and cuts the stream records it added; the table objects, and their shards, stay the same.
     """
     from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.models.table import Table
 
     original = DynamoDBBackend.transact_write_items
     if getattr(original, "_parity_atomic", False):
         return
+
+    def before(tables: dict[str, Any], transact_items: list[dict[str, Any]]) -> list[tuple[Any, Any, Any, Any]]:
+        """(table, hash key, range key, the item as it is) for each item the transaction names."""
+        undo = []
+        for item in transact_items:
+            ((kind, op),) = item.items()
+            table = tables[op["TableName"]]
+            key = op["Item"] if kind == "Put" else op["Key"]
+            hash_key = DynamoType(key[table.hash_key_attr])
+            range_key = DynamoType(key[table.range_key_attr]) if table.range_key_attr else None
+            undo.append((table, hash_key, range_key, copy.deepcopy(table.get_item(hash_key, range_key))))
+        return undo
 
     def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
         names = {op.get("TableName") for item in transact_items for op in item.values() if isinstance(op, dict)}
         tables = {name: self.tables[name] for name in names if name in self.tables}
         marks = {name: len(t.stream_shard.items) for name, t in tables.items() if t.stream_shard is not None}
         try:
+            undo = before(tables, transact_items)
+        except Exception:  # noqa: BLE001 - a malformed transaction: moto's own copy and its own error
+            return original(self, transact_items)
+        Table.__deepcopy__ = lambda table, memo: table  # type: ignore[attr-defined]  # under the lock below
+        try:
             return original(self, transact_items)
         except Exception:
+            for table, hash_key, range_key, item in reversed(undo):
+                items = table.items if range_key is None else table.items[hash_key]
+                key = hash_key if range_key is None else range_key
+                if item is None:
+                    items.pop(key, None)
+                else:
+                    items[key] = item
             for name, table in tables.items():
-                restored = self.tables.get(name)
-                if restored is None or restored is table:
-                    continue
-                shard = table.stream_shard
-                table.__dict__.update({k: v for k, v in restored.__dict__.items() if k != "stream_shard"})
-                if shard is not None and name in marks:
-                    del shard.items[marks[name]:]
                 self.tables[name] = table
+                if name in marks:
+                    del table.stream_shard.items[marks[name]:]
             raise
+        finally:
+            del Table.__deepcopy__
 
     transact_write_items._parity_atomic = True  # type: ignore[attr-defined]
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]

@@ -44,6 +44,41 @@ def test_a_cancelled_transaction_leaves_no_stream_record_and_later_writes_still_
     assert _stream_keys(streams, arn, iterator) == ["DEAL#real"]
 
 
+def test_a_cancelled_transaction_puts_back_every_item_it_changed_and_keeps_the_others(aws):
+    dynamodb = aws.client("dynamodb")
+    name = f"tx-{uuid.uuid4().hex[:8]}"
+    dynamodb.create_table(
+        TableName=name, KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+    def key(sk: str) -> dict:
+        return {"pk": {"S": "p"}, "sk": {"S": sk}}
+
+    # GIVEN items a transaction will update and delete, and one it does not name
+    dynamodb.put_item(TableName=name, Item={**key("updated"), "n": {"N": "1"}})
+    dynamodb.put_item(TableName=name, Item={**key("deleted"), "n": {"N": "1"}})
+    dynamodb.put_item(TableName=name, Item={**key("other"), "n": {"N": "1"}})
+    # WHEN a transaction puts a new item, updates one, deletes one, and then fails a condition
+    with pytest.raises(ClientError) as cancelled:
+        dynamodb.transact_write_items(TransactItems=[
+            {"Put": {"TableName": name, "Item": {**key("new"), "n": {"N": "1"}}}},
+            {"Update": {"TableName": name, "Key": key("updated"), "UpdateExpression": "SET n = :two, extra = :x",
+                        "ExpressionAttributeValues": {":two": {"N": "2"}, ":x": {"S": "x"}}}},
+            {"Delete": {"TableName": name, "Key": key("deleted")}},
+            {"ConditionCheck": {"TableName": name, "Key": key("other"), "ConditionExpression": "n = :nine",
+                                "ExpressionAttributeValues": {":nine": {"N": "9"}}}},
+        ])
+    assert cancelled.value.response["Error"]["Code"] == "TransactionCanceledException"
+    # THEN the table is as it was: no new item, the updated one unchanged, the deleted one back
+    items = dynamodb.scan(TableName=name, ConsistentRead=True)["Items"]
+    assert sorted((i["sk"]["S"], i["n"]["N"], "extra" in i) for i in items) == [("deleted", "1", False), ("other", "1", False), ("updated", "1", False)]
+    # AND the table still takes writes
+    dynamodb.put_item(TableName=name, Item={**key("after"), "n": {"N": "1"}})
+    assert "Item" in dynamodb.get_item(TableName=name, Key=key("after"))
+
+
 def test_the_embedded_dynamodb_frees_what_its_transactions_and_queries_copied(aws_here):
     import gc
 
