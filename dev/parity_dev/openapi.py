@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from parity.core.http import ERROR_SCHEMA, Route, Router, load
+from parity.core.http import ERROR_SCHEMA, Param, Route, Router, load
 
 ROOT = Path(__file__).resolve().parents[2]
 #: A path parameter a route does not describe: a non-empty string (API Gateway never matches an empty segment).
@@ -74,12 +74,19 @@ def _schema(reference: Any) -> dict[str, Any]:
     return loaded.model_json_schema() if hasattr(loaded, "model_json_schema") else dict(loaded)
 
 
+def _query_schema(param: Param) -> dict[str, Any]:
+    """An optional query parameter given empty (``?until=``) is not given: every route reads it so
+    (``limit_of``, ``checks.moment``, ``… or None``), and the document says so."""
+    schema = _schema(param.schema)
+    return schema if param.required else {"anyOf": [schema, {"const": ""}]}
+
+
 def _operation(route: Route) -> dict[str, Any]:
     operation: dict[str, Any] = {"operationId": re.sub(r"\W+", "_", route.key.lower()).strip("_")}
     parameters = [
         {"name": name, "in": "path", "required": True, "schema": _schema(route.path.get(name, _ANY_SEGMENT))} for name in route.params
     ]
-    parameters += [{"name": name, "in": "query", "required": p.required, "schema": _schema(p.schema)} for name, p in route.query.items()]
+    parameters += [{"name": name, "in": "query", "required": p.required, "schema": _query_schema(p)} for name, p in route.query.items()]
     parameters += [{"name": name, "in": "header", "required": p.required, "schema": _schema(p.schema)} for name, p in route.headers.items()]
     if parameters:
         operation["parameters"] = parameters

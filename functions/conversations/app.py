@@ -46,7 +46,7 @@ def list_messages(request: Request, room_id: str) -> Response:
 @app.route(
     "POST /api/v3.1/conversations/{room_id}/messages", path=_ROOM, status=202,
     body="parity.conversations.models:OutboundMessage", answer="parity.conversations.schemas:MESSAGE",
-    headers={"Idempotency-Key": Param("parity.conversations.schemas:IDEMPOTENCY_KEY")},
+    headers={"Idempotency-Key": Param("parity.core.idempotency:HEADER_SCHEMA")},
 )
 def send_message(request: Request, room_id: str) -> Response:
     bind(room_id=room_id[:128])

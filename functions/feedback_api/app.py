@@ -28,7 +28,7 @@ def _tickets() -> CrmTickets:
 
 @app.route(
     "POST /api/v3.1/feedback", status=201, body="parity.feedback.ticket:FeedbackCreate", answer=f"{_S}:TICKET",
-    headers={"Idempotency-Key": Param(f"{_S}:IDEMPOTENCY_KEY")},
+    headers={"Idempotency-Key": Param("parity.core.idempotency:HEADER_SCHEMA")},
 )
 def report_feedback(request: Request) -> Response:
     result = service.submit(

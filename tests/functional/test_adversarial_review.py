@@ -148,6 +148,17 @@ def test_an_email_lookup_matches_the_whole_email_only(gateway, company):
     assert [c["id"] for c in found] == [made.json()["data"]["id"]]
 
 
+def test_a_phone_lookup_longer_than_the_document_allows_is_a_422_naming_phone(gateway, company):
+    auth = _login(gateway, company().api_key)
+    # GIVEN a lookup holding ten digits in a page of other characters (found by the fuzzer)
+    phone = "+62 812 3456 78" + "-" * 300
+    # WHEN it is looked up / THEN a 422 names phone, as the document's maxLength (254) says
+    answer = gateway.invoke("GET", "/api/v3.1/contacts", headers=auth, query={"phone": phone})
+    assert answer.status == 422 and [d["field"] for d in answer.json()["error"]["details"]] == ["phone"]
+    # AND the same digits, as a producer writes them, are a lookup like any other
+    assert gateway.invoke("GET", "/api/v3.1/contacts", headers=auth, query={"phone": phone.rstrip("-")}).status == 200
+
+
 # ---- 7. a seen webhook-id is a dedupe key -----------------------------------------------------------
 def test_a_seen_webhook_id_with_another_validly_signed_body_has_no_effect(gateway, company):
     made = company()

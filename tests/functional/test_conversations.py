@@ -264,6 +264,20 @@ def first_conversation(wired, company, text: str, **message: Any) -> tuple[dict,
 
 
 # ---- conversations, state, history ----------------------------------------------------------------
+def test_a_channel_filter_no_channel_could_have_is_a_422_and_an_empty_one_is_no_filter(wired, company):
+    auth, _, conversation = first_conversation(wired, company, "hello")
+
+    def listed(channel_id):
+        return wired.gateway.invoke("GET", "/api/v3.1/conversations", headers=auth, query={"channel_id": channel_id})
+
+    # WHEN the filter is longer than any channel id (the document: 128; found by the fuzzer)
+    too_long = listed("c" * 129)
+    # THEN a 422 names channel_id
+    assert too_long.status == 422 and [d["field"] for d in too_long.json()["error"]["details"]] == ["channel_id"]
+    # AND an empty filter lists as no filter does
+    assert [c["id"] for c in listed("").json()["data"]] == [conversation["id"]]
+
+
 def test_the_state_machine_over_the_api(wired, company):
     auth, made, conversation = first_conversation(wired, company, "hello")
     room = conversation["id"]

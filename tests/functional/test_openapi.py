@@ -4,6 +4,7 @@ where the template turns the authorizer off."""
 
 from __future__ import annotations
 
+import pytest
 from parity_dev import openapi
 from parity_dev.stack import load_template
 
@@ -67,3 +68,55 @@ def test_the_document_lists_exactly_those_routes_with_what_each_route_declares()
     from parity.crm.fields import view_fields
 
     assert record["required"] == [f.name for f in view_fields("ticket")]
+
+
+def test_an_optional_query_parameter_given_empty_is_documented_as_not_given():
+    import jsonschema
+
+    # GIVEN the generated document's query parameters
+    document = openapi.build(TEMPLATE)
+    query = [(path, p) for path, ops in document["paths"].items() for op in ops.values() for p in op.get("parameters", []) if p["in"] == "query"]
+    assert query
+    # THEN each optional one admits an empty value (every route reads `?x=` as no x), a required one does not change
+    for path, parameter in query:
+        admits_empty = jsonschema.Draft202012Validator(parameter["schema"]).is_valid("")
+        assert admits_empty or parameter["required"], (path, parameter["name"])
+
+
+def test_an_id_field_is_documented_as_the_string_or_integer_it_accepts():
+    # GIVEN a create's body as documented (older producers send contact ids as integers, kept as text)
+    body = openapi.build(TEMPLATE)["paths"]["/api/v3.1/deals"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    lead_ids = body["properties"]["crm_lead_ids"]["anyOf"][0]
+    # THEN the items admit both
+    assert lead_ids["items"]["type"] == ["string", "integer"]
+
+
+def _get_routes_with_optional_query() -> list[tuple[str, list[str]]]:
+    return sorted(
+        (route.path_template, [name for name, p in route.query.items() if not p.required])
+        for _, route in openapi.routes(TEMPLATE).values()
+        if route.method == "GET" and not route.params and not route.public and any(not p.required for p in route.query.values())
+    )
+
+
+@pytest.mark.parametrize(("path", "names"), _get_routes_with_optional_query(), ids=lambda v: v if isinstance(v, str) else None)
+def test_every_optional_query_parameter_given_empty_is_answered_as_not_given(gateway, company, path, names):
+    # GIVEN a company's admin token and a route's optional query parameters, each given empty
+    made = company()
+    token = gateway.invoke("POST", "/api/v3.1/teams/company_token", headers={"X-Crm-Api-Key": made.api_key}, json={"sso_id": "openapi"}).json()["access_token"]
+    auth = {"Authorization": f"Bearer {token}"}
+    # WHEN the route is read with them empty and without them
+    empty = gateway.invoke("GET", path, headers=auth, query=dict.fromkeys(names, ""))
+    without = gateway.invoke("GET", path, headers=auth)
+    # THEN both answers are the same
+    assert (empty.status, empty.json()) == (without.status, without.json())
+
+
+def test_every_idempotency_key_header_is_documented_by_the_one_schema_the_code_checks():
+    from parity.core.idempotency import HEADER_SCHEMA
+
+    document = openapi.build(TEMPLATE)
+    headers = [(path, p["schema"]) for path, ops in document["paths"].items() for op in ops.values() for p in op.get("parameters", [])
+               if p["in"] == "header" and p["name"] == "Idempotency-Key"]
+    assert len(headers) >= 3  # deals, tickets, feedback, replies
+    assert all(schema == HEADER_SCHEMA for _, schema in headers), headers

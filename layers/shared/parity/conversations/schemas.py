@@ -12,7 +12,6 @@ LIMIT = LIMIT_SCHEMA
 CURSOR = {"type": "string", "maxLength": 2048}
 STATE = {"enum": list(STATES)}
 OFFSET = {"type": "string", "pattern": "^[0-9]{1,4}$"}
-IDEMPOTENCY_KEY = {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"}
 
 _NULLABLE_STRING = {"type": ["string", "null"]}
 _CHANNEL = {"type": "object", "required": ["id", "type", "name", "purpose", "account_id", "webhook_url", "created_at"], "properties": {

@@ -58,12 +58,19 @@ def _shape(item: Mapping[str, Any], *, now, contact: Mapping[str, Any] | None = 
     return model.public(_conversation(item), channel=channel, contact=shown_contact, now=now)
 
 
+#: The longest channel id a filter may name (the document's ``ID``).
+MAX_CHANNEL_ID_LENGTH = 128
+
+
 def list_conversations(store: Store, company_id: str, query: Mapping[str, str], *, clock: Clock = Clock()) -> dict[str, Any]:
     """``GET /api/v3.1/conversations?state=&channel_id=&limit=&cursor=`` newest activity first."""
     state = query.get("state") or None
     if state is not None and state not in model.STATES:
         raise ValidationFailed("invalid state", details=[{"field": "state", "message": f"one of {', '.join(model.STATES)}", "type": "value_error"}])
-    page = _paged(store.conversations, company_id=company_id, limit=limit_of(query.get("limit")), cursor=query.get("cursor") or None, state=state, channel_id=query.get("channel_id") or None)
+    channel_id = query.get("channel_id") or None
+    if channel_id is not None and len(channel_id) > MAX_CHANNEL_ID_LENGTH:  # no channel has such an id
+        raise ValidationFailed("invalid channel_id", details=[{"field": "channel_id", "message": f"at most {MAX_CHANNEL_ID_LENGTH} characters", "type": "string_too_long"}])
+    page = _paged(store.conversations, company_id=company_id, limit=limit_of(query.get("limit")), cursor=query.get("cursor") or None, state=state, channel_id=channel_id)
     now = clock.now()
     shown = [_shape(item, now=now) for item in page.items]
     if state is not None:  # the store filters what is stored; a snooze that ran out is open

@@ -21,6 +21,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from parity.core.http import ApiResult
 
 MAX_KEY_LENGTH = 255
+#: The header as the API's document shows it, which is how ``key_hash`` checks it: 1 to 255
+#: characters, not all blank (DESIGN.md: "≤ 255 chars"; which characters is the producer's choice).
+HEADER_SCHEMA = {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH, "pattern": "\\S"}
 #: How long a key is remembered (IETF draft: at least 24 h).
 TTL_SECONDS = 24 * 3600
 

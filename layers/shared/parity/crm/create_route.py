@@ -26,7 +26,7 @@ def router(record_type: RecordType) -> Router:
         f"POST /api/v3.1/{record_type}s",
         args={"record_type": record_type},
         body=f"parity.crm.models:{record_type.capitalize()}Create",
-        headers={"Idempotency-Key": Param("parity.crm.schemas:IDEMPOTENCY_KEY")},
+        headers={"Idempotency-Key": Param("parity.core.idempotency:HEADER_SCHEMA")},
         status=201,
         answer=f"parity.crm.schemas:{record_type.upper()}_ANSWER",
         also={202: "parity.approvals.schemas:HELD"},  # held for approval by the company's policy

@@ -277,6 +277,8 @@ def delete_record(store: CrmStore, company_id: str, record_type: records.RecordT
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 #: An email is at most 254 bytes (RFC 5321 path limit) — bytes, not characters: it is part of a key.
 MAX_EMAIL_BYTES = 254
+#: The longest phone text, spaces and signs included (the lookup's document: ``CONTACT_LOOKUP``).
+MAX_PHONE_TEXT = 254
 
 
 def normalise_phone(phone: str) -> str:
@@ -286,8 +288,8 @@ def normalise_phone(phone: str) -> str:
 
 
 def _phone_problem(phone: str) -> dict[str, str] | None:
-    if not 5 <= len(normalise_phone(phone)) <= 20:
-        return {"field": "phone", "message": "must hold 5 to 20 digits", "type": "value_error"}
+    if len(phone) > MAX_PHONE_TEXT or not 5 <= len(normalise_phone(phone)) <= 20:  # the text too: no key is built from a page of junk
+        return {"field": "phone", "message": f"must hold 5 to 20 digits (at most {MAX_PHONE_TEXT} characters)", "type": "value_error"}
     return None
 
 

@@ -18,7 +18,6 @@ PRIORITY = {"enum": [*PRIORITIES, ""]}
 CHANNEL = {"enum": [*CHANNELS, ""]}
 PERIOD = {"enum": [*PERIODS, ""]}
 NOTIFICATION_STATUS = {"enum": [*STATUSES, ""]}
-IDEMPOTENCY_KEY = {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"}
 
 _STRING = {"type": "string"}
 _CATEGORY = {"enum": list(CATEGORIES)}
