@@ -30,7 +30,8 @@ if importlib.util.find_spec("parity_dev") is None:  # running from a checkout wi
 from parity_dev.local_stack import OVERRIDABLE_VARIABLES  # noqa: E402
 
 # "t": a company of its own for the trust tests (its approval policy holds AI creates; a and b stay unheld)
-COMPANIES = {"a": "key-a", "b": "key-b", "t": "key-t"}
+# "f": the fuzzer's own (what its valid requests make is nobody else's data)
+COMPANIES = {"a": "key-a", "b": "key-b", "t": "key-t", "f": "key-f"}
 READY_TIMEOUT_SECONDS = 60
 
 

@@ -287,6 +287,7 @@ def test_a_batch_lists_approvals_first_each_id_once():
         ({"approve": ["apr_1", 2]}, ["approve[1]"]),
         ({"approve": ["apr_1"], "reject": ["apr_1"]}, ["reject[0]"]),
         ({"approve": [f"apr_{i}" for i in range(101)]}, ["approve"]),
+        ({"approve": ["apr_1"] * 101, "reject": ["apr_2"] * 101}, ["approve", "reject"]),  # repeats count: found by the fuzzer
         ({"approve": ["apr_1"], "ids": []}, ["ids"]),
         ({"approve": ["apr_1"], "reason": 3}, ["reason"]),
     ],

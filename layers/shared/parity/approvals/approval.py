@@ -371,6 +371,9 @@ def batch_request(body: Any) -> tuple[list[tuple[str, Decision]], str | None]:
         if not isinstance(ids, list):
             problems.append(checks.problem(field, "must be a list of approval ids", "list_type"))
             continue
+        if len(ids) > MAX_BATCH:  # as sent, repeats included (the document's maxItems)
+            problems.append(checks.problem(field, f"at most {MAX_BATCH} ids", "too_long"))
+            continue
         for index, item in enumerate(ids):
             if not isinstance(item, str):
                 problems.append(checks.problem(f"{field}[{index}]", "must be a string", "string_type"))
