@@ -72,11 +72,12 @@ def test_seeded_channels_are_made_by_the_channel_use_case_and_listed_with_their_
 # ---- the simulated customer ------------------------------------------------------------------------
 def test_a_simulated_customer_writes_on_each_provider_and_again_in_the_same_room(seeded, http, wired):
     channels, auth = seeded["channels"], seeded["auth"]
-    # WHEN a customer writes on each channel, as each provider delivers it
+    # WHEN a customer writes on each channel, as each provider delivers it, a few seconds ago (WhatsApp
+    # and Intercom stamp messages to the second: two in one second have no order of their own)
     sent = [
-        http.post("/_local/simulate", json={"provider": "whatsapp", "channel_id": channels["whatsapp"]["id"], "from": "6281234567890", "name": "Budi", "text": "Halo"}),
-        http.post("/_local/simulate", json={"provider": "slack", "channel_id": channels["slack"]["id"], "from": "U0BUDI", "text": "the export fails"}),
-        http.post("/_local/simulate", json={"provider": "intercom", "channel_id": channels["intercom"]["id"], "from": "u-ana", "name": "Ana", "email": "ana@example.com", "text": "<p>Hi <b>team</b></p>"}),
+        http.post("/_local/simulate", json={"provider": "whatsapp", "channel_id": channels["whatsapp"]["id"], "from": "6281234567890", "name": "Budi", "text": "Halo", "at": "-5s"}),
+        http.post("/_local/simulate", json={"provider": "slack", "channel_id": channels["slack"]["id"], "from": "U0BUDI", "text": "the export fails", "at": "-5s"}),
+        http.post("/_local/simulate", json={"provider": "intercom", "channel_id": channels["intercom"]["id"], "from": "u-ana", "name": "Ana", "email": "ana@example.com", "text": "<p>Hi <b>team</b></p>", "at": "-5s"}),
     ]
     # THEN the stack's own webhook took each one (signed with the channel's secret)
     assert [(s.status_code, s.json()["data"]["webhook"]) for s in sent] == [(200, {"status": 200, "body": {"status": "accepted"}})] * 3
