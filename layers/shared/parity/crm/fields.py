@@ -71,6 +71,8 @@ AGENT_ID = Kind("string", 128, visible=True)
 AMOUNT = Kind("number", minimum=0, maximum=MAX_AMOUNT, decimal_places=AMOUNT_DECIMAL_PLACES)
 #: A contact id as a producer sends it; whether it names a contact of the caller's company is the store's question.
 LEAD_ID = Kind("id", 128)
+#: What the API's document shows an ``id`` kind as: a string, or an integer an older producer sends (kept as text).
+ID_JSON = {"type": ["string", "integer"]}
 LEAD_IDS = Kind("array", MAX_LEAD_IDS, items=LEAD_ID)
 # Kinds only the record view has (the server sets these).
 TEXT = Kind("string")

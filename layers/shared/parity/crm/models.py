@@ -77,10 +77,6 @@ def _exact(value: Decimal) -> Decimal:
     return value.normalize() if value else Decimal(0)
 
 
-#: What the document shows an id field as: what ``_id_as_text`` takes.
-_ID_JSON = {"type": ["string", "integer"]}
-
-
 def _id_as_text(value: Any) -> Any:
     # Our ids are strings; older producers send integers. Anything else is a type error.
     if isinstance(value, bool) or not isinstance(value, (str, int)):
@@ -98,7 +94,7 @@ def typed(kind: Kind) -> Any:
     if kind.json == "id":
         # A contact id as a producer sends it, normalised to text. Whether it names a contact of the
         # caller's company is checked against the store: an unknown id is a warning, not an error.
-        return Annotated[str, BeforeValidator(_id_as_text), Field(max_length=kind.max_length, json_schema_extra=_ID_JSON)]
+        return Annotated[str, BeforeValidator(_id_as_text), Field(max_length=kind.max_length, json_schema_extra=fields.ID_JSON)]
     if kind.json == "array" and kind.items is not None:
         return Annotated[list[typed(kind.items)], Field(max_length=kind.max_length)]  # type: ignore[misc]
     raise ValueError(f"no request type for a {kind.json} field")

@@ -16,7 +16,6 @@ from parity.crm.fields import Kind, RecordType, ViewField
 #: A record id in a path. Ours are 1 to 64 of [A-Za-z0-9_-]; anything else is a 404, so the document
 #: admits any id a client might hold.
 RECORD_ID = {"type": "string", "minLength": 1, "maxLength": 128}
-#: ``Idempotency-Key``: at most 255 characters (``parity.core.idempotency.MAX_KEY_LENGTH``), visible ASCII.
 API_KEY = {"type": "string"}
 #: The contact lookup's ``phone`` or ``email`` (exactly one).
 CONTACT_LOOKUP = {"type": "string", "maxLength": 254}
@@ -32,8 +31,8 @@ CONTACT_LIST = {"type": "object", "required": ["data"], "properties": {"data": {
 
 
 def _kind_schema(kind: Kind) -> dict[str, Any]:
-    if kind.json == "id":  # a string, or an integer an older producer sends (kept as text)
-        return {"type": ["string", "integer"]}
+    if kind.json == "id":
+        return dict(fields.ID_JSON)
     if kind.json == "array":
         return {"type": "array", "items": _kind_schema(kind.items) if kind.items else {}}
     schema: dict[str, Any] = {"type": kind.json}

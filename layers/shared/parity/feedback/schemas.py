@@ -10,14 +10,15 @@ from parity.feedback.triage import PRIORITIES
 
 LIMIT = LIMIT_SCHEMA
 CURSOR = {"type": "string", "maxLength": 2048}
-# The list filters: an empty value is no filter (``?status=&category=``), as the contract writes them.
+# The list filters: an empty value is no filter (``?status=&category=``), as the contract writes
+# them; the document says so for every optional query parameter (``parity_dev.openapi``).
 ID = {"type": "string", "maxLength": 128}
 STATUS = {"type": "string", "maxLength": 64}
-CATEGORY = {"enum": [*CATEGORIES, ""]}
-PRIORITY = {"enum": [*PRIORITIES, ""]}
-CHANNEL = {"enum": [*CHANNELS, ""]}
-PERIOD = {"enum": [*PERIODS, ""]}
-NOTIFICATION_STATUS = {"enum": [*STATUSES, ""]}
+CATEGORY = {"enum": list(CATEGORIES)}
+PRIORITY = {"enum": list(PRIORITIES)}
+CHANNEL = {"enum": list(CHANNELS)}
+PERIOD = {"enum": list(PERIODS)}
+NOTIFICATION_STATUS = {"enum": list(STATUSES)}
 
 _STRING = {"type": "string"}
 _CATEGORY = {"enum": list(CATEGORIES)}
